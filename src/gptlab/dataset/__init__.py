@@ -1,0 +1,16 @@
+"""Token datasets: the contiguous split, the ``build`` stage's ``.bin`` shards, windows."""
+
+from gptlab.dataset.build import BuildConfig, build_dataset
+from gptlab.dataset.meta import DatasetMeta, load_meta, token_dtype_for
+from gptlab.dataset.split import SplitConfig, read_split_text, split_bounds
+
+__all__ = [
+    "BuildConfig",
+    "DatasetMeta",
+    "SplitConfig",
+    "build_dataset",
+    "load_meta",
+    "read_split_text",
+    "split_bounds",
+    "token_dtype_for",
+]

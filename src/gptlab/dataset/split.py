@@ -1,0 +1,72 @@
+"""The contiguous train/val/test split, by characters of the corpus.
+
+The split is defined on characters, not tokens, so that ``tokenize`` (which trains the
+vocabulary on the training split only) and ``build`` agree whatever the tokenizer, and
+so that ``train=0.9, val=0.1`` reproduces nanoGPT's tiny-shakespeare split exactly:
+``text[:int(n * 0.9)]`` and ``text[int(n * 0.9):]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gptlab.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    train: float = 0.9
+    val: float = 0.05
+    test: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in SPLITS:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"data.split.{name} must be in [0, 1], got {value}")
+        if self.train <= 0.0 or self.val <= 0.0:
+            raise ConfigError("data.split.train and data.split.val must both be > 0")
+        total = self.train + self.val + self.test
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ConfigError(f"data.split fractions must sum to 1, got {total:g}")
+
+
+def split_bounds(n_chars: int, cfg: SplitConfig) -> dict[str, tuple[int, int]]:
+    """Character ranges ``[start, end)`` of each split of an ``n_chars`` corpus."""
+    train_end = int(n_chars * cfg.train)
+    # With no test split, validation runs to the end (no rounding remainder is lost).
+    val_end = n_chars if cfg.test == 0.0 else int(n_chars * (cfg.train + cfg.val))
+    return {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n_chars)}
+
+
+def iter_text_chunks(path: str | Path, start: int, end: int, chunk_chars: int) -> Iterator[str]:
+    """Characters ``[start, end)`` of a UTF-8 file, ``chunk_chars`` at a time.
+
+    Text-mode ``read(n)`` counts characters, so memory stays at one chunk however large
+    the file.
+    """
+    with open(path, encoding="utf-8", newline="") as f:
+        skip = start
+        while skip > 0:
+            got = len(f.read(min(skip, chunk_chars)))
+            if got == 0:
+                return
+            skip -= got
+        remaining = end - start
+        while remaining > 0:
+            chunk = f.read(min(remaining, chunk_chars))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+
+
+def read_split_text(path: str | Path, n_chars: int, cfg: SplitConfig, split: str) -> str:
+    """The whole text of one split (for tokenizer training: the training split)."""
+    start, end = split_bounds(n_chars, cfg)[split]
+    return "".join(iter_text_chunks(path, start, end, chunk_chars=1 << 24))

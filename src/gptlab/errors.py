@@ -1,0 +1,35 @@
+"""Errors a user can cause.
+
+Every error here is something the user can fix (a bad path, an empty corpus, a bad
+override). The stage CLIs catch :class:`GptlabError`, print its message on one line and
+exit non-zero, so users never see a traceback for their own mistakes. Bugs in gptlab
+itself are *not* GptlabErrors and keep their traceback.
+"""
+
+from __future__ import annotations
+
+
+class GptlabError(Exception):
+    """Base class for user-facing errors: the message must say what to do."""
+
+    exit_code = 2
+
+
+class ConfigError(GptlabError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+class DataError(GptlabError):
+    """The corpus or a dataset file is missing, empty, or malformed."""
+
+
+class TokenizerError(GptlabError):
+    """A tokenizer file is bad, or text cannot be encoded with it."""
+
+
+class ModelConfigError(ConfigError):
+    """An invalid combination of model hyper-parameters."""
+
+
+class CheckpointError(GptlabError):
+    """A checkpoint or model directory is missing, corrupt, or does not match."""

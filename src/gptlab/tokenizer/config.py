@@ -1,0 +1,97 @@
+"""What kind of tokenizer to train, and the special tokens it reserves.
+
+Special tokens take the lowest ids, in the order of ``special_tokens``, for *both*
+kinds. With the defaults that is::
+
+    0 <|endoftext|>   end of text: separates documents; ``Tokenizer.eot_id``
+    1 <unk>           unseen character (char tokenizer with unk_policy="replace")
+    2 <pad>           padding for batched inference
+    3 <bos>           beginning of sequence
+    4 <eos>           end of sequence
+
+Fixed low ids mean a config change that adds characters or merges never moves a
+special token, and code that pads or stops on end-of-text can rely on the same ids
+whichever kind of tokenizer produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gptlab.errors import ConfigError
+
+EOT_TOKEN = "<|endoftext|>"
+UNK_TOKEN = "<unk>"
+PAD_TOKEN = "<pad>"
+BOS_TOKEN = "<bos>"
+EOS_TOKEN = "<eos>"
+DEFAULT_SPECIAL_TOKENS: tuple[str, ...] = (EOT_TOKEN, UNK_TOKEN, PAD_TOKEN, BOS_TOKEN, EOS_TOKEN)
+
+KINDS: tuple[str, ...] = ("char", "bpe")
+UNK_POLICIES: tuple[str, ...] = ("error", "replace")
+
+# Byte-level BPE starts from one symbol per byte value, so its vocabulary can never be
+# smaller than this plus the special tokens.
+BYTE_ALPHABET_SIZE = 256
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """Settings for :func:`gptlab.tokenizer.train_tokenizer`.
+
+    ``vocab_size`` and ``min_frequency`` only apply to ``kind="bpe"`` (a char
+    tokenizer's vocabulary is whatever characters the training text holds);
+    ``unk_policy`` only applies to ``kind="char"`` (byte-level BPE can encode anything).
+    """
+
+    kind: str = "char"
+    vocab_size: int = 512
+    min_frequency: int = 2
+    unk_policy: str = "error"
+    special_tokens: tuple[str, ...] = DEFAULT_SPECIAL_TOKENS
+
+    def __post_init__(self) -> None:
+        # Hydra hands over lists (ListConfig); store a tuple so the config stays hashable.
+        object.__setattr__(self, "special_tokens", _as_token_tuple(self.special_tokens))
+        if self.kind not in KINDS:
+            raise ConfigError(f"tokenizer.kind={self.kind!r} is not a tokenizer kind; choose one of: {', '.join(KINDS)}")
+        if self.unk_policy not in UNK_POLICIES:
+            raise ConfigError(
+                f"tokenizer.unk_policy={self.unk_policy!r} is not valid; choose one of: {', '.join(UNK_POLICIES)}"
+            )
+        _check_int("vocab_size", self.vocab_size, minimum=1)
+        _check_int("min_frequency", self.min_frequency, minimum=1)
+        if self.kind == "bpe":
+            smallest = BYTE_ALPHABET_SIZE + len(self.special_tokens)
+            if self.vocab_size < smallest:
+                raise ConfigError(
+                    f"tokenizer.vocab_size={self.vocab_size} is too small for kind='bpe': it needs at least "
+                    f"{smallest} ({BYTE_ALPHABET_SIZE} byte symbols + {len(self.special_tokens)} special tokens)"
+                )
+        if self.kind == "char" and self.unk_policy == "replace" and UNK_TOKEN not in self.special_tokens:
+            raise ConfigError(
+                f"tokenizer.unk_policy='replace' needs {UNK_TOKEN!r} in tokenizer.special_tokens to replace unseen characters with"
+            )
+
+
+def _as_token_tuple(tokens: object) -> tuple[str, ...]:
+    # A bare string would otherwise be split into one "special token" per character.
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Iterable):
+        raise ConfigError(f"tokenizer.special_tokens must be a list of strings, got {tokens!r}")
+    result = tuple(tokens)
+    for token in result:
+        if not isinstance(token, str) or not token:
+            raise ConfigError(f"tokenizer.special_tokens must hold non-empty strings, got {token!r}")
+    duplicates = sorted({t for t in result if result.count(t) > 1})
+    if duplicates:
+        raise ConfigError(f"tokenizer.special_tokens lists {', '.join(map(repr, duplicates))} more than once")
+    return result
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    # bool is an int subclass; "vocab_size: true" in a YAML file is a mistake, not 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"tokenizer.{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"tokenizer.{name}={value} must be at least {minimum}")

