@@ -55,3 +55,35 @@ def subprocess_env() -> dict[str, str]:
     env["DVC_NO_ANALYTICS"] = "1"
     env["GPTLAB_CONF_DIR"] = str(CONF)
     return env
+
+
+def run_stage(module: str, *overrides: str):
+    """Run a stage's plain ``run(cfg)`` in the current directory, as the CLI would."""
+    import importlib
+
+    return importlib.import_module(f"gptlab.{module}").run(compose(*overrides))
+
+
+@pytest.fixture(scope="module")
+def built_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory where prepare -> tokenize -> build ran on the small corpus (char)."""
+    root = tmp_path_factory.mktemp("built")
+    (root / "corpus.txt").write_text(SMALL_CORPUS * 4, encoding="utf-8")
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        for stage in ("prepare", "tokenize", "build"):
+            run_stage(stage, "data=file", "data.path=corpus.txt")
+    finally:
+        os.chdir(old)
+    return root
+
+
+def copy_built(src: Path, dst: Path) -> Path:
+    """A private copy of a built data directory (stages write into it)."""
+    import shutil
+
+    for name in ("data", "artifacts", "reports"):
+        if (src / name).exists():
+            shutil.copytree(src / name, dst / name, dirs_exist_ok=True)
+    return dst

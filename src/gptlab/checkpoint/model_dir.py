@@ -1,0 +1,120 @@
+"""A self-contained model directory, as litgpt does it: the model rebuilds from it.
+
+    artifacts/model/
+      model.safetensors   weights (safetensors: loading never unpickles anything)
+      config.json         {"format_version", "model": GPTConfig, "lineage": {...}, "training": {...}}
+      tokenizer.json      the tokenizer the model was trained with
+
+The whole directory is written under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gptlab.errors import CheckpointError
+from gptlab.io import atomic_path, sha256_file
+
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+TOKENIZER = "tokenizer.json"
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # gptlab.model.GPT, in eval mode
+    tokenizer: Any  # gptlab.tokenizer.Tokenizer
+    info: dict  # the parsed config.json
+    path: Path
+
+
+def save_model_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict | None = None) -> Path:
+    """Write ``model`` (a GPT) with its config and tokenizer to ``out_dir``."""
+    from safetensors.torch import save_file
+
+    out_dir = Path(out_dir)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    # safetensors refuses tensors that share storage; a tied head is rebuilt on load.
+    state = _drop_shared(state)
+    info = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), **(extra or {})}
+    info.setdefault("lineage", {})["tokenizer_sha256"] = sha256_file(tokenizer_path)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt", "gptlab": str(FORMAT_VERSION)})
+        (tmp / CONFIG).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        shutil.copyfile(tokenizer_path, tmp / TOKENIZER)
+    return out_dir
+
+
+def _drop_shared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    seen: dict[int, str] = {}
+    out = {}
+    for k, v in state.items():
+        ptr = v.untyped_storage().data_ptr()
+        if ptr in seen and v.numel() > 0:
+            continue
+        seen[ptr] = k
+        out[k] = v
+    return out
+
+
+def read_model_info(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"model directory not found: {path} (train one first: dvc repro train)")
+    cfg_file = path / CONFIG
+    try:
+        info = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is not a gptlab model directory: {CONFIG} is missing") from None
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{cfg_file} is corrupt ({exc})") from None
+    if not isinstance(info, dict) or "model" not in info:
+        raise CheckpointError(f"{cfg_file} has no model config")
+    return info
+
+
+def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the model and tokenizer from a model directory (no pickle involved)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from gptlab.model import GPT, GPTConfig
+    from gptlab.tokenizer import load_tokenizer
+
+    path = Path(path)
+    info = read_model_info(path)
+    config = GPTConfig.from_dict(info["model"])
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{path} has no {WEIGHTS}")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights} is not a valid safetensors file ({exc}); it was not loaded") from None
+    model = GPT(config)
+    missing, unexpected = model.load_state_dict(GPT.clean_state_dict(state), strict=False)
+    # A tied head is saved once; any other gap means the weights belong to another model.
+    missing = [k for k in missing if not (config.tie_weights and k.endswith("lm_head.weight"))]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+    tok_path = path / TOKENIZER
+    tokenizer = load_tokenizer(tok_path)
+    expected = info.get("lineage", {}).get("tokenizer_sha256")
+    if expected and sha256_file(tok_path) != expected:
+        raise CheckpointError(f"{tok_path} is not the tokenizer this model was trained with (sha256 differs)")
+    if tokenizer.vocab_size != config.vocab_size:
+        raise CheckpointError(
+            f"tokenizer vocabulary ({tokenizer.vocab_size}) does not match the model's ({config.vocab_size})"
+        )
+    model.to(device).eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info, path=path)

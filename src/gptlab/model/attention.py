@@ -1,0 +1,94 @@
+"""Masked (causal) multi-head self-attention."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gptlab.model.config import GPTConfig
+from gptlab.model.kv_cache import KVCache
+from gptlab.model.positional import apply_rotary
+
+RopeAngles = tuple[Tensor, Tensor]  # (cos, sin), each (T, hs/2)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.head_size = config.head_size
+        # One matmul for q, k and v instead of three: fewer, larger kernels.
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        # Writes into the residual stream: GPT._init_weights gives it a smaller init.
+        self.out_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.attn_dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def _project(self, x: Tensor, rope: RopeAngles | None) -> tuple[Tensor, Tensor, Tensor]:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each
+        q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, nh, T, hs)
+        if rope is not None:
+            # Only q and k: position should shape *where* a head looks, not what it reads.
+            q = apply_rotary(q, *rope)
+            k = apply_rotary(k, *rope)
+        return q, k, v
+
+    def _merge(self, y: Tensor) -> Tensor:
+        B, _, T, _ = y.shape
+        y = y.transpose(1, 2).reshape(B, T, self.n_head * self.head_size)  # (B, T, C)
+        return self.resid_dropout(self.out_proj(y))
+
+    def forward(
+        self,
+        x: Tensor,
+        rope: RopeAngles | None = None,
+        kv_cache: KVCache | None = None,
+        layer: int = 0,
+    ) -> Tensor:
+        q, k, v = self._project(x, rope)  # (B, nh, T, hs)
+        dropout_p = self.attn_dropout if self.training else 0.0
+        if kv_cache is None:
+            # is_causal lets SDPA pick a flash/memory-efficient kernel that never
+            # materialises the (T, T) score matrix.
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        else:
+            past = kv_cache.length
+            k, v = kv_cache.update(layer, k, v)  # (B, nh, past+T, hs)
+            # An autocast forward may hand us half-precision q against a float32 cache.
+            k, v = k.to(q.dtype), v.to(q.dtype)
+            T, S = q.size(2), k.size(2)
+            mask: Tensor | None = None
+            causal = False
+            if T > 1 and past == 0:
+                causal = True
+            elif T > 1:
+                # SDPA's is_causal aligns the mask top-left, which is wrong when queries
+                # start after `past` cached keys; query i may see keys 0..past+i.
+                qpos = torch.arange(past, past + T, device=q.device)[:, None]  # (T, 1)
+                mask = torch.arange(S, device=q.device)[None, :] <= qpos  # (T, S)
+            # T == 1: the new token may see every cached key, so no mask at all.
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal
+            )
+        return self._merge(y)  # (B, T, C)
+
+    def forward_explicit(self, x: Tensor, rope: RopeAngles | None = None) -> tuple[Tensor, Tensor]:
+        """The same attention written out by hand, also returning the probabilities.
+
+        softmax(q k^T / sqrt(hs) + causal mask) v, as in the paper. Slower and
+        memory-hungry; meant for inspection (attention heat maps), so no dropout.
+        """
+        q, k, v = self._project(x, rope)  # (B, nh, T, hs)
+        T = q.size(2)
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_size))  # (B, nh, T, T)
+        future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(diagonal=1)
+        scores = scores.masked_fill(future, float("-inf"))
+        probs = torch.softmax(scores.float(), dim=-1).type_as(q)  # (B, nh, T, T)
+        y = probs @ v  # (B, nh, T, hs)
+        return self.out_proj(y.transpose(1, 2).reshape(x.shape)), probs

@@ -1,0 +1,104 @@
+"""Hyper-parameters of the decoder-only transformer.
+
+The config is the only thing needed to rebuild a model's architecture, so it is frozen
+(a model never changes shape after construction) and round-trips through plain dicts
+(checkpoints and Hydra configs store it as one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from gptlab.errors import ModelConfigError
+
+POS_ENCODINGS = ("learned", "sinusoidal", "rope")
+ACTIVATIONS = ("gelu", "relu")
+NORMS = ("layernorm", "rmsnorm")
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int
+    context_size: int = 256  # longest sequence the model attends over (block size)
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0  # 0 suits small data run for few steps; raise it when overfitting
+    bias: bool = True  # biases in Linear and LayerNorm; False is slightly faster and as good
+    pos_encoding: str = "learned"  # learned | sinusoidal | rope
+    activation: str = "gelu"  # gelu | relu
+    norm: str = "layernorm"  # layernorm | rmsnorm
+    tie_weights: bool = True  # output head shares the token embedding matrix (fewer params)
+    rope_base: float = 10000.0  # wavelength scale of the rotary frequencies (RoFormer default)
+    ffn_mult: int = 4  # feed-forward hidden width as a multiple of n_embd
+
+    def __post_init__(self) -> None:
+        self._check_types()
+        for name in ("vocab_size", "context_size", "n_layer", "n_head", "n_embd", "ffn_mult"):
+            value = getattr(self, name)
+            if value <= 0:
+                raise ModelConfigError(f"model.{name} must be a positive integer, got {value}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ModelConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if not self.rope_base > 0:
+            raise ModelConfigError(f"model.rope_base must be positive, got {self.rope_base}")
+        _check_choice("pos_encoding", self.pos_encoding, POS_ENCODINGS)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("norm", self.norm, NORMS)
+        if self.n_embd % self.n_head != 0:
+            raise ModelConfigError(
+                f"model.n_embd ({self.n_embd}) must be divisible by model.n_head ({self.n_head})"
+            )
+        if self.pos_encoding == "rope" and self.head_size % 2 != 0:
+            raise ModelConfigError(
+                f"pos_encoding=rope rotates pairs of channels, so the head size "
+                f"n_embd/n_head must be even, got {self.n_embd}/{self.n_head} = {self.head_size}"
+            )
+
+    def _check_types(self) -> None:
+        # Hydra/YAML happily hands over "128" or 1.5 for an int; catch that here rather
+        # than as a confusing shape error deep inside torch.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = f.type if isinstance(f.type, str) else f.type.__name__
+            if expected == "int":
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif expected == "float":
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            elif expected == "bool":
+                ok = isinstance(value, bool)
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                raise ModelConfigError(
+                    f"model.{f.name} must be {expected}, got {type(value).__name__} {value!r}"
+                )
+
+    @property
+    def head_size(self) -> int:
+        return self.n_embd // self.n_head
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GPTConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(str(k) for k in d if k not in known)
+        if unknown:
+            raise ModelConfigError(
+                f"unknown model config key(s): {', '.join(unknown)}; "
+                f"valid keys are: {', '.join(f.name for f in fields(cls))}"
+            )
+        if "vocab_size" not in d:
+            raise ModelConfigError("model config is missing the required key: vocab_size")
+        return cls(**dict(d))
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ModelConfigError(
+            f"model.{name} must be one of: {', '.join(choices)}; got {value!r}"
+        )

@@ -1,0 +1,23 @@
+"""Position-wise feed-forward network: where most of a block's parameters live."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from gptlab.model.config import GPTConfig
+
+
+class FeedForward(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        hidden = config.ffn_mult * config.n_embd
+        self.up_proj = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        # Exact (erf) GELU; GPT-2's tanh approximation only mattered for old hardware.
+        self.act = nn.GELU() if config.activation == "gelu" else nn.ReLU()
+        # Writes into the residual stream: GPT._init_weights gives it a smaller init.
+        self.down_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # x: (B, T, C) -> (B, T, ffn_mult*C) -> (B, T, C)
+        return self.dropout(self.down_proj(self.act(self.up_proj(x))))

@@ -1,0 +1,108 @@
+"""Ways to tell attention where each token sits.
+
+Attention itself is permutation-invariant, so order has to be injected:
+
+* ``learned``: a trainable vector per absolute position, added to the token embedding.
+* ``sinusoidal``: the fixed sin/cos vectors of "Attention Is All You Need", added the same
+  way; no parameters, so nothing to learn and nothing to store in a checkpoint.
+* ``rope``: rotary embeddings, which rotate q and k inside attention by an angle
+  proportional to the position, so that q.k depends only on the *distance* between
+  tokens. Nothing is added to the residual stream.
+
+All modules take ``(start, length)`` as Python ints rather than a position tensor, so
+slicing a table never needs a device sync.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, context_size: int, n_embd: int) -> None:
+        super().__init__()
+        # Initialised by GPT._init_weights with the rest of the model.
+        self.weight = nn.Parameter(torch.empty(context_size, n_embd))
+
+    def forward(self, start: int, length: int) -> Tensor:
+        return self.weight[start : start + length]  # (T, C)
+
+
+def sinusoidal_table(n_pos: int, dim: int) -> Tensor:
+    """PE[p, 2i] = sin(p / 10000^(2i/dim)), PE[p, 2i+1] = cos(p / 10000^(2i/dim))."""
+    # float64 so large positions keep their precision before the cast to float32.
+    pos = torch.arange(n_pos, dtype=torch.float64)[:, None]  # (P, 1)
+    inv_freq = torch.exp(
+        torch.arange(0, dim, 2, dtype=torch.float64) * (-math.log(10000.0) / dim)
+    )  # (ceil(dim/2),)
+    angles = pos * inv_freq  # (P, ceil(dim/2))
+    table = torch.zeros(n_pos, dim, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(angles)
+    table[:, 1::2] = torch.cos(angles[:, : dim // 2])  # odd dim has one fewer cos column
+    return table.to(torch.float32)
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    def __init__(self, context_size: int, n_embd: int) -> None:
+        super().__init__()
+        # Non-persistent: it is a pure function of the config, so checkpoints need not
+        # carry it (and can't carry a stale copy).
+        self.register_buffer("table", sinusoidal_table(context_size, n_embd), persistent=False)
+
+    table: Tensor
+
+    def forward(self, start: int, length: int) -> Tensor:
+        return self.table[start : start + length]  # (T, C)
+
+
+class RotaryEmbedding(nn.Module):
+    """Returns the cos/sin of the rotation angles for a run of positions.
+
+    Channel pairs are (i, i + hs/2) ("rotate half" layout), with frequency
+    base^(-2i/hs) for pair i, so low channels spin fast and high channels slowly.
+    """
+
+    def __init__(self, head_size: int, context_size: int, base: float) -> None:
+        super().__init__()
+        self.head_size = head_size
+        self.base = base
+        cos, sin = self._angles(torch.arange(context_size), torch.device("cpu"))
+        # The common case (positions inside the context) is a slice of these tables;
+        # they are derived from the config, hence non-persistent.
+        self.register_buffer("cos_table", cos.to(torch.float32), persistent=False)
+        self.register_buffer("sin_table", sin.to(torch.float32), persistent=False)
+
+    cos_table: Tensor
+    sin_table: Tensor
+
+    def _angles(self, positions: Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
+        # Angles reach thousands of radians; float32 would lose ~1e-4 of them, which
+        # breaks the cached-vs-uncached equality at far positions. MPS has no float64,
+        # so compute there on the CPU.
+        work = torch.device("cpu") if device.type == "mps" else device
+        pos = positions.to(work, torch.float64)
+        exponent = torch.arange(0, self.head_size, 2, device=work, dtype=torch.float64)
+        inv_freq = self.base ** (-exponent / self.head_size)  # (hs/2,)
+        angles = pos[:, None] * inv_freq[None, :]  # (T, hs/2)
+        return torch.cos(angles), torch.sin(angles)
+
+    def forward(self, start: int, length: int) -> tuple[Tensor, Tensor]:
+        if start + length <= self.cos_table.size(0):
+            end = start + length
+            return self.cos_table[start:end], self.sin_table[start:end]  # (T, hs/2) each
+        # Only reached when a KV cache slides past the context (KVCache.drop_oldest keeps
+        # absolute positions growing so relative distances stay right).
+        device = self.cos_table.device
+        cos, sin = self._angles(torch.arange(start, start + length), device)
+        dtype = self.cos_table.dtype
+        return cos.to(device, dtype), sin.to(device, dtype)
+
+
+def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate each channel pair (x1, x2) of ``x`` (B, nh, T, hs) by the given angles."""
+    half = x.size(-1) // 2
+    x1, x2 = x[..., :half], x[..., half:]  # (B, nh, T, hs/2) each
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)

@@ -1,0 +1,99 @@
+"""Typed training settings: the ``trainer``, ``optim``, ``train`` and ``logger`` groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gptlab.errors import ConfigError
+
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Flags handed to ``lightning.Trainer`` (plus ``compile``, which gptlab applies)."""
+
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    max_steps: int = 2000
+    val_check_interval: int = 250
+    limit_val_batches: int = 20
+    log_every_n_steps: int = 10
+    gradient_clip_val: float | None = 1.0
+    accumulate_grad_batches: int = 1
+    deterministic: bool = False
+    enable_progress_bar: bool = True
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if str(self.precision) not in PRECISIONS:
+            raise ConfigError(f"trainer.precision={self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        for name in ("max_steps", "val_check_interval", "limit_val_batches", "accumulate_grad_batches", "num_nodes"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
+
+    def trainer_kwargs(self) -> dict:
+        """The keyword arguments for ``lightning.Trainer``."""
+        return {
+            "accelerator": self.accelerator,
+            "devices": self.devices,
+            "strategy": self.strategy,
+            "num_nodes": self.num_nodes,
+            "precision": self.precision,
+            "max_steps": self.max_steps,
+            # The training loader is endless, so validation is every N batches.
+            "val_check_interval": self.val_check_interval * self.accumulate_grad_batches,
+            "check_val_every_n_epoch": None,
+            "limit_val_batches": self.limit_val_batches,
+            "log_every_n_steps": self.log_every_n_steps,
+            "gradient_clip_val": self.gradient_clip_val,
+            "accumulate_grad_batches": self.accumulate_grad_batches,
+            "deterministic": self.deterministic,
+            "enable_progress_bar": self.enable_progress_bar,
+        }
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    betas: tuple[float, float] = (0.9, 0.99)
+    eps: float = 1e-8
+    weight_decay: float = 0.1
+    fused: str | bool = "auto"  # "auto": the fused AdamW kernel where the device has one
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ConfigError(f"optim.lr must be > 0, got {self.lr}")
+        if not 0 <= self.min_lr <= self.lr:
+            raise ConfigError(f"optim.min_lr must be in [0, optim.lr], got {self.min_lr}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"optim.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if len(self.betas) != 2:
+            raise ConfigError(f"optim.betas must be two numbers, got {self.betas}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 16
+    resume: str | None = None  # None | "last" | a path to a .ckpt
+    num_workers: int = 0
+    sample_every_n_val: int = 2
+    sample_max_new_tokens: int = 200
+    sample_prompt: str = "\n"
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class LoggerConfig:
+    enabled: bool = True
+    tracking_uri: str = "sqlite:///mlflow.db"
+    experiment_name: str = "gptlab"
+    run_name: str | None = None

@@ -1,0 +1,83 @@
+"""The Lightning adapter around the plain :class:`gptlab.model.GPT`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+import lightning as L
+import torch
+
+from gptlab.errors import GptlabError
+from gptlab.model import GPT, GPTConfig
+from gptlab.training.config import OptimConfig
+from gptlab.training.optim import make_adamw
+from gptlab.training.schedule import lr_at
+
+
+class TrainingDiverged(GptlabError):
+    """The loss became NaN or infinite."""
+
+
+class GPTLightningModule(L.LightningModule):
+    def __init__(self, model_config: GPTConfig, optim: OptimConfig, max_steps: int, compile: bool = False):
+        super().__init__()
+        self.model_config = model_config
+        self.optim = optim
+        self.max_steps = max_steps
+        self.compile = compile
+        self.model = GPT(model_config)
+        # Kept in the checkpoint, so a .ckpt knows the model it belongs to; gptlab logs
+        # the full resolved config to MLflow itself, hence logger=False.
+        self.save_hyperparameters(
+            {"model": model_config.to_dict(), "optim": asdict(self.optim), "max_steps": max_steps},
+            logger=False,
+        )
+        self._compiled: Any = None
+
+    def configure_model(self) -> None:
+        if self.compile and self._compiled is None:
+            # Stored outside nn.Module registration: the checkpoint keeps the plain
+            # parameter names, so compiled and uncompiled runs share checkpoints.
+            self.__dict__["_compiled"] = torch.compile(self.model)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        net = self._compiled if self._compiled is not None else self.model
+        return net(idx, targets)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        _, loss = self(x, y)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss is {loss.item()} at step {self.global_step}: training stopped, the last good "
+                "checkpoint is untouched. Likely causes: learning rate too high (optim.lr), fp16 overflow "
+                "(try trainer.precision=bf16-mixed), or bad data."
+            )
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        _, loss = self(x, y)
+        self.log("val/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        if self.trainer.log_every_n_steps and self.global_step % self.trainer.log_every_n_steps == 0:
+            self.log("train/lr", self._lr(self.global_step), on_step=True, on_epoch=False)
+
+    def _lr(self, step: int) -> float:
+        o = self.optim
+        return lr_at(step, o.lr, o.min_lr, o.warmup_steps, self.max_steps)
+
+    def configure_optimizers(self):
+        device_type = self.device.type
+        optimizer = make_adamw(self.model, self.optim, device_type)
+        base = self.optim.lr
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self._lr(step) / base)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def perplexity(loss: float) -> float:
+    return math.exp(loss) if loss < 50 else float("inf")

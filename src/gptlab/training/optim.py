@@ -1,0 +1,39 @@
+"""AdamW with weight decay on matrices only (embeddings and linear weights)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gptlab.training.config import OptimConfig
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Decay every parameter with >= 2 dims; never biases or norm gains.
+
+    Tied weights appear once (``named_parameters`` de-duplicates shared tensors).
+    """
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def make_adamw(model: nn.Module, cfg: OptimConfig, device_type: str) -> torch.optim.AdamW:
+    fused = cfg.fused
+    if fused == "auto":
+        # The fused kernel exists for CUDA (and recent CPU builds); only use it on CUDA,
+        # where it is known to be faster.
+        fused = device_type == "cuda"
+    return torch.optim.AdamW(
+        param_groups(model, cfg.weight_decay),
+        lr=cfg.lr,
+        betas=tuple(cfg.betas),
+        eps=cfg.eps,
+        fused=bool(fused),
+    )

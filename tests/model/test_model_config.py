@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from gptlab.errors import GptlabError, ModelConfigError
+from gptlab.model import GPTConfig
+
+
+def test_defaults_are_valid() -> None:
+    cfg = GPTConfig(vocab_size=100)
+    assert cfg.head_size == cfg.n_embd // cfg.n_head
+    assert cfg.pos_encoding == "learned" and cfg.tie_weights
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"n_embd": 30, "n_head": 4}, "divisible"),
+        ({"pos_encoding": "rope", "n_embd": 12, "n_head": 4}, "even"),
+        ({"pos_encoding": "alibi"}, "learned, sinusoidal, rope"),
+        ({"activation": "swish"}, "gelu, relu"),
+        ({"norm": "batchnorm"}, "layernorm, rmsnorm"),
+        ({"vocab_size": 0}, "vocab_size"),
+        ({"context_size": -1}, "context_size"),
+        ({"n_layer": 0}, "n_layer"),
+        ({"n_head": 0}, "n_head"),
+        ({"ffn_mult": 0}, "ffn_mult"),
+        ({"dropout": 1.0}, "[0, 1)"),
+        ({"dropout": -0.1}, "[0, 1)"),
+        ({"rope_base": 0.0}, "rope_base"),
+        ({"n_embd": "128"}, "must be int"),
+        ({"n_layer": 2.0}, "must be int"),
+        ({"bias": 1}, "must be bool"),
+    ],
+)
+def test_invalid_configs_raise_one_line_error(overrides: dict, needle: str) -> None:
+    args = {"vocab_size": 100, **overrides}
+    with pytest.raises(ModelConfigError) as exc:
+        GPTConfig(**args)
+    msg = str(exc.value)
+    assert needle in msg
+    assert "\n" not in msg
+    assert isinstance(exc.value, GptlabError)
+
+
+def test_is_frozen() -> None:
+    cfg = GPTConfig(vocab_size=10)
+    with pytest.raises(AttributeError):
+        cfg.n_layer = 3  # type: ignore[misc]
+
+
+def test_dict_round_trip() -> None:
+    cfg = GPTConfig(vocab_size=10, pos_encoding="rope", norm="rmsnorm", bias=False, dropout=0.1)
+    d = cfg.to_dict()
+    assert d["pos_encoding"] == "rope" and d["vocab_size"] == 10
+    assert GPTConfig.from_dict(d) == cfg
+
+
+def test_from_dict_rejects_unknown_keys_by_name() -> None:
+    with pytest.raises(ModelConfigError, match="block_size.*n_embed|n_embed.*block_size"):
+        GPTConfig.from_dict({"vocab_size": 10, "block_size": 8, "n_embed": 4})
+
+
+def test_from_dict_requires_vocab_size() -> None:
+    with pytest.raises(ModelConfigError, match="vocab_size"):
+        GPTConfig.from_dict({"n_layer": 2})
