@@ -82,6 +82,13 @@ def hydra_entry(task: Callable[[Any], Any], config_name: str = "config") -> None
     import hydra
 
     sys.argv = _rewrite_params_flag(sys.argv)
+    # Name the job after the stage (not after this module), so run and sweep
+    # directories read outputs/train/..., multirun/train/...
+    module = sys.modules.get(task.__module__)
+    spec = getattr(module, "__spec__", None)  # `python -m gptlab.train` runs as __main__
+    stage = (spec.name if spec is not None else task.__module__).rsplit(".", 1)[-1]
+    if not any(a.startswith("hydra.job.name=") for a in sys.argv[1:]):
+        sys.argv = [*sys.argv, f"hydra.job.name={stage}"]
 
     def _task(cfg: Any) -> Any:
         with user_errors():

@@ -37,6 +37,8 @@ class FitSettings:
     seed: int = 1337
     # The whole resolved config, logged to MLflow as params and as a YAML artifact.
     resolved_config: dict = field(default_factory=dict)
+    # Extra MLflow tags from the caller (sweep id, DVC experiment name, ...).
+    tags: dict = field(default_factory=dict)
 
 
 def checkpoint_dir(paths: PathsConfig) -> Path:
@@ -109,7 +111,7 @@ def fit(s: FitSettings) -> dict:
     from gptlab.training.callbacks import LossHistory, PeriodicSample, StepProgressBar, Throughput
     from gptlab.training.data import DataSettings, TokenDataModule
     from gptlab.training.module import GPTLightningModule
-    from gptlab.training.tracking import check_tracking_uri, git_state, make_mlflow_logger, redact_uri
+    from gptlab.training.tracking import check_tracking_uri, git_state, make_mlflow_logger, prepare_store, redact_uri
 
     # Lightning's own console handler already prints its messages; without this,
     # Hydra's root handler would print each one twice.
@@ -144,11 +146,13 @@ def fit(s: FitSettings) -> dict:
     logger = None
     if s.logger.enabled:
         check_tracking_uri(s.logger.tracking_uri)
+        prepare_store(s.logger.tracking_uri, s.logger.experiment_name)
         tags = {
             **git_state(),
             "corpus_sha256": meta.corpus_sha256,
             "tokenizer_sha256": tokenizer_sha,
             "tokenizer_kind": meta.tokenizer_kind,
+            **s.tags,
         }
         logger = make_mlflow_logger(
             s.logger.tracking_uri,
@@ -201,7 +205,8 @@ def fit(s: FitSettings) -> dict:
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    callbacks = [ckpt_cb, StepProgressBar(), throughput, history, PeriodicSample(s.train.sample_every_n_val, make_sample, keep_sample)]
+    bar = [StepProgressBar()] if s.trainer.enable_progress_bar else []
+    callbacks = [ckpt_cb, *bar, throughput, history, PeriodicSample(s.train.sample_every_n_val, make_sample, keep_sample)]
 
     try:
         trainer = L.Trainer(
@@ -237,7 +242,7 @@ def fit(s: FitSettings) -> dict:
     report = {
         "val_loss": val_loss,
         "best_val_loss": float(ckpt_cb.best_model_score) if ckpt_cb.best_model_score is not None else val_loss,
-        "train_loss": sum(tail) / len(tail) if tail else float("nan"),
+        "train_loss": sum(tail) / len(tail) if tail else float(trainer.callback_metrics.get("train/loss", float("nan"))),
         "steps": int(trainer.global_step),
         "tokens_seen": int(trainer.global_step * throughput.tokens_per_step),
         "tokens_per_s": throughput.tokens_per_s or (trainer.global_step * throughput.tokens_per_step / wall_s),

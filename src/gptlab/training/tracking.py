@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import urllib.error
 import urllib.parse
@@ -22,6 +23,38 @@ def redact_uri(uri: str) -> str:
             host = f"{host}:{parts.port}"
         return urllib.parse.urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
     return uri
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive inter-process lock (POSIX ``flock``) held for the ``with`` body."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def prepare_store(uri: str, experiment_name: str) -> None:
+    """Create the store's tables and the experiment once, under a lock.
+
+    Parallel sweep jobs (joblib launcher) that open a fresh SQLite store at the same
+    moment otherwise race in MLflow's schema migration and in experiment creation, and
+    all but one job fail.
+    """
+    from mlflow.tracking import MlflowClient
+
+    if not uri.startswith("sqlite:///"):
+        return
+    db = Path(uri[len("sqlite:///") :]).expanduser().resolve()
+    with _file_lock(db.with_name(db.name + ".lock")):
+        client = MlflowClient(uri)
+        if client.get_experiment_by_name(experiment_name) is None:
+            client.create_experiment(experiment_name)
 
 
 def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
