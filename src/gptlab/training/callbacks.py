@@ -185,3 +185,58 @@ class PeriodicSample(L.Callback):
             return
         text = self.make_text(pl_module.model)
         self.sink(trainer.global_step, text)
+
+
+class RNGState(L.Callback):
+    """Save and restore the global RNG states (torch, numpy, python) in checkpoints.
+
+    Lightning restores model, optimizer, scheduler and loops but not the RNGs; without
+    this a resumed run draws different dropout masks than the uninterrupted one.
+    """
+
+    def state_dict(self) -> dict:
+        import random
+
+        import numpy as np
+
+        # Plain types only: Lightning loads checkpoints with torch.load(weights_only=True).
+        name, keys, pos, has_gauss, gauss = np.random.get_state()
+        state = {
+            "torch": torch.get_rng_state(),
+            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
+            "python": random.getstate(),
+        }
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        import random
+
+        import numpy as np
+
+        torch.set_rng_state(state["torch"])
+        name, keys, pos, has_gauss, gauss = state["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        random.setstate(state["python"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class InterruptCheckpoint(L.Callback):
+    """On Ctrl-C or SIGTERM, save ``last.ckpt`` before exiting (resume with train.resume=last).
+
+    Other exceptions (a NaN loss, a bug) save nothing, so the last good checkpoint stays.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
+            trainer.save_checkpoint(self.path)
+            if trainer.is_global_zero:
+                print(f"\ninterrupted at step {trainer.global_step}: saved {self.path} (resume with train.resume=last)",
+                      flush=True)

@@ -85,6 +85,8 @@ class TrainConfig:
     sample_every_n_val: int = 2
     sample_max_new_tokens: int = 200
     sample_prompt: str = "\n"
+    # Extra Lightning callbacks, instantiated by Hydra: [{_target_: my.Callback, ...}]
+    extra_callbacks: tuple = ()
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -121,12 +121,16 @@ class TokenDataModule(L.LightningDataModule):
         rank = self.trainer.global_rank if self.trainer is not None else 0
         ds = RandomWindows(self._train, s.context_size, s.batch_size, s.seed, rank, self.counter)
         # batch_size=None: the dataset yields whole batches (no per-sample collate cost).
-        return DataLoader(ds, batch_size=None, num_workers=0)
+        # A private generator: creating a loader iterator draws a seed, and it must not
+        # come from the global RNG, or a resumed run's dropout masks would differ.
+        return DataLoader(ds, batch_size=None, num_workers=0, generator=torch.Generator())
 
     def val_dataloader(self) -> DataLoader:
         s = self.settings
         ds = FixedWindows(self._val, s.context_size, s.val_batches * s.batch_size)
-        return DataLoader(ds, batch_size=s.batch_size, shuffle=False, num_workers=s.num_workers)
+        return DataLoader(
+            ds, batch_size=s.batch_size, shuffle=False, num_workers=s.num_workers, generator=torch.Generator()
+        )
 
     def state_dict(self) -> dict:
         # The loader prefetches a batch ahead, so the counter can run ahead of training;

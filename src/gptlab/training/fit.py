@@ -69,7 +69,8 @@ def read_checkpoint(path: Path, model: GPTConfig) -> dict:
     directories for sharing are safetensors (see gptlab.checkpoint).
     """
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: tensors and plain containers only, never arbitrary objects.
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle means a bad file
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
@@ -108,7 +109,14 @@ def fit(s: FitSettings) -> dict:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from gptlab.dataset import load_meta
-    from gptlab.training.callbacks import LossHistory, PeriodicSample, StepProgressBar, Throughput
+    from gptlab.training.callbacks import (
+        InterruptCheckpoint,
+        LossHistory,
+        PeriodicSample,
+        RNGState,
+        StepProgressBar,
+        Throughput,
+    )
     from gptlab.training.data import DataSettings, TokenDataModule
     from gptlab.training.module import GPTLightningModule
     from gptlab.training.tracking import check_tracking_uri, git_state, make_mlflow_logger, prepare_store, redact_uri
@@ -206,7 +214,17 @@ def fit(s: FitSettings) -> dict:
         enable_version_counter=False,
     )
     bar = [StepProgressBar()] if s.trainer.enable_progress_bar else []
-    callbacks = [ckpt_cb, *bar, throughput, history, PeriodicSample(s.train.sample_every_n_val, make_sample, keep_sample)]
+    callbacks = [
+        ckpt_cb,
+        *bar,
+        throughput,
+        history,
+        RNGState(),
+        InterruptCheckpoint(checkpoint_dir(paths) / "last.ckpt"),
+        PeriodicSample(s.train.sample_every_n_val, make_sample, keep_sample),
+        *_extra_callbacks(s.train.extra_callbacks),
+    ]
+    _check_devices(s.trainer)
 
     try:
         trainer = L.Trainer(
@@ -264,6 +282,30 @@ def fit(s: FitSettings) -> dict:
     return report
 
 
+def _extra_callbacks(specs: tuple) -> list:
+    """User callbacks from config: ``train.extra_callbacks=[{_target_: pkg.Cls, arg: 1}]``."""
+    if not specs:
+        return []
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    out = []
+    for spec in specs:
+        try:
+            out.append(instantiate(dict(spec)))
+        except InstantiationException as exc:
+            raise ConfigError(f"train.extra_callbacks: cannot instantiate {spec}: {exc}") from None
+    return out
+
+
+def _check_devices(t: Any) -> None:
+    """More CPU processes than cores is legal for Lightning but never what anyone wants."""
+    import os
+
+    if str(t.accelerator) == "cpu" and isinstance(t.devices, int) and t.devices > (os.cpu_count() or 1):
+        raise ConfigError(f"trainer.devices={t.devices} but this machine has {os.cpu_count()} CPU cores")
+
+
 def _log_config(logger: Any, resolved: dict) -> None:
     import yaml
 
@@ -292,7 +334,7 @@ def _export(s: FitSettings, module: Any, best_path: str, tokenizer_sha: str, met
 
     model = GPT(s.model)
     if best_path and Path(best_path).is_file():
-        state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
+        state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
         state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
         model.load_state_dict(GPT.clean_state_dict(state))
     else:
