@@ -171,3 +171,17 @@ def test_ddp_on_two_cpu_processes_makes_one_run_with_twice_the_tokens(built, sub
     assert report["tokens_seen"] == 10 * 8 * 32 * 2
     client = MlflowClient(f"sqlite:///{built}/mlflow.db")
     assert len(client.search_runs([client.get_experiment_by_name("test").experiment_id])) == 1
+
+
+def test_n_embd_not_divisible_by_n_head_is_a_clear_error(built):
+    from gptlab.errors import ModelConfigError
+
+    with pytest.raises(ModelConfigError, match="n_embd.*n_head"):
+        run_stage("train", *SMOKE, "logger=none", "model.n_embd=30", "model.n_head=4")
+
+
+def test_more_cpu_devices_than_cores_is_a_config_error(built):
+    import os
+
+    with pytest.raises(ConfigError, match="CPU cores"):
+        run_stage("train", *SMOKE, "logger=none", "trainer.accelerator=cpu", f"trainer.devices={(os.cpu_count() or 1) + 1}")
