@@ -118,6 +118,7 @@ def fit_settings(cfg: Any):
     from gptlab.model import GPTConfig
     from gptlab.training.config import LoggerConfig, OptimConfig, TrainConfig, TrainerConfig
     from gptlab.training.fit import FitSettings
+    from gptlab.training.tracking import resolve_tracking_uri
 
     paths = to_dataclass(PathsConfig, cfg.paths, "paths")
     tags: dict[str, str] = {}
@@ -128,13 +129,15 @@ def fit_settings(cfg: Any):
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
     meta = load_meta(paths.dataset_meta)
+    logger = to_dataclass(LoggerConfig, cfg.logger, "logger")
+    logger = dataclasses.replace(logger, tracking_uri=resolve_tracking_uri(logger.tracking_uri))
     return FitSettings(
         paths=paths,
         model=to_dataclass(GPTConfig, cfg.model, "model", vocab_size=meta.vocab_size),
         trainer=to_dataclass(TrainerConfig, cfg.trainer, "trainer"),
         optim=to_dataclass(OptimConfig, cfg.optim, "optim"),
         train=to_dataclass(TrainConfig, cfg.train, "train"),
-        logger=to_dataclass(LoggerConfig, cfg.logger, "logger"),
+        logger=logger,
         seed=int(cfg.seed),
         resolved_config=plain(cfg),
         tags=tags,

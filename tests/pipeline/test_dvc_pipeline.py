@@ -81,3 +81,30 @@ def test_dvc_exp_run_composes_conf_and_runs_the_whole_chain(repo_copy, subproces
     assert report["steps"] == 30
     assert (repo_copy / "artifacts/model/model.safetensors").is_file()
     assert (repo_copy / "mlflow.db").is_file()
+
+
+@pytest.mark.slow
+def test_queued_dvc_grid_runs_and_each_experiment_is_an_mlflow_run(repo_copy, subprocess_env):
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    env = dict(subprocess_env, GPTLAB_CONF_DIR=str(repo_copy / "conf"))
+    _sh(["dvc", "exp", "run", "--queue", "-S", "experiment=smoke", "-S", "data=file", "-S", "data.path=corpus.txt",
+         "-S", "trainer.max_steps=10", "-S", "optim.lr=1e-3,3e-3"], repo_copy, env)
+    _sh(["dvc", "queue", "start", "-j", "1"], repo_copy, env)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        status = _sh(["dvc", "queue", "status"], repo_copy, env).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+
+    shown = json.loads(_sh(["dvc", "exp", "show", "--json"], repo_copy, env).stdout)
+    text = json.dumps(shown)
+    assert text.count('"val_loss"') >= 2
+
+    client = MlflowClient(f"sqlite:///{repo_copy}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("gptlab").experiment_id])
+    assert len({r.data.tags.get("dvc_exp_name") for r in runs if r.data.tags.get("dvc_exp_name")}) == 2

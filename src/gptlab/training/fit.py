@@ -273,6 +273,7 @@ def fit(s: FitSettings) -> dict:
     _export(s, module, ckpt_cb.best_model_path, tokenizer_sha, meta, logger, report, samples)
     atomic_write_json(Path(paths.reports_dir) / "train.json", report)
     if logger is not None:
+        logger.experiment.log_metric(logger.run_id, "model/params", report["params"], step=0)
         _log_artifacts(logger, s, history)
         logger.finalize("success")
     log.info(

@@ -25,6 +25,21 @@ def redact_uri(uri: str) -> str:
     return uri
 
 
+def resolve_tracking_uri(uri: str) -> str:
+    """Anchor a relative ``sqlite:///`` store to the DVC repository root, if any.
+
+    Queued DVC experiments run in temporary copies of the repository; a relative store
+    there would be thrown away with the copy. DVC sets ``DVC_ROOT`` to the real root.
+    """
+    import os
+
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        root = os.environ.get("DVC_ROOT")
+        if root:
+            return f"sqlite:///{Path(root).resolve() / uri[len('sqlite:///'):]}"
+    return uri
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path):
     """An exclusive inter-process lock (POSIX ``flock``) held for the ``with`` body."""

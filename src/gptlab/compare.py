@@ -1,0 +1,70 @@
+"""Compare the MLflow runs of an experiment: ``python -m gptlab.compare``.
+
+    python -m gptlab.compare                          # experiment `gptlab` in sqlite:///mlflow.db
+    python -m gptlab.compare experiment=sweep1        # another MLflow experiment
+    python -m gptlab.compare experiment=sweep1 tracking_uri=http://mlflow.example:5000 out_dir=reports/sweep1
+
+Writes ``<out_dir>/comparison.md`` (one row per run, best ``val/loss`` first: run name,
+the config keys whose values differ between the runs, final ``val/loss``,
+``eval/val_bits_per_char`` when the evaluate stage logged it, parameter count when the
+run recorded one (metric ``model/params``), last ``train/tokens_per_s``, wall time =
+run end - start) and ``<out_dir>/comparison.png`` (validation-loss curves overlaid;
+final bits per character -- validation loss where missing -- against parameter count,
+log x). The table is also printed on stdout.
+
+Config: ``conf/compare.yaml``, the main config plus three top-level keys:
+
+- ``experiment_name`` (default ``${logger.experiment_name}``, i.e. ``gptlab``): the MLflow
+  experiment. ``experiment=NAME`` is accepted as an alias: Hydra reserves
+  ``experiment=`` for the preset group (``conf/experiment/``), so this CLI renames it
+  before Hydra sees it. (There are no presets to pick when comparing.)
+- ``tracking_uri`` (default ``${logger.tracking_uri}``, ``sqlite:///mlflow.db``): the store.
+- ``out_dir`` (default ``${paths.reports_dir}/compare``, ``reports/compare``).
+
+An unknown or empty experiment, or a ``sqlite:///`` store that does not exist, is one
+line naming it (and the experiments that do exist) and exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+from gptlab.cli import hydra_entry
+from gptlab.config import to_dataclass
+
+ALIASES = {"experiment": "experiment_name"}
+
+
+def settings(cfg: Any):
+    from gptlab.comparison import CompareSettings
+
+    keys = [f.name for f in dataclasses.fields(CompareSettings)]
+    return to_dataclass(CompareSettings, {k: cfg.get(k) for k in keys}, "compare")
+
+
+def run(cfg: Any):
+    from gptlab.comparison import compare
+
+    result = compare(settings(cfg))
+    print(result.markdown.read_text(encoding="utf-8"), end="", flush=True)
+    return result
+
+
+def rename_aliases(args: list[str]) -> list[str]:
+    """``experiment=NAME`` -> ``experiment_name=NAME`` (other arguments unchanged)."""
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        out.append(f"{ALIASES[key]}={value}" if sep and key in ALIASES else arg)
+    return out
+
+
+def main() -> None:
+    sys.argv = [sys.argv[0], *rename_aliases(sys.argv[1:])]
+    hydra_entry(run, config_name="compare")
+
+
+if __name__ == "__main__":
+    main()

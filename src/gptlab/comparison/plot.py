@@ -1,0 +1,76 @@
+"""The comparison picture: validation-loss curves overlaid, and final score against size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from gptlab.comparison.runs import PARAM_COUNT_METRICS, RunSummary
+from gptlab.io import atomic_path
+
+# Beyond this many runs a legend covers the curves; the table names them all anyway.
+_MAX_LEGEND = 12
+
+
+def plot_comparison(runs: Sequence[RunSummary], out: str | Path, title: str = "") -> Path:
+    """Left: ``val/loss`` against step for every run. Right: final bits per character
+    (validation loss where any plotted run lacks it) against parameter count, log x.
+
+    Runs keep one colour in both panels, in the order given (best first from the CLI).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    fig, (curves, sizes) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=120)
+    palette = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
+    colours = {r.run_id: palette(i % palette.N) for i, r in enumerate(runs)}
+
+    for i, r in enumerate(runs):
+        if not r.val_curve:
+            continue
+        steps, values = zip(*r.val_curve)
+        label = r.name if i < _MAX_LEGEND else None
+        curves.plot(steps, values, marker="o", markersize=3, linewidth=1.3, color=colours[r.run_id], label=label)
+    curves.set_xlabel("step")
+    curves.set_ylabel("validation loss (nats/token)")
+    curves.set_title("validation loss")
+    curves.grid(True, alpha=0.3)
+    if any(r.val_curve for r in runs):
+        curves.legend(fontsize=7, loc="upper right")
+    else:
+        _note(curves, "no run logged val/loss")
+
+    sized = [r for r in runs if r.n_params is not None and r.n_params > 0]
+    use_bpc = bool(sized) and all(r.val_bpc is not None for r in sized)
+    points = [(r, r.val_bpc if use_bpc else r.val_loss) for r in sized]
+    points = [(r, y) for r, y in points if y is not None]
+    for r, y in points:
+        sizes.scatter([r.n_params], [y], color=colours[r.run_id], s=36, zorder=3)
+        sizes.annotate(r.name, (r.n_params, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    sizes.set_xscale("log")
+    sizes.margins(x=0.2, y=0.15)  # room for the run-name labels at the edges
+    sizes.set_xlabel("parameters")
+    sizes.set_ylabel("validation bits per character" if use_bpc else "final validation loss (nats/token)")
+    sizes.set_title("final score against model size")
+    sizes.grid(True, which="both", alpha=0.3)
+    if not points:
+        # Empty axes would show made-up ticks (1 to 10 parameters): show none.
+        sizes.set_xscale("linear")
+        sizes.set_xticks([])
+        sizes.set_yticks([])
+        _note(sizes, f"no run recorded a parameter count\n(metric {PARAM_COUNT_METRICS[0]})")
+
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return out
+
+
+def _note(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")

@@ -1,0 +1,166 @@
+"""Read an MLflow experiment's runs into plain summaries: the numbers a comparison needs.
+
+Everything MLflow-specific lives here, so the table and the plot work on
+:class:`RunSummary` values that tests can also build by hand.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gptlab.errors import ConfigError, DataError
+
+VAL_LOSS = "val/loss"
+VAL_BPC = "eval/val_bits_per_char"
+TOKENS_PER_S = "train/tokens_per_s"
+# Where a run's parameter count may be recorded, first match wins. The train stage puts
+# it in reports/train.json ("params", non-embedding weights); ``model/params`` is the
+# metric name for it in MLflow. Runs that record none get a blank cell, not a guess.
+PARAM_COUNT_METRICS = ("model/params", "params")
+PARAM_COUNT_PARAMS = ("model.params", "params")
+
+# The experiment listing in an error message stays readable on a crowded server.
+_MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run, as the comparison sees it (``None``: the run did not record that number)."""
+
+    run_id: str
+    name: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    val_loss: float | None = None
+    val_bpc: float | None = None
+    n_params: int | None = None
+    tokens_per_s: float | None = None
+    wall_s: float | None = None
+    # (step, value) of every validation, in step order: the curve in the plot.
+    val_curve: tuple[tuple[int, float], ...] = ()
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, None for other stores."""
+    if urllib.parse.urlsplit(uri).scheme != "sqlite":
+        return None
+    return Path(uri[len("sqlite:///") :]).expanduser() if uri.startswith("sqlite:///") else None
+
+
+def open_store(tracking_uri: str) -> Any:
+    """An ``MlflowClient`` on an existing store.
+
+    A ``sqlite:///`` URI whose file does not exist is an error here: MLflow would
+    silently create an empty database, and a typo would then read as "no runs".
+    """
+    from mlflow.tracking import MlflowClient
+
+    from gptlab.training.tracking import check_tracking_uri, redact_uri
+
+    db = sqlite_path(tracking_uri)
+    if db is not None and not db.is_file():
+        raise ConfigError(
+            f"no MLflow store at {redact_uri(tracking_uri)} ({db.resolve()} does not exist): "
+            "train a model first (python -m gptlab.train) or set tracking_uri=..."
+        )
+    check_tracking_uri(tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def experiment_names(client: Any) -> list[str]:
+    from mlflow.entities import ViewType
+
+    names: list[str] = []
+    token = None
+    while True:
+        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, page_token=token)
+        names.extend(e.name for e in page)
+        token = page.token
+        if not token:
+            return sorted(names)
+
+
+def _listing(names: list[str]) -> str:
+    if not names:
+        return "the store has no experiments"
+    shown = ", ".join(repr(n) for n in names[:_MAX_LISTED])
+    more = f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
+    return f"existing experiments: {shown}{more}"
+
+
+def find_experiment(client: Any, name: str, tracking_uri: str) -> Any:
+    """The active experiment called ``name``; a ConfigError that lists the others if none."""
+    from gptlab.training.tracking import redact_uri
+
+    exp = client.get_experiment_by_name(name)
+    if exp is None or exp.lifecycle_stage != "active":
+        state = "is deleted" if exp is not None else "not found"
+        raise ConfigError(
+            f"MLflow experiment {name!r} {state} in {redact_uri(tracking_uri)}; {_listing(experiment_names(client))} "
+            "(choose one with experiment=NAME)"
+        )
+    return exp
+
+
+def load_runs(client: Any, experiment: Any, tracking_uri: str) -> list[RunSummary]:
+    """Every active run of ``experiment``, summarized; a DataError if there are none."""
+    from gptlab.training.tracking import redact_uri
+
+    runs = []
+    token = None
+    while True:
+        page = client.search_runs([experiment.experiment_id], page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    if not runs:
+        others = [n for n in experiment_names(client) if n != experiment.name]
+        raise DataError(
+            f"MLflow experiment {experiment.name!r} in {redact_uri(tracking_uri)} has no runs to compare; "
+            f"{_listing(others) if others else 'no other experiment exists'} "
+            f"(train into it with logger.experiment_name={experiment.name})"
+        )
+    return [summarize(client, run) for run in runs]
+
+
+def summarize(client: Any, run: Any) -> RunSummary:
+    info, data = run.info, run.data
+    metrics: Mapping[str, float] = data.metrics  # the latest value of each metric
+    history = sorted((int(m.step), float(m.value)) for m in client.get_metric_history(info.run_id, VAL_LOSS))
+    name = info.run_name or data.tags.get("mlflow.runName") or info.run_id[:8]
+    wall = (info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else None
+    return RunSummary(
+        run_id=info.run_id,
+        name=name,
+        params=dict(data.params),
+        val_loss=_number(metrics.get(VAL_LOSS)),
+        val_bpc=_number(metrics.get(VAL_BPC)),
+        n_params=_param_count(metrics, data.params),
+        tokens_per_s=_number(metrics.get(TOKENS_PER_S)),
+        wall_s=wall,
+        val_curve=tuple(history),
+    )
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if x == x else None  # NaN: not a result worth ranking by
+
+
+def _param_count(metrics: Mapping[str, float], params: Mapping[str, str]) -> int | None:
+    for key in PARAM_COUNT_METRICS:
+        if (x := _number(metrics.get(key))) is not None:
+            return int(x)
+    for key in PARAM_COUNT_PARAMS:
+        if (x := _number(params.get(key))) is not None:
+            return int(x)
+    return None

@@ -1,0 +1,125 @@
+"""How to decode: the knobs of every strategy, checked once when the config is built.
+
+One flat dataclass (rather than one per strategy) so a Hydra section such as
+``{strategy: sample, top_k: 40}`` maps onto it directly; fields a strategy does not use
+are ignored by it (greedy ignores temperature, top-k and top-p, since none of them can
+change the arg-max; beam search uses only the beam fields and the repetition penalty).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gptlab.errors import ConfigError
+
+STRATEGIES = ("greedy", "sample", "beam")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Decoding settings.
+
+    Attributes:
+        strategy: ``"greedy"`` (arg-max), ``"sample"`` (multinomial, shaped by
+            temperature / top_k / top_p) or ``"beam"`` (beam search).
+        max_new_tokens: most tokens generated per completion.
+        temperature: logits are divided by it before sampling (<1 sharper, >1 flatter).
+        top_k: sample only among the k most likely tokens (ties at the k-th value kept).
+        top_p: nucleus sampling: the smallest set of most likely tokens whose
+            probability sums to at least top_p.
+        repetition_penalty: CTRL-style penalty on tokens already in the prompt or
+            generated (1.0 = off, >1 discourages repeats).
+        num_beams: beams kept by beam search.
+        length_penalty: beam score is ``sum(logprob) / length ** length_penalty``;
+            larger values favour longer hypotheses.
+        num_samples: completions per prompt (for beam: the best ``num_samples``
+            hypotheses, so it must not exceed ``num_beams``).
+        seed: seed of the local random generator used for sampling; None = random.
+        stop_strings: a completion is cut before the first occurrence of any of them.
+        stop_at_eot: end a completion at the tokenizer's end-of-text token.
+        use_cache: run the model with its key/value cache (same output, faster).
+    """
+
+    strategy: str = "sample"
+    max_new_tokens: int = 200
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float = 1.0
+    num_beams: int = 4
+    length_penalty: float = 1.0
+    num_samples: int = 1
+    seed: int | None = 1337
+    stop_strings: tuple[str, ...] = ()
+    stop_at_eot: bool = True
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"generation.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        _check_int("max_new_tokens", self.max_new_tokens, minimum=1)
+        temperature = _check_float("temperature", self.temperature)
+        if self.strategy == "sample" and temperature <= 0:
+            raise ConfigError(
+                f"generation.temperature must be > 0 for strategy=sample, got {self.temperature}; "
+                "use strategy=greedy for deterministic decoding"
+            )
+        if self.top_k is not None:
+            _check_int("top_k", self.top_k, minimum=1)
+        if self.top_p is not None:
+            top_p = _check_float("top_p", self.top_p)
+            if not 0.0 < top_p <= 1.0:
+                raise ConfigError(f"generation.top_p must be in (0, 1], got {self.top_p}")
+        if _check_float("repetition_penalty", self.repetition_penalty) <= 0:
+            raise ConfigError(
+                f"generation.repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}"
+            )
+        _check_int("num_beams", self.num_beams, minimum=1)
+        _check_float("length_penalty", self.length_penalty)
+        _check_int("num_samples", self.num_samples, minimum=1)
+        if self.strategy == "beam" and self.num_samples > self.num_beams:
+            raise ConfigError(
+                f"generation.num_samples ({self.num_samples}) must not exceed num_beams ({self.num_beams}) "
+                "for strategy=beam: beam search returns at most num_beams hypotheses"
+            )
+        if self.seed is not None:
+            _check_int("seed", self.seed, minimum=0)
+            if self.seed >= 2**63:
+                raise ConfigError(f"generation.seed must be < 2**63, got {self.seed}")
+        # Frozen, so normalise through object.__setattr__: a single string is one stop
+        # string (not a sequence of one-character stops), and lists become tuples.
+        stops: Any = self.stop_strings
+        if isinstance(stops, str):
+            stops = (stops,)
+        try:
+            stops = tuple(stops)
+        except TypeError:
+            raise ConfigError(
+                f"generation.stop_strings must be a list of strings, got {type(self.stop_strings).__name__}"
+            ) from None
+        for s in stops:
+            if not isinstance(s, str) or not s:
+                raise ConfigError(f"generation.stop_strings must hold non-empty strings, got {s!r}")
+        object.__setattr__(self, "stop_strings", stops)
+        for name in ("stop_at_eot", "use_cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"generation.{name} must be true or false, got {getattr(self, name)!r}")
+
+
+def _check_int(name: str, value: Any, *, minimum: int) -> int:
+    # bool is an int subclass; `top_k: true` in YAML is a mistake, not k=1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"generation.{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"generation.{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"generation.{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"generation.{name} must be finite, got {value}")
+    return float(value)
