@@ -72,7 +72,9 @@ def read_checkpoint(path: Path, model: GPTConfig) -> dict:
         # weights_only: tensors and plain containers only, never arbitrary objects.
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle means a bad file
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+        # torch's own message advises weights_only=False, which is exactly what not to do
+        # with a file that fails to load: name the error type only.
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt and was not loaded ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a gptlab training checkpoint")
     saved = (ckpt.get("hyper_parameters") or {}).get("model")

@@ -82,7 +82,12 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
             raise ConfigError(f"MLflow tracking URI {uri}: directory {parent} does not exist")
         return
     if scheme in ("http", "https"):
-        health = uri.rstrip("/") + "/health"
+        # Reachability only: the credentials are MLflow's business, not part of the host.
+        parts = urllib.parse.urlsplit(uri)
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+        health = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
         try:
             with urllib.request.urlopen(health, timeout=timeout_s):  # noqa: S310 - user-configured URI
                 return
