@@ -185,3 +185,9 @@ def test_more_cpu_devices_than_cores_is_a_config_error(built):
 
     with pytest.raises(ConfigError, match="CPU cores"):
         run_stage("train", *SMOKE, "logger=none", "trainer.accelerator=cpu", f"trainer.devices={(os.cpu_count() or 1) + 1}")
+
+
+def test_a_tokenizer_that_does_not_match_the_dataset_is_refused(built):
+    run_stage("tokenize", "data=file", "data.path=corpus.txt", "tokenizer=bpe", "tokenizer.vocab_size=300")
+    with pytest.raises(DataError, match="rebuild the dataset"):
+        run_stage("train", *SMOKE, "logger=none")
