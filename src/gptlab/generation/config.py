@@ -15,6 +15,9 @@ from typing import Any
 from gptlab.errors import ConfigError
 
 STRATEGIES = ("greedy", "sample", "beam")
+# Window policies of gptlab.model.IncrementalLM (repeated here so that this package does
+# not import the model code).
+CACHE_WINDOWS = ("exact", "chunked")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,14 @@ class GenerationConfig:
         stop_strings: a completion is cut before the first occurrence of any of them.
         stop_at_eot: end a completion at the tokenizer's end-of-text token.
         use_cache: run the model with its key/value cache (same output, faster).
+        cache_window: what the model conditions on once prompt + completion outgrow its
+            context (``IncrementalLM``'s window policy; it applies with or without the
+            cache, so ``use_cache`` still never changes the output). ``"exact"``: always
+            the last ``context_size`` tokens; every step past the context is then a full
+            forward, so the cache stops helping there. ``"chunked"``: when the context
+            is full, keep only its last half, re-fill the cache from it once and
+            continue incrementally; the model sees between half and all of the context
+            (a different output from ``"exact"`` past the context), at the cached cost.
     """
 
     strategy: str = "sample"
@@ -55,6 +66,7 @@ class GenerationConfig:
     stop_strings: tuple[str, ...] = ()
     stop_at_eot: bool = True
     use_cache: bool = True
+    cache_window: str = "exact"
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -106,6 +118,10 @@ class GenerationConfig:
         for name in ("stop_at_eot", "use_cache"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"generation.{name} must be true or false, got {getattr(self, name)!r}")
+        if self.cache_window not in CACHE_WINDOWS:
+            raise ConfigError(
+                f"generation.cache_window must be one of {', '.join(CACHE_WINDOWS)}, got {self.cache_window!r}"
+            )
 
 
 def _check_int(name: str, value: Any, *, minimum: int) -> int:

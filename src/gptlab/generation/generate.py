@@ -1,13 +1,14 @@
 """The public entry point: prompts in, completion texts out.
 
 How the model is passed. ``generate(model, tokenizer, prompts, cfg)`` wraps a trained
-``gptlab.model.GPT`` as ``IncrementalLM(model, use_cache=cfg.use_cache)``; the import
-happens inside the call, so importing this package never loads the model code.
+``gptlab.model.GPT`` as ``IncrementalLM(model, use_cache=cfg.use_cache,
+window=cfg.cache_window)``; the import happens inside the call, so importing this
+package never loads the model code.
 Anything that already implements the incremental interface (see
 :class:`~gptlab.generation.protocols.IncrementalLMLike`) goes in the keyword ``lm=``
 instead, with ``model=None`` -- the tests' fake models do that, and so can a caller
-who wants to reuse one wrapper across calls. ``cfg.use_cache`` is then the wrapper's
-business, not ours.
+who wants to reuse one wrapper across calls. ``cfg.use_cache`` and ``cfg.cache_window``
+are then the wrapper's business, not ours.
 
 Batching. Each prompt is decoded on its own, its ``num_samples`` completions (or
 ``num_beams`` beams) forming the batch: the incremental interface has no padding, so
@@ -222,7 +223,7 @@ def _resolve_lm(model: Any, lm: IncrementalLMLike | None, cfg: GenerationConfig)
     # Imported here so that gptlab.generation does not depend on gptlab.model at import time.
     from gptlab.model import IncrementalLM
 
-    return IncrementalLM(model, use_cache=cfg.use_cache)
+    return IncrementalLM(model, use_cache=cfg.use_cache, window=cfg.cache_window)
 
 
 def _device_of(model: Any, lm: IncrementalLMLike) -> torch.device:
