@@ -1,0 +1,34 @@
+"""Held-out evaluation: every token of the val and test splits scored exactly once.
+
+Entry points: :func:`evaluate_dataset` (the ``evaluate`` stage's library function) and
+:func:`score_tokens` (any token array). Results are :class:`SplitMetrics`: loss in
+nats/token, perplexity, bits/token and bits/character (comparable across tokenizers).
+"""
+
+from gptlab.evaluation.config import EVAL_SPLITS, EvalConfig, resolve_device
+from gptlab.evaluation.dataset_eval import check_lineage, evaluate_dataset, evaluate_split, scored_characters
+from gptlab.evaluation.loss_history import read_loss_csv
+from gptlab.evaluation.metrics import SplitMetrics
+from gptlab.evaluation.scoring import TokenScore, open_split, score_tokens
+from gptlab.evaluation.tracking import TrainingRun, training_run
+from gptlab.evaluation.windows import Window, count_windows, plan_windows
+
+__all__ = [
+    "EVAL_SPLITS",
+    "EvalConfig",
+    "SplitMetrics",
+    "TokenScore",
+    "TrainingRun",
+    "Window",
+    "check_lineage",
+    "count_windows",
+    "evaluate_dataset",
+    "evaluate_split",
+    "open_split",
+    "plan_windows",
+    "read_loss_csv",
+    "resolve_device",
+    "score_tokens",
+    "scored_characters",
+    "training_run",
+]

@@ -1,0 +1,53 @@
+"""Typed settings of the ``evaluate`` stage (``evaluate:`` in conf/config.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gptlab.errors import ConfigError
+
+EVAL_SPLITS = ("val", "test")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How to score the held-out splits.
+
+    Attributes:
+        model_dir: the model directory to evaluate (the pipeline's by default).
+        batch_size: windows per forward pass.
+        stride: targets scored per window after the first (see
+            :mod:`gptlab.evaluation.windows`); None = the context size, i.e.
+            non-overlapping windows. Smaller gives each token more context and costs
+            ``context_size / stride`` times more.
+        splits: which splits to score; an empty split is skipped.
+        device: ``auto`` (CUDA when available, else CPU) or a torch device string.
+    """
+
+    model_dir: str = "artifacts/model"
+    batch_size: int = 32
+    stride: int | None = None
+    splits: tuple[str, ...] = EVAL_SPLITS
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"evaluate.batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if self.stride is not None and (
+            isinstance(self.stride, bool) or not isinstance(self.stride, int) or self.stride < 1
+        ):
+            raise ConfigError(f"evaluate.stride must be null or an integer >= 1, got {self.stride!r}")
+        splits = (self.splits,) if isinstance(self.splits, str) else tuple(self.splits)
+        bad = [s for s in splits if s not in EVAL_SPLITS]
+        if bad or not splits:
+            raise ConfigError(f"evaluate.splits must be a non-empty subset of {list(EVAL_SPLITS)}, got {list(splits)}")
+        object.__setattr__(self, "splits", splits)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

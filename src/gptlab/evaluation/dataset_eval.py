@@ -1,0 +1,118 @@
+"""Score a model on the ``build`` stage's held-out splits, after checking they belong together."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from gptlab.dataset import DatasetMeta
+from gptlab.errors import CheckpointError, DataError
+from gptlab.evaluation.metrics import SplitMetrics
+from gptlab.evaluation.scoring import open_split, score_tokens
+
+log = logging.getLogger("gptlab.evaluate")
+
+
+def model_tokenizer_sha256(loaded: Any) -> str:
+    """The tokenizer hash the model directory records (else its tokenizer file's hash)."""
+    digest = (loaded.info.get("lineage") or {}).get("tokenizer_sha256")
+    if digest:
+        return str(digest)
+    from gptlab.checkpoint.model_dir import TOKENIZER
+    from gptlab.io import sha256_file
+
+    return sha256_file(Path(loaded.path) / TOKENIZER)
+
+
+def check_lineage(loaded: Any, meta: DatasetMeta, meta_path: str | Path) -> None:
+    """Refuse to score a dataset encoded with a different tokenizer than the model's.
+
+    Token ids only mean something under the tokenizer that produced them: scoring
+    another tokenizer's ids gives a number, but a meaningless one.
+    """
+    model_sha = model_tokenizer_sha256(loaded)
+    if model_sha != meta.tokenizer_sha256:
+        raise CheckpointError(
+            f"model {loaded.path} was trained with a different tokenizer than the dataset {meta_path} "
+            f"(tokenizer sha256 {model_sha[:12]}… vs {meta.tokenizer_sha256[:12]}…): "
+            "evaluate a model trained on this dataset, or rebuild the dataset with the model's tokenizer"
+        )
+    if loaded.model.config.vocab_size != meta.vocab_size:  # same tokenizer, so only a corrupt file gets here
+        raise CheckpointError(
+            f"model vocabulary {loaded.model.config.vocab_size} != dataset vocabulary {meta.vocab_size}"
+        )
+
+
+def scored_characters(tokenizer: Any, tokens: Any, characters: int) -> int:
+    """Characters covered by every token but the first (which is not scored).
+
+    The first token's share is the length of its decoded text. A character split
+    across the first two tokens (possible with byte-level BPE) decodes as one U+FFFD
+    and so counts as unscored: the count is exact for char tokenizers and off by at
+    most that one character otherwise.
+    """
+    if len(tokens) < 2:
+        return 0
+    first = len(tokenizer.decode([int(tokens[0])]))
+    return max(0, characters - first)
+
+
+def evaluate_split(
+    loaded: Any,
+    tokens: Any,
+    characters: int,
+    *,
+    batch_size: int = 32,
+    stride: int | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    name: str = "split",
+) -> SplitMetrics | None:
+    """Metrics of one token array whose text had ``characters`` characters; None if empty."""
+    if len(tokens) < 2:
+        return None
+    score = score_tokens(
+        loaded.model, tokens, batch_size=batch_size, stride=stride, device=device, progress=progress, desc=f"eval {name}"
+    )
+    return SplitMetrics.from_totals(score.nll, score.tokens, scored_characters(loaded.tokenizer, tokens, characters))
+
+
+def evaluate_dataset(
+    loaded: Any,
+    processed_dir: str | Path,
+    meta: DatasetMeta,
+    splits: tuple[str, ...] = ("val", "test"),
+    *,
+    batch_size: int = 32,
+    stride: int | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, SplitMetrics]:
+    """``{split: metrics}`` for each non-empty split in ``splits``."""
+    processed_dir = Path(processed_dir)
+    check_lineage(loaded, meta, processed_dir / "meta.json")
+    results: dict[str, SplitMetrics] = {}
+    for split in splits:
+        tokens = open_split(processed_dir / f"{split}.bin", meta.dtype)
+        expected = int(meta.tokens.get(split, 0))
+        if len(tokens) != expected:
+            raise DataError(
+                f"{processed_dir / f'{split}.bin'} holds {len(tokens):,} tokens but meta.json says {expected:,}: "
+                "rebuild the dataset (dvc repro build)"
+            )
+        metrics = evaluate_split(
+            loaded,
+            tokens,
+            int(meta.characters.get(split, 0)),
+            batch_size=batch_size,
+            stride=stride,
+            device=device,
+            progress=progress,
+            name=split,
+        )
+        if metrics is None:
+            log.info("the %s split is empty (%d tokens): skipped", split, len(tokens))
+            continue
+        results[split] = metrics
+    return results

@@ -1,0 +1,116 @@
+"""Summed next-token negative log-likelihood of a token array under a GPT.
+
+Deterministic: windows are a fixed function of the array (see :mod:`.windows`) and the
+model runs in eval mode (no dropout) under ``torch.no_grad()``. Per-token losses are
+summed in float64, so over millions of tokens the total keeps the precision of each
+term; the batch size changes it only by the float32 round-off of the forward pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gptlab.errors import DataError
+from gptlab.evaluation.windows import Window, count_windows, plan_windows
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    nll: float  # summed negative log-likelihood, nats
+    tokens: int  # targets scored
+
+
+def open_split(path: str | Path, dtype: str) -> np.ndarray:
+    """A read-only memmap of a ``.bin`` token file; an empty file is an empty array.
+
+    (``np.memmap`` refuses zero-length files, and a test split of fraction 0 is one.)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"token file not found: {path} (run the build stage first: dvc repro build)")
+    if path.stat().st_size == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Dropout off for the pass, and the caller's mode back afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _batches(windows: Iterator[Window], batch_size: int) -> Iterator[list[Window]]:
+    batch: list[Window] = []
+    for w in windows:
+        # Windows all share one length (see plan_windows); checked, not assumed.
+        if batch and (len(batch) == batch_size or w.length != batch[0].length):
+            yield batch
+            batch = []
+        batch.append(w)
+    if batch:
+        yield batch
+
+
+def score_tokens(
+    model: Any,
+    tokens: np.ndarray,
+    *,
+    batch_size: int = 32,
+    stride: int | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    desc: str = "eval",
+) -> TokenScore:
+    """Sum of ``-log p(token_t | context)`` over every token after the first."""
+    context = int(model.config.context_size)
+    vocab = int(model.config.vocab_size)
+    n = int(len(tokens))
+    total_windows = count_windows(n, context, stride)
+    nll = 0.0
+    scored = 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max(0, n - 1), unit="tok", unit_scale=True, desc=desc, mininterval=0.5)
+    try:
+        with eval_mode(model), torch.no_grad():
+            for batch in _batches(plan_windows(n, context, stride), batch_size):
+                length = batch[0].length
+                block = np.stack([np.asarray(tokens[w.start : w.start + length + 1], dtype=np.int64) for w in batch])
+                if block.max() >= vocab:
+                    raise DataError(
+                        f"token id {int(block.max())} is outside the model's vocabulary ({vocab}): "
+                        "the dataset was not built with this model's tokenizer"
+                    )
+                block_t = torch.from_numpy(block).to(device)
+                x, y = block_t[:, :-1], block_t[:, 1:].clone()
+                for row, w in enumerate(batch):
+                    y[row, : w.score_from] = -1  # context only: scored by an earlier window
+                logits, _ = model(x)
+                per_token = F.cross_entropy(
+                    logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), ignore_index=-1, reduction="none"
+                )  # 0 at ignored positions
+                nll += float(per_token.double().sum())
+                got = sum(w.scored for w in batch)
+                scored += got
+                if bar is not None:
+                    bar.update(got)
+    finally:
+        if bar is not None:
+            bar.close()
+    assert scored == max(0, n - 1), (scored, n, total_windows)
+    return TokenScore(nll=nll, tokens=scored)

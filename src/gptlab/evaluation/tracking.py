@@ -1,0 +1,93 @@
+"""Attach evaluation results to the MLflow run that trained the model.
+
+The run id comes from the model directory (``info["mlflow"]["run_id"]``), so metrics,
+samples and pictures land next to the training curves and config of the same model,
+however much later they are computed. MLflow is skipped, with a log line saying why,
+when tracking is off (``logger.enabled=false``) or the model was trained without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("gptlab.tracking")
+
+
+@dataclass
+class TrainingRun:
+    client: Any  # mlflow.tracking.MlflowClient
+    run_id: str
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        finite = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
+        skipped = sorted(set(metrics) - set(finite))
+        if skipped:
+            log.warning("not logging non-finite metric(s) to MLflow: %s", ", ".join(skipped))
+        if finite:
+            self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in finite.items()])
+
+    def log_artifact(self, path: str | Path, artifact_path: str) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+
+def absolute_sqlite_uri(uri: str) -> str:
+    """``sqlite:///mlflow.db`` -> ``sqlite:////abs/dir/mlflow.db``; other URIs unchanged.
+
+    MLflow keeps one database engine per URI string for the life of the process, so a
+    relative path would keep pointing at the first working directory it was opened in.
+    """
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
+        return prefix + str(Path(uri[len(prefix) :]).expanduser().resolve())
+    return uri
+
+
+def training_run(info: dict, logger_cfg: Any) -> TrainingRun | None:
+    """The model's training run in the store ``logger_cfg.tracking_uri``, or None to skip MLflow.
+
+    Args:
+        info: the model directory's parsed ``config.json``.
+        logger_cfg: a :class:`gptlab.training.config.LoggerConfig`.
+    """
+    if not logger_cfg.enabled:
+        log.info("MLflow logging is off (logger.enabled=false)")
+        return None
+    run_id = (info.get("mlflow") or {}).get("run_id")
+    if not run_id:
+        log.warning("the model records no MLflow run (it was trained with logging off): results not logged to MLflow")
+        return None
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from gptlab.training.tracking import check_tracking_uri, redact_uri, resolve_tracking_uri
+
+    # The same store the train stage wrote to (a relative sqlite path under `dvc exp run`
+    # is anchored to the repository root, as there).
+    uri = absolute_sqlite_uri(resolve_tracking_uri(logger_cfg.tracking_uri))
+    check_tracking_uri(uri)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+        # Opening a missing sqlite store would create an empty one; it cannot hold the run.
+        log.warning("MLflow store %s does not exist: results not logged to MLflow", redact_uri(uri))
+        return None
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        # The results are in the report files either way; a store that does not hold
+        # the run (another machine's, a fresh sqlite file) should not fail the stage.
+        log.warning(
+            "MLflow run %s (the model's training run) is not in %s: results not logged to MLflow",
+            run_id,
+            redact_uri(uri),
+        )
+        return None
+    return TrainingRun(client, run_id)
