@@ -10,7 +10,10 @@ in params.yaml next to everything else). This CLI composes ``conf/generate.yaml`
 main config plus a top-level shorthand for each key of that section -- ``model_dir``,
 ``prompt``, ``decoding`` (greedy | sample | beam), ``max_new_tokens``, ``temperature``,
 ``top_k``, ``top_p``, ``repetition_penalty``, ``num_beams``, ``length_penalty``,
-``num_samples``, ``seed``, ``interactive``, ``device`` -- each defaulting to
+``num_samples``, ``seed``, ``interactive``, ``device``, ``cache_window`` (exact |
+chunked: past the context, chunked re-fills the KV cache from the last half of the
+context instead of recomputing the full window every token: much faster, slightly
+different text) -- each defaulting to
 ``${generate.<key>}``. So ``decoding=beam`` and ``generate.decoding=beam`` both work
 (the shorthand wins if both are given), and ``model_dir`` defaults to the pipeline's
 model (``paths.model_dir``). Hydra writes no output folder or log file for this CLI.
@@ -73,6 +76,7 @@ class GenerateCliConfig:
     seed: int | None = None
     interactive: bool = False
     device: str = "auto"
+    cache_window: str = "exact"
 
     def __post_init__(self) -> None:
         if self.decoding not in DECODINGS:
@@ -97,6 +101,7 @@ class GenerateCliConfig:
             length_penalty=self.length_penalty,
             num_samples=num_samples,
             seed=seed,
+            cache_window=self.cache_window,
         )
 
 

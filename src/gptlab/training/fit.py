@@ -215,7 +215,8 @@ def fit(s: FitSettings) -> dict:
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    bar = [StepProgressBar()] if s.trainer.enable_progress_bar else []
+    # Redrawing the bar every step costs ~15% of a small model's step time on a CPU.
+    bar = [StepProgressBar(refresh_rate=20)] if s.trainer.enable_progress_bar else []
     callbacks = [
         ckpt_cb,
         *bar,
