@@ -9,7 +9,8 @@
 Writes checkpoints under ``artifacts/train/``, the model directory ``artifacts/model/``,
 ``reports/train.json`` (metrics) and ``reports/plots/*_loss.csv`` (plots). In a sweep,
 those go under each job's directory (``multirun/train/<time>/<job>/``) instead, and
-every run is tagged with the sweep's id.
+every run is tagged with the sweep's id; each job then scores the whole validation split
+(``eval/val_loss``, ``eval/val_bits_per_char``), so the runs rank without another step.
 """
 
 from __future__ import annotations
@@ -156,6 +157,8 @@ def run(cfg: Any) -> Any:
             report = fit(settings)
     else:
         report = fit(settings)
+    if report and sweep_job() is not None:
+        report.update(evaluate_job(settings, cfg))
     metric = cfg.get("optimized_metric")
     if metric:
         if not report:  # a non-zero rank: the sweeper only reads rank 0's value
@@ -164,6 +167,19 @@ def run(cfg: Any) -> Any:
             raise ConfigError(f"optimized_metric={metric!r} is not in the report; choose one of {', '.join(report)}")
         return float(report[metric])
     return report
+
+
+def evaluate_job(settings: Any, cfg: Any) -> dict:
+    """Score the whole validation split right after a sweep job trains, so the sweep's
+    runs rank by ``eval/val_loss`` and ``eval/val_bits_per_char`` without another step
+    (written to the job's ``reports/metrics.json`` and to its MLflow run)."""
+    from gptlab.evaluate import evaluate
+    from gptlab.evaluation import EvalConfig
+
+    eval_cfg = to_dataclass(EvalConfig, cfg.evaluate, "evaluate")
+    eval_cfg = dataclasses.replace(eval_cfg, model_dir=settings.paths.model_dir, splits=("val",))
+    val = evaluate(settings.paths, eval_cfg, settings.logger, progress=False).get("val", {})
+    return {f"val_{key}": value for key, value in val.items() if key in ("loss", "bits_per_char", "perplexity")}
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -45,11 +46,14 @@ def test_multirun_gives_one_run_and_one_directory_per_job(built, subprocess_env)
     runs = _runs(built)
     assert len(runs) == 2
     assert {r.data.params["model.n_layer"] for r in runs} == {"1", "2"}
+    # each job scored the whole validation split itself
+    assert all(r.data.metrics["eval/val_bits_per_char"] > 0 for r in runs)
     assert len({r.data.tags["sweep_id"] for r in runs}) == 1
     jobs = _job_dirs(built)
     assert len(jobs) == 2
     for job in jobs:
         assert (job / "model/model.safetensors").is_file()
+        assert "val" in json.loads((job / "reports/metrics.json").read_text())
         assert (job / "train/checkpoints/last.ckpt").is_file()
     assert not (built / "artifacts/model").exists()  # the sweep did not touch the pipeline's model
 
