@@ -191,3 +191,20 @@ def test_a_tokenizer_that_does_not_match_the_dataset_is_refused(built):
     run_stage("tokenize", "data=file", "data.path=corpus.txt", "tokenizer=bpe", "tokenizer.vocab_size=300")
     with pytest.raises(DataError, match="rebuild the dataset"):
         run_stage("train", *SMOKE, "logger=none")
+
+
+def test_resume_on_different_data_is_refused(built):
+    run_stage("train", *SMOKE, "logger=none", "trainer.max_steps=10")
+    # New corpus text -> new corpus hash; rebuild everything, then try to resume.
+    (built / "corpus.txt").write_text((built / "data/raw/corpus.txt").read_text() + "\nEXTRA:\nMore words here.\n")
+    for stage in ("prepare", "tokenize", "build"):
+        run_stage(stage, "data=file", "data.path=corpus.txt")
+    with pytest.raises(CheckpointError, match="different (corpus|tokenizer)"):
+        run_stage("train", *SMOKE, "logger=none", "train.resume=last")
+
+
+def test_model_dir_records_corpus_tokenizer_and_config_hashes(built):
+    run_stage("train", *SMOKE, "logger=none", "trainer.max_steps=5")
+    info = json.loads((built / "artifacts/model/config.json").read_text())
+    assert set(info["lineage"]) >= {"corpus_sha256", "tokenizer_sha256", "config_sha256"}
+    assert all(len(info["lineage"][k]) == 64 for k in ("corpus_sha256", "tokenizer_sha256", "config_sha256"))

@@ -62,7 +62,19 @@ def resolve_resume(resume: str | None, paths: PathsConfig) -> Path | None:
     return path
 
 
-def read_checkpoint(path: Path, model: GPTConfig) -> dict:
+def config_sha256(resolved: dict) -> str:
+    """A hash of what determines the trained model: the config minus where things are
+    written and how they are tracked (paths, logger, resume), so moving a run does not
+    change it."""
+    import hashlib
+
+    keep = {k: v for k, v in resolved.items() if k not in ("paths", "logger", "hydra")}
+    if isinstance(keep.get("train"), dict):
+        keep["train"] = {k: v for k, v in keep["train"].items() if k != "resume"}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def read_checkpoint(path: Path, model: GPTConfig, lineage: dict | None = None) -> dict:
     """Open a Lightning checkpoint of *this run's own directory* and check it fits.
 
     Lightning checkpoints are pickles: only resume from files you wrote yourself. Model
@@ -82,6 +94,14 @@ def read_checkpoint(path: Path, model: GPTConfig) -> dict:
         diff = sorted(k for k in set(saved) | set(model.to_dict()) if saved.get(k) != model.to_dict().get(k))
         detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs config {model.to_dict().get(k)!r}" for k in diff)
         raise CheckpointError(f"checkpoint {path} is from a different model config ({detail})")
+    saved_lineage = (ckpt.get("hyper_parameters") or {}).get("lineage") or {}
+    for key in ("tokenizer_sha256", "corpus_sha256"):
+        if lineage and saved_lineage.get(key) and saved_lineage[key] != lineage.get(key):
+            what = key.split("_")[0]
+            raise CheckpointError(
+                f"checkpoint {path} was trained on a different {what} ({key} {saved_lineage[key][:12]}… vs "
+                f"{lineage.get(key, '')[:12]}… now): resuming would continue on other data"
+            )
     return ckpt
 
 
@@ -139,9 +159,14 @@ def fit(s: FitSettings) -> dict:
                 f"model.context_size={s.model.context_size} (+1): lower model.context_size or use a larger corpus"
             )
 
+    lineage = {
+        "corpus_sha256": meta.corpus_sha256,
+        "tokenizer_sha256": tokenizer_sha,
+        "config_sha256": config_sha256(s.resolved_config),
+    }
     resume = resolve_resume(s.train.resume, paths)
     if resume is not None:
-        read_checkpoint(resume, s.model)
+        read_checkpoint(resume, s.model, lineage)
 
     L.seed_everything(s.seed, workers=True, verbose=False)
     train_dir = Path(paths.train_dir)
@@ -162,6 +187,7 @@ def fit(s: FitSettings) -> dict:
             "corpus_sha256": meta.corpus_sha256,
             "tokenizer_sha256": tokenizer_sha,
             "tokenizer_kind": meta.tokenizer_kind,
+            "config_sha256": lineage["config_sha256"],
             **s.tags,
         }
         logger = make_mlflow_logger(
@@ -172,7 +198,7 @@ def fit(s: FitSettings) -> dict:
             tags,
         )
 
-    module = GPTLightningModule(s.model, s.optim, s.trainer.max_steps, compile=s.trainer.compile)
+    module = GPTLightningModule(s.model, s.optim, s.trainer.max_steps, compile=s.trainer.compile, lineage=lineage)
     dm = TokenDataModule(
         DataSettings(
             processed_dir=str(paths.processed_dir),
@@ -273,7 +299,7 @@ def fit(s: FitSettings) -> dict:
         "world_size": trainer.world_size,
     }
     history.write()
-    _export(s, module, ckpt_cb.best_model_path, tokenizer_sha, meta, logger, report, samples)
+    _export(s, module, ckpt_cb.best_model_path, lineage, meta, logger, report, samples)
     atomic_write_json(Path(paths.reports_dir) / "train.json", report)
     if logger is not None:
         logger.experiment.log_metric(logger.run_id, "model/params", report["params"], step=0)
@@ -331,7 +357,7 @@ def _log_config(logger: Any, resolved: dict) -> None:
     logger.experiment.log_text(logger.run_id, yaml.safe_dump(safe, sort_keys=False), "config.yaml")
 
 
-def _export(s: FitSettings, module: Any, best_path: str, tokenizer_sha: str, meta: Any, logger: Any, report: dict, samples) -> None:
+def _export(s: FitSettings, module: Any, best_path: str, lineage: dict, meta: Any, logger: Any, report: dict, samples) -> None:
     """The model directory, from the best checkpoint's weights (else the final ones)."""
     from gptlab.checkpoint import save_model_dir
     from gptlab.model import GPT
@@ -345,10 +371,9 @@ def _export(s: FitSettings, module: Any, best_path: str, tokenizer_sha: str, met
         model.load_state_dict(module.model.state_dict())
     extra = {
         "lineage": {
-            "corpus_sha256": meta.corpus_sha256,
+            **lineage,
             "dataset_vocab_size": meta.vocab_size,
             "tokenizer_kind": meta.tokenizer_kind,
-            "tokenizer_sha256": tokenizer_sha,
         },
         "training": {"steps": report["steps"], "val_loss": report["val_loss"], "best_val_loss": report["best_val_loss"]},
         "mlflow": {"run_id": logger.run_id if logger is not None else None},

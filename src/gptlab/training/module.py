@@ -21,7 +21,14 @@ class TrainingDiverged(GptlabError):
 
 
 class GPTLightningModule(L.LightningModule):
-    def __init__(self, model_config: GPTConfig, optim: OptimConfig, max_steps: int, compile: bool = False):
+    def __init__(
+        self,
+        model_config: GPTConfig,
+        optim: OptimConfig,
+        max_steps: int,
+        compile: bool = False,
+        lineage: dict | None = None,
+    ):
         super().__init__()
         self.model_config = model_config
         self.optim = optim
@@ -31,7 +38,13 @@ class GPTLightningModule(L.LightningModule):
         # Kept in the checkpoint, so a .ckpt knows the model it belongs to; gptlab logs
         # the full resolved config to MLflow itself, hence logger=False.
         self.save_hyperparameters(
-            {"model": model_config.to_dict(), "optim": asdict(self.optim), "max_steps": max_steps},
+            {
+                "model": model_config.to_dict(),
+                "optim": asdict(self.optim),
+                "max_steps": max_steps,
+                # What the run was trained on: resume refuses a checkpoint whose data differ.
+                "lineage": dict(lineage or {}),
+            },
             logger=False,
         )
         self._compiled: Any = None
