@@ -69,18 +69,29 @@ def test_repro_build_runs_the_data_half_and_reruns_only_what_changed(repo_copy, 
 @pytest.mark.slow
 def test_dvc_exp_run_composes_conf_and_runs_the_whole_chain(repo_copy, subprocess_env):
     env = dict(subprocess_env, GPTLAB_CONF_DIR=str(repo_copy / "conf"))
+    # DDP on two CPU processes, launched by DVC: the trainer flags reach it through params.yaml.
     res = _sh(
         ["dvc", "exp", "run", "-S", "experiment=smoke", "-S", "data=file", "-S", "data.path=corpus.txt",
-         "-S", "logger.tracking_uri=sqlite:///mlflow.db"],
+         "-S", "trainer=ddp_cpu", "-S", "logger.tracking_uri=sqlite:///mlflow.db"],
         repo_copy, env,
     )
-    assert "train" in _ran(res)
+    assert _ran(res) == ["prepare", "tokenize", "build", "train", "evaluate", "sample"]
     params = (repo_copy / "params.yaml").read_text()
     assert "source: file" in params and "n_layer: 1" in params
     report = json.loads((repo_copy / "reports/train.json").read_text())
-    assert report["steps"] == 30
+    assert report["steps"] == 30 and report["world_size"] == 2
     assert (repo_copy / "artifacts/model/model.safetensors").is_file()
-    assert (repo_copy / "mlflow.db").is_file()
+    metrics = json.loads((repo_copy / "reports/metrics.json").read_text())
+    assert metrics["val"]["bits_per_char"] > 0
+    assert "ROMEO:" in (repo_copy / "reports/samples.md").read_text()
+    assert (repo_copy / "reports/plots/loss.png").is_file()
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{repo_copy}/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("gptlab").experiment_id])
+    assert "eval/val_bits_per_char" in run.data.metrics
+    assert run.data.tags["dvc_exp_name"]
 
 
 @pytest.mark.slow
