@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gptlab.dataset.tokens import open_tokens
 from gptlab.errors import DataError
 from gptlab.evaluation.windows import Window, count_windows, plan_windows
 
@@ -28,17 +28,8 @@ class TokenScore:
     tokens: int  # targets scored
 
 
-def open_split(path: str | Path, dtype: str) -> np.ndarray:
-    """A read-only memmap of a ``.bin`` token file; an empty file is an empty array.
-
-    (``np.memmap`` refuses zero-length files, and a test split of fraction 0 is one.)
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"token file not found: {path} (run the build stage first: dvc repro build)")
-    if path.stat().st_size == 0:
-        return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r")
+# The evaluation package's name for the shared reader.
+open_split = open_tokens
 
 
 @contextlib.contextmanager

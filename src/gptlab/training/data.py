@@ -20,17 +20,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from gptlab.dataset.meta import DatasetMeta
+from gptlab.dataset.tokens import open_tokens
 from gptlab.errors import DataError
-
-
-def open_tokens(path: str | Path, dtype: str) -> np.ndarray:
-    """A read-only memmap of a ``.bin`` file (zero pages read until used)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"token file not found: {path} (run the build stage first: dvc repro build)")
-    if path.stat().st_size == 0:
-        return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r")
 
 
 def windows_at(data: np.ndarray, starts: np.ndarray, context: int) -> tuple[torch.Tensor, torch.Tensor]:
