@@ -179,7 +179,8 @@ def evaluate_job(settings: Any, cfg: Any) -> dict:
     eval_cfg = to_dataclass(EvalConfig, cfg.evaluate, "evaluate")
     eval_cfg = dataclasses.replace(eval_cfg, model_dir=settings.paths.model_dir, splits=("val",))
     val = evaluate(settings.paths, eval_cfg, settings.logger, progress=False).get("val", {})
-    return {f"val_{key}": value for key, value in val.items() if key in ("loss", "bits_per_char", "perplexity")}
+    # Prefixed: the training report's own val_loss (fixed windows) must stay what it is.
+    return {f"eval_val_{key}": value for key, value in val.items() if key in ("loss", "bits_per_char", "perplexity")}
 
 
 def main() -> None:
