@@ -95,7 +95,7 @@ def plain_loop(workdir: Path, cfg, steps: int, skip: int) -> dict:
             val_time += time.perf_counter() - t0
     end = time.perf_counter()
     steady = (steps - skip) * B * T / (end - t_steady - val_time)
-    return {"tokens_per_s": steady, "wall_s": end - t_start, "final_train_loss": loss.item()}
+    return {"tokens_per_s": steady, "wall_s": end - t_start, "final_train_loss": loss.item(), "model": model}
 
 
 def gptlab_fit(workdir: Path, overrides: list[str]) -> dict:
@@ -111,13 +111,15 @@ def gptlab_fit(workdir: Path, overrides: list[str]) -> dict:
     return report
 
 
-def full_val_loss(workdir: Path, context: int) -> float:
+def full_val_loss(workdir: Path, context: int, model=None) -> float:
     """Mean next-token loss over the whole validation split (non-overlapping windows)."""
     from gptlab.checkpoint import load_model_dir
     from gptlab.dataset import load_meta
     from gptlab.training.data import open_tokens
 
-    loaded = load_model_dir(workdir / "artifacts/model")
+    if model is None:
+        model = load_model_dir(workdir / "artifacts/model").model
+    model.eval()
     meta = load_meta(workdir / "data/processed/meta.json")
     val = np.asarray(open_tokens(workdir / "data/processed/val.bin", meta.dtype), dtype=np.int64)
     total, count = 0.0, 0
@@ -131,7 +133,7 @@ def full_val_loss(workdir: Path, context: int) -> float:
             else:
                 x = torch.from_numpy(chunk[: n * context]).view(n, context)
                 y = torch.from_numpy(chunk[1 : n * context + 1]).view(n, context)
-            logits, _ = loaded.model(x)
+            logits, _ = model(x)
             total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
             count += y.numel()
     return total / count
@@ -169,6 +171,8 @@ def main() -> None:
     for _ in range(args.repeats):
         plains.append(plain_loop(workdir, cfg, args.steps, args.skip))
         ourss.append(gptlab_fit(workdir, [*base, f"trainer.max_steps={args.steps}", "trainer.enable_progress_bar=true"]))
+    for r in plains:
+        r.pop("model", None)
     plain = max(plains, key=lambda r: r["tokens_per_s"])
     ours = max(ourss, key=lambda r: r["tokens_per_s"])
     med = lambda rs: sorted(r["tokens_per_s"] for r in rs)[len(rs) // 2]  # noqa: E731
@@ -186,6 +190,10 @@ def main() -> None:
         "gptlab_total_wall_s": round(ours["wall_s_total"], 2),
     }
     if args.quality:
+        # The yardstick's own quality on the same measure: is a gap gptlab's, or the recipe's?
+        cfg_full = compose(*base)
+        ref = plain_loop(workdir, cfg_full, cfg_full.trainer.max_steps, args.skip)
+        result["plain_quality_val_loss_full_split"] = round(full_val_loss(workdir, cfg.model.context_size, ref["model"]), 4)
         full = gptlab_fit(workdir, base)
         result["quality_steps"] = full["steps"]
         result["quality_val_loss_fixed_windows"] = round(full["val_loss"], 4)
