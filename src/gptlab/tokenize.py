@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from gptlab.cli import hydra_entry
@@ -57,7 +56,8 @@ def run(cfg: Any) -> dict:
     tokenizer = train_tokenizer(tok_cfg, train_text)
     tokenizer.save(paths.tokenizer_json)
 
-    sample = Path(paths.corpus_txt).open(encoding="utf-8").read(STATS_SAMPLE_CHARS)
+    with open(paths.corpus_txt, encoding="utf-8") as f:
+        sample = f.read(STATS_SAMPLE_CHARS)
     stats = tokenizer_stats(tokenizer, sample)
     atomic_write_json(paths.report("tokenizer.json"), stats)
     log.info("tokenizer: %s", ", ".join(f"{k}={v}" for k, v in stats.items()))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gptlab.comparison.runs import PARAM_COUNT_METRICS, RunSummary
-from gptlab.io import atomic_path
+from gptlab.reporting.figure import pyplot, save_png
 
 # Beyond this many runs a legend covers the curves; the table names them all anyway.
 _MAX_LEGEND = 12
@@ -18,11 +18,7 @@ def plot_comparison(runs: Sequence[RunSummary], out: str | Path, title: str = ""
 
     Runs keep one colour in both panels, in the order given (best first from the CLI).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: no display on servers and CI
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (curves, sizes) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=120)
     palette = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
     colours = {r.run_id: palette(i % palette.N) for i, r in enumerate(runs)}
@@ -65,11 +61,7 @@ def plot_comparison(runs: Sequence[RunSummary], out: str | Path, title: str = ""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return save_png(fig, out)
 
 
 def _note(ax, text: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gptlab.io import atomic_path
+from gptlab.reporting.figure import pyplot, save_png
 
 # Whitespace drawn as a visible glyph (all present in matplotlib's bundled DejaVu Sans).
 _VISIBLE = {"\n": "⏎", " ": "·", "\t": "⇥", "\r": "␍"}
@@ -43,23 +43,12 @@ def plot_attention(
     title: str | None = None,
 ) -> Path:
     """Draw ``maps`` (n_layer, n_head, T, T) with ``tokens`` (T token texts) as labels; write a PNG."""
-    import matplotlib.pyplot as plt
-
-    fig = attention_figure(maps, tokens, title)
-    out = Path(out)
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return save_png(attention_figure(maps, tokens, title), out)
 
 
 def attention_figure(maps: np.ndarray, tokens: Sequence[str], title: str | None = None):
     """The matplotlib Figure :func:`plot_attention` saves (the caller closes it)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: no display on servers and CI
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim != 4 or maps.shape[2] != maps.shape[3] or maps.shape[2] != len(tokens):
         raise ValueError(f"maps must be (n_layer, n_head, T, T) with T={len(tokens)} tokens, got {maps.shape}")

@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gptlab.io import atomic_path
+from gptlab.reporting.figure import pyplot, save_png
 
 
 def plot_loss_curves(
     train: Sequence[tuple[int, float]], val: Sequence[tuple[int, float]], out: str | Path, title: str = "loss"
 ) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: no display on servers and CI
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
     if train:
         ax.plot([s for s, _ in train], [v for _, v in train], label="train", linewidth=1.0, alpha=0.8)
@@ -27,8 +23,4 @@ def plot_loss_curves(
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return save_png(fig, out)
