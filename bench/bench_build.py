@@ -3,6 +3,7 @@
     python bench/bench_build.py                          # 100 MiB corpus, char tokenizer
     python bench/bench_build.py --size-mb 1024           # 1 GiB
     python bench/bench_build.py --tokenizer bpe --vocab-size 2048
+    python bench/bench_build.py --tokenize-stage          # also measure the tokenize stage
 
 What it does:
 
@@ -10,8 +11,9 @@ What it does:
    plays, or ``--source FILE``) and streams it to ``WORKDIR/data/raw/corpus.txt`` plus a
    ``corpus.json`` in the prepare stage's format. Only one copy of the source text is
    ever held in memory, whatever the corpus size.
-2. Trains the tokenizer in this process, on a bounded sample (the tokenize stage itself
-   reads the whole training split; that is not what is measured here).
+2. Trains the tokenizer in this process, on a bounded sample; or, with
+   ``--tokenize-stage``, runs the real ``python -m gptlab.tokenize`` on the whole
+   training split as a measured child (wall, CPU, peak RSS), like build below.
 3. Runs the real stage, ``python -m gptlab.build``, in a child process with cwd=WORKDIR
    and ``GPTLAB_CONF_DIR`` pointing at this checkout's ``conf/``; the child's peak RSS
    and CPU time come from ``os.wait4`` (the kernel's rusage of that one child), its wall
@@ -283,6 +285,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tokenizer", choices=("char", "bpe"), default="char")
     p.add_argument("--vocab-size", type=int, default=2048, help="BPE vocabulary size")
     p.add_argument("--bpe-sample-mb", type=float, default=5, help="BPE trains on the first this-many MiB")
+    p.add_argument("--tokenize-stage", action="store_true",
+                   help="train the tokenizer with the tokenize stage (whole training split, measured) instead of in-script")
     p.add_argument("--chunk-chars", type=int, default=None, help="build.chunk_chars override (default: conf/config.yaml)")
     p.add_argument("--workdir", default=None, help="empty or new directory to work in (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the working directory")
@@ -324,18 +328,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus: {n_bytes / MIB:,.1f} MiB, {corpus.characters:,} chars ({corpus.reps} copies of "
               f"{len(corpus.unit):,} chars + {corpus.tail_chars:,}) in {t_gen:.1f}s -> {corpus.path}", flush=True)
 
-        t0 = time.perf_counter()
-        tok_path = workdir / "artifacts/tokenizer/tokenizer.json"
-        tok, sample_chars = train_tokenizer_on_sample(corpus, args.tokenizer, args.vocab_size, args.bpe_sample_mb, tok_path)
-        print(f"tokenizer: {args.tokenizer}, vocab {tok.vocab_size}, trained on {sample_chars:,} chars "
-              f"in {time.perf_counter() - t0:.1f}s", flush=True)
-        del tok
-
         env = {**os.environ, "GPTLAB_CONF_DIR": str(REPO / "conf")}
         split = SplitConfig()  # stated explicitly, so verify() checks against what the stage used
-        cmd = [sys.executable, "-m", "gptlab.build", "hydra.run.dir=.", "hydra.output_subdir=null",
-               "hydra/job_logging=stdout", f"data.split.train={split.train}", f"data.split.val={split.val}",
-               f"data.split.test={split.test}"]
+        stage_args = ["hydra.run.dir=.", "hydra.output_subdir=null", "hydra/job_logging=stdout",
+                      f"data.split.train={split.train}", f"data.split.val={split.val}", f"data.split.test={split.test}"]
+        t0 = time.perf_counter()
+        tok_path = workdir / "artifacts/tokenizer/tokenizer.json"
+        tokenize_run = None
+        if args.tokenize_stage:
+            # The tokenize stage itself, on the whole training split, measured like build.
+            tok_cmd = [sys.executable, "-m", "gptlab.tokenize", *stage_args, f"tokenizer={args.tokenizer}",
+                       f"tokenizer.vocab_size={args.vocab_size}"]
+            print("tokenize:", " ".join(tok_cmd[1:]), f"(cwd {workdir})", flush=True)
+            tokenize_run = run_measured(tok_cmd, workdir, env, workdir / "tokenize.log")
+            if tokenize_run.returncode != 0:
+                print((workdir / "tokenize.log").read_text(errors="replace")[-4000:], file=sys.stderr)
+                print(f"error: tokenize exited with status {tokenize_run.returncode}", file=sys.stderr)
+                return 1
+            print(f"tokenize: {tokenize_run.wall_s:.1f}s wall, {tokenize_run.cpu_s:.1f}s CPU, "
+                  f"peak RSS {tokenize_run.maxrss_mib:,.0f} MiB", flush=True)
+        else:
+            tok, sample_chars = train_tokenizer_on_sample(corpus, args.tokenizer, args.vocab_size, args.bpe_sample_mb, tok_path)
+            print(f"tokenizer: {args.tokenizer}, vocab {tok.vocab_size}, trained on {sample_chars:,} chars "
+                  f"in {time.perf_counter() - t0:.1f}s", flush=True)
+            del tok
+
+        cmd = [sys.executable, "-m", "gptlab.build", *stage_args]
         if args.chunk_chars is not None:
             cmd.append(f"build.chunk_chars={args.chunk_chars}")
         print("build:", " ".join(cmd[1:]), f"(cwd {workdir})", flush=True)
@@ -383,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
             "windows_checked": v["windows_checked"],
             "verify_s": t_verify,
             "runs": [{"wall_s": r.wall_s, "cpu_s": r.cpu_s, "peak_rss_mib": r.maxrss_mib} for r in runs],
+            "tokenize_stage": None if tokenize_run is None else {
+                "wall_s": tokenize_run.wall_s, "cpu_s": tokenize_run.cpu_s, "peak_rss_mib": tokenize_run.maxrss_mib},
             "nproc": os.cpu_count(),
             "loadavg_1min": [load_before, load_after],
         }

@@ -22,6 +22,8 @@ log = logging.getLogger("gptlab.tokenize")
 # Characters-per-token is measured on at most this many characters of the corpus, so
 # the statistic costs seconds even on a huge corpus.
 STATS_SAMPLE_CHARS = 2_000_000
+# The training split is read this many characters at a time (memory: a few pieces).
+TRAIN_PIECE_CHARS = 1 << 22
 
 
 def read_corpus_meta(paths: PathsConfig) -> dict:
@@ -41,7 +43,7 @@ def split_config(cfg: Any):
 
 
 def run(cfg: Any) -> dict:
-    from gptlab.dataset import read_split_text
+    from gptlab.dataset import iter_split_text, split_bounds
     from gptlab.tokenizer import TokenizerConfig, tokenizer_stats, train_tokenizer
 
     paths = to_dataclass(PathsConfig, cfg.paths, "paths")
@@ -49,11 +51,16 @@ def run(cfg: Any) -> dict:
     split = split_config(cfg)
     corpus = read_corpus_meta(paths)
 
-    train_text = read_split_text(paths.corpus_txt, corpus["characters"], split, "train")
-    if not train_text.strip():
+    # Streamed from the file, twice: once to find any text at all (it stops at the first
+    # non-blank piece), once to train. The split is never held in memory whole.
+    def train_pieces():
+        return iter_split_text(paths.corpus_txt, corpus["characters"], split, "train", TRAIN_PIECE_CHARS)
+
+    if not any(piece.strip() for piece in train_pieces()):
         raise DataError("the training split is empty; use a larger corpus or a larger data.split.train")
-    log.info("training a %s tokenizer on %s characters", tok_cfg.kind, f"{len(train_text):,}")
-    tokenizer = train_tokenizer(tok_cfg, train_text)
+    start, end = split_bounds(corpus["characters"], split)["train"]
+    log.info("training a %s tokenizer on %s characters", tok_cfg.kind, f"{end - start:,}")
+    tokenizer = train_tokenizer(tok_cfg, train_pieces())
     tokenizer.save(paths.tokenizer_json)
 
     with open(paths.corpus_txt, encoding="utf-8") as f:

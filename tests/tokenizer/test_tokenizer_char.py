@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -110,13 +108,11 @@ def test_empty_training_text_is_an_error() -> None:
         train_tokenizer(TokenizerConfig(), "")
 
 
-def test_encode_array_is_fast() -> None:
+def test_encode_array_on_a_large_text_round_trips() -> None:
+    # Its speed is the build benchmark's business (bench/bench_build.py), not a test's.
     text = ("The quick brown fox jumps over the lazy dog; ÆØÅ 日本 🎉\n" * 200_000)[:10_000_000]
     tok = train_tokenizer(TokenizerConfig(), text)
-    tok.encode_array(["warm up"])
-    start = time.perf_counter()
     ids = tok.encode_array([text])
-    elapsed = time.perf_counter() - start
     assert ids.size == len(text)
-    # Measured ~0.1 s; the bound is loose so a busy CI machine does not flake.
-    assert elapsed < 2.0
+    assert ids[:1000].tolist() == tok.encode(text[:1000])
+    assert tok.decode(ids.tolist()) == text

@@ -2,7 +2,7 @@
 
 from gptlab.dataset.build import BuildConfig, build_dataset
 from gptlab.dataset.meta import DatasetMeta, load_meta, token_dtype_for
-from gptlab.dataset.split import SplitConfig, read_split_text, split_bounds
+from gptlab.dataset.split import SplitConfig, iter_split_text, read_split_text, split_bounds
 
 __all__ = [
     "BuildConfig",
@@ -10,6 +10,7 @@ __all__ = [
     "SplitConfig",
     "build_dataset",
     "load_meta",
+    "iter_split_text",
     "read_split_text",
     "split_bounds",
     "token_dtype_for",

@@ -66,7 +66,14 @@ def iter_text_chunks(path: str | Path, start: int, end: int, chunk_chars: int) -
             yield chunk
 
 
-def read_split_text(path: str | Path, n_chars: int, cfg: SplitConfig, split: str) -> str:
-    """The whole text of one split (for tokenizer training: the training split)."""
+def iter_split_text(
+    path: str | Path, n_chars: int, cfg: SplitConfig, split: str, chunk_chars: int = 1 << 22
+) -> Iterator[str]:
+    """The text of one split, ``chunk_chars`` characters at a time (tokenizer training)."""
     start, end = split_bounds(n_chars, cfg)[split]
-    return "".join(iter_text_chunks(path, start, end, chunk_chars=1 << 24))
+    return iter_text_chunks(path, start, end, chunk_chars)
+
+
+def read_split_text(path: str | Path, n_chars: int, cfg: SplitConfig, split: str) -> str:
+    """The whole text of one split, in memory: for small corpora and tests."""
+    return "".join(iter_split_text(path, n_chars, cfg, split, chunk_chars=1 << 24))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -129,7 +129,8 @@ class BpeTokenizer(Tokenizer):
         return cls(tok, specials)
 
 
-def train_bpe(cfg: TokenizerConfig, text: str) -> BpeTokenizer:
+def train_bpe(cfg: TokenizerConfig, pieces: Iterable[str]) -> BpeTokenizer:
+    """Byte-level BPE on consecutive text ``pieces``, streamed: never the whole text at once."""
     from tokenizers import Tokenizer as HFTokenizer
     from tokenizers import decoders, models, pre_tokenizers, trainers
 
@@ -143,20 +144,46 @@ def train_bpe(cfg: TokenizerConfig, text: str) -> BpeTokenizer:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
+    fed = _FedPieces(_line_chunks(pieces))
     try:
-        tok.train_from_iterator(_chunks(text), trainer=trainer)
+        tok.train_from_iterator(fed, trainer=trainer)
     except Exception as e:
-        raise _diagnose([text], e) from None
+        # Only the piece being fed when it failed can be the culprit.
+        raise _diagnose([fed.last], e) from None
     return BpeTokenizer(tok, cfg.special_tokens)
 
 
-def _chunks(text: str) -> Iterator[str]:
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start + _TRAIN_CHUNK)
-        end = len(text) if end < 0 else end + 1
-        yield text[start:end]
-        start = end
+def _line_chunks(pieces: Iterable[str]) -> Iterator[str]:
+    """Re-cut ``pieces`` into chunks of >= _TRAIN_CHUNK characters ending after a newline.
+
+    The pre-tokenizer never sees a word cut in two (words do not span newlines), and the
+    chunks depend only on the joined text, not on how it was read.
+    """
+    buf = ""
+    for piece in pieces:
+        buf += piece
+        start = 0
+        while (end := buf.find("\n", start + _TRAIN_CHUNK)) >= 0:
+            yield buf[start : end + 1]
+            start = end + 1
+        buf = buf[start:]  # one copy per piece, not per chunk
+    if buf:
+        yield buf
+
+
+class _FedPieces:
+    """An iterator that remembers the last item it handed out."""
+
+    def __init__(self, it: Iterator[str]) -> None:
+        self._it = it
+        self.last: object = None
+
+    def __iter__(self) -> _FedPieces:
+        return self
+
+    def __next__(self) -> str:
+        self.last = next(self._it)
+        return self.last
 
 
 def _diagnose(texts: Sequence[object], error: Exception) -> Exception:

@@ -11,7 +11,7 @@ generated end-of-text shows up as ``<|endoftext|>`` rather than vanishing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -120,10 +120,12 @@ class CharTokenizer(Tokenizer):
         return cls(chars, specials, policy)
 
 
-def train_char(cfg: TokenizerConfig, text: str) -> CharTokenizer:
+def train_char(cfg: TokenizerConfig, pieces: Iterable[str]) -> CharTokenizer:
+    """The vocabulary of consecutive text ``pieces``, read once (the order is irrelevant)."""
     seen = np.zeros(_CODE_POINTS, dtype=bool)
-    for start in range(0, len(text), _SCAN_CHUNK):
-        seen[_code_points(text[start : start + _SCAN_CHUNK])] = True
+    for text in pieces:
+        for start in range(0, len(text), _SCAN_CHUNK):
+            seen[_code_points(text[start : start + _SCAN_CHUNK])] = True
     code_points = np.flatnonzero(seen)
     # chr() of a surrogate code point gives the same lone-surrogate str the text held.
     chars = [chr(int(cp)) for cp in code_points]
