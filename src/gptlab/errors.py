@@ -33,3 +33,9 @@ class ModelConfigError(ConfigError):
 
 class CheckpointError(GptlabError):
     """A checkpoint or model directory is missing, corrupt, or does not match."""
+
+
+class TrainingInterrupted(GptlabError):
+    """Training was stopped by SIGTERM (a scheduler, ``kill``); ``last.ckpt`` was saved."""
+
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a terminated process

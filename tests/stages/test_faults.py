@@ -59,10 +59,14 @@ def test_sigkill_then_resume_gives_the_bitwise_same_val_loss(built_data, tmp_pat
 
 
 @pytest.mark.slow
-def test_sigterm_saves_a_last_checkpoint_before_exiting(built_data, tmp_path, env):
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])  # SIGINT is what Ctrl-C sends
+def test_an_interrupt_saves_a_last_checkpoint_before_exiting(built_data, tmp_path, env, sig):
     root = copy_built(built_data, tmp_path)
-    res = _train(root, env, "train.extra_callbacks=[{_target_:fault_callbacks.SignalAtStep,step:13,sig:SIGTERM}]")
+    res = _train(root, env, f"train.extra_callbacks=[{{_target_:fault_callbacks.SignalAtStep,step:13,sig:{sig}}}]")
+    # Non-zero, so neither a scheduler nor `dvc repro` takes it for a finished run.
+    assert res.returncode == (143 if sig == "SIGTERM" else 1)
     assert "saved" in res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
     ckpt = torch.load(root / "artifacts/train/checkpoints/last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 13
     assert not (root / "reports/train.json").exists()

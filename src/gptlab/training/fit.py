@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from gptlab.config import PathsConfig
-from gptlab.errors import CheckpointError, ConfigError, DataError
+from gptlab.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
 from gptlab.io import atomic_write_json, sha256_file
 from gptlab.model import GPTConfig
 from gptlab.training.config import LoggerConfig, OptimConfig, TrainConfig, TrainerConfig
@@ -129,6 +129,7 @@ def fit(s: FitSettings) -> dict:
     import lightning as L
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from gptlab.dataset import load_meta
     from gptlab.training.callbacks import (
@@ -275,7 +276,14 @@ def fit(s: FitSettings) -> dict:
             _log_config(logger, s.resolved_config)
             atomic_write_json(run_file, {"run_id": logger.run_id, "tracking_uri": redact_uri(s.logger.tracking_uri)})
     t0 = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None)
+    except SIGTERMException:
+        # Lightning's SIGTERMException is a SystemExit without a code, i.e. status 0: a
+        # scheduler or `dvc repro` would take the stopped run for a finished one.
+        raise TrainingInterrupted(
+            f"training stopped by SIGTERM at step {trainer.global_step}; resume with train.resume=last"
+        ) from None
     last_val_step = history.val[-1][0] if history.val else -1
     if last_val_step != trainer.global_step:
         trainer.validate(module, datamodule=dm, verbose=False)
