@@ -14,6 +14,8 @@ gptlab's run over the *whole* validation split.
 
     python bench/bench_train.py --corpus ../shared/data/tinyshakespeare.txt --steps 300
     python bench/bench_train.py --corpus ../shared/data/tinyshakespeare.txt --quality   # full 2,000 steps
+    python bench/bench_train.py --steps 60 --repeats 1 --quality --seeds 1 2 3         # quality, three seeds
+    python bench/bench_train.py --steps 60 --repeats 1 --quality --override model.pos_encoding=learned
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def plain_loop(workdir: Path, cfg, steps: int, skip: int) -> dict:
     train = open_tokens(workdir / "data/processed/train.bin", meta.dtype)
     val = open_tokens(workdir / "data/processed/val.bin", meta.dtype)
     mc = dict(cfg.model)
+    # Seeded before the model is built, as gptlab's fit does: the same initial weights.
+    torch.manual_seed(cfg.seed)
     model = GPT(GPTConfig(vocab_size=meta.vocab_size, **mc))
     o = cfg.optim
     opt = torch.optim.AdamW(param_groups(model, o.weight_decay), lr=o.lr, betas=tuple(o.betas), eps=o.eps)
@@ -71,7 +75,6 @@ def plain_loop(workdir: Path, cfg, steps: int, skip: int) -> dict:
         model.train()
         return sum(losses) / len(losses)
 
-    torch.manual_seed(cfg.seed)
     model.train()
     t_start = time.perf_counter()
     t_steady = None
@@ -146,6 +149,9 @@ def main() -> None:
     ap.add_argument("--skip", type=int, default=20, help="warm-up steps left out of the steady state")
     ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats of each side (best is reported)")
     ap.add_argument("--quality", action="store_true", help="also run the preset's full schedule and report full-split val loss")
+    ap.add_argument("--seeds", type=int, nargs="*", default=None,
+                    help="--quality: train both sides once per seed (default: the preset's seed)")
+    ap.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.pos_encoding=learned")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
@@ -160,7 +166,7 @@ def main() -> None:
     from tests.conftest import compose
 
     base = [f"experiment={args.preset}", f"data.path={corpus}", f"logger.tracking_uri=sqlite:///{workdir}/mlflow.db",
-            "logger.experiment_name=bench"]
+            "logger.experiment_name=bench", *args.override]
     cfg = compose(*base, f"trainer.max_steps={args.steps}")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, workdir {workdir}", flush=True)
 
@@ -189,15 +195,26 @@ def main() -> None:
         "gptlab_total_wall_s": round(ours["wall_s_total"], 2),
     }
     if args.quality:
-        # The yardstick's own quality on the same measure: is a gap gptlab's, or the recipe's?
-        cfg_full = compose(*base)
-        ref = plain_loop(workdir, cfg_full, cfg_full.trainer.max_steps, args.skip)
-        result["plain_quality_val_loss_full_split"] = round(full_val_loss(workdir, cfg.model.context_size, ref["model"]), 4)
-        full = gptlab_fit(workdir, base)
-        result["quality_steps"] = full["steps"]
-        result["quality_val_loss_fixed_windows"] = round(full["val_loss"], 4)
-        result["quality_val_loss_full_split"] = round(full_val_loss(workdir, cfg.model.context_size), 4)
-        result["quality_wall_s"] = round(full["wall_s"], 1)
+        seeds = args.seeds or [cfg.seed]
+        plain_whole, fixed, whole, walls = [], [], [], []
+        for seed in seeds:
+            # The yardstick's own quality on the same measure: is a gap gptlab's, or the recipe's?
+            cfg_full = compose(*base, f"seed={seed}")
+            ref = plain_loop(workdir, cfg_full, cfg_full.trainer.max_steps, args.skip)
+            plain_whole.append(round(full_val_loss(workdir, cfg.model.context_size, ref["model"]), 4))
+            full = gptlab_fit(workdir, [*base, f"seed={seed}"])
+            result["quality_steps"] = full["steps"]
+            fixed.append(round(full["val_loss"], 4))
+            whole.append(round(full_val_loss(workdir, cfg.model.context_size), 4))
+            walls.append(round(full["wall_s"], 1))
+        mean = lambda xs: round(sum(xs) / len(xs), 4)  # noqa: E731
+        result["quality_seeds"] = seeds
+        result["plain_quality_val_loss_full_split"] = plain_whole
+        result["plain_quality_val_loss_full_split_mean"] = mean(plain_whole)
+        result["quality_val_loss_fixed_windows"] = fixed
+        result["quality_val_loss_full_split"] = whole
+        result["quality_val_loss_full_split_mean"] = mean(whole)
+        result["quality_wall_s"] = walls
     print(json.dumps(result, indent=2))
     print()
     print("| metric | value |\n|---|---|")
