@@ -62,3 +62,24 @@ def test_experiment_preset_lists_only_differences():
     default = compose()
     assert smoke.model.n_layer < default.model.n_layer
     assert smoke.data == default.data  # the preset does not touch the data
+
+
+def test_cpu_recipe_preset_is_the_specified_recipe():
+    # The recipe BENCHMARKS.md measures; editing the preset should be a visible decision.
+    c = compose("experiment=shakespeare_char_cpu")
+    assert (c.data.source, c.tokenizer.kind) == ("url", "char")
+    assert (c.data.split.train, c.data.split.val, c.data.split.test) == (0.9, 0.1, 0.0)
+    m = c.model
+    assert (m.n_layer, m.n_head, m.n_embd, m.context_size, m.dropout, m.bias) == (4, 4, 128, 64, 0.0, False)
+    assert m.pos_encoding == "rope"
+    assert (c.train.batch_size, c.trainer.max_steps, c.trainer.gradient_clip_val) == (12, 2000, 1.0)
+    o = c.optim
+    assert (o.lr, o.min_lr, o.warmup_steps, list(o.betas), o.weight_decay) == (1e-3, 1e-4, 100, [0.9, 0.99], 0.1)
+
+
+def test_gpu_recipe_preset_is_nanogpts():
+    c = compose("experiment=shakespeare_char_gpu")
+    m = c.model
+    assert (m.n_layer, m.n_head, m.n_embd, m.context_size, m.dropout) == (6, 6, 384, 256, 0.2)
+    assert (c.train.batch_size, c.trainer.max_steps) == (64, 5000)
+    assert (c.trainer.precision, c.trainer.compile) == ("bf16-mixed", True)
