@@ -29,9 +29,15 @@ def env(subprocess_env):
     return e
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and the child would inherit
+    # that (Python then installs no KeyboardInterrupt handler): give it the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _train(cwd: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gptlab.train", *RUN, *extra], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, preexec_fn=_default_sigint)
 
 
 def _val_loss(root: Path) -> float:
