@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from gptlab.cli import hydra_entry
@@ -42,6 +43,16 @@ def split_config(cfg: Any):
     return to_dataclass(SplitConfig, cfg.data.split, "data.split")
 
 
+def _with_progress(pieces: Iterator[str], total_chars: int) -> Iterator[str]:
+    """``pieces`` unchanged, with a bar of the characters handed to the trainer so far."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total_chars, unit="char", unit_scale=True, desc="tokenize", mininterval=0.5) as bar:
+        for piece in pieces:
+            yield piece
+            bar.update(len(piece))
+
+
 def run(cfg: Any) -> dict:
     from gptlab.dataset import iter_split_text, split_bounds
     from gptlab.tokenizer import TokenizerConfig, tokenizer_stats, train_tokenizer
@@ -60,7 +71,7 @@ def run(cfg: Any) -> dict:
         raise DataError("the training split is empty; use a larger corpus or a larger data.split.train")
     start, end = split_bounds(corpus["characters"], split)["train"]
     log.info("training a %s tokenizer on %s characters", tok_cfg.kind, f"{end - start:,}")
-    tokenizer = train_tokenizer(tok_cfg, train_pieces())
+    tokenizer = train_tokenizer(tok_cfg, _with_progress(train_pieces(), end - start))
     tokenizer.save(paths.tokenizer_json)
 
     with open(paths.corpus_txt, encoding="utf-8") as f:

@@ -28,6 +28,15 @@ def test_three_stages_write_their_declared_outputs(workdir, small_corpus):
     assert json.loads((workdir / "reports/tokenizer.json").read_text())["vocab_size"] == stats["vocab_size"]
 
 
+def test_tokenize_shows_progress_over_the_training_split(workdir, small_corpus, capsys):
+    run_stage("prepare", "data=file", f"data.path={small_corpus}")
+    capsys.readouterr()
+    run_stage("tokenize", "data=file", f"data.path={small_corpus}", "tokenizer=bpe", "tokenizer.vocab_size=300")
+    err = capsys.readouterr().err
+    n_train = int(len(SMALL_CORPUS) * 0.9)  # the default split's training share
+    assert "tokenize: 100%" in err and f"{n_train / 1000:.1f}k/{n_train / 1000:.1f}k" in err
+
+
 def test_build_decodes_back_to_the_corpus(workdir, small_corpus):
     from gptlab.tokenizer import load_tokenizer
 
