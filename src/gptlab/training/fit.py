@@ -278,12 +278,19 @@ def fit(s: FitSettings) -> dict:
     t0 = time.perf_counter()
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None)
-    except SIGTERMException:
-        # Lightning's SIGTERMException is a SystemExit without a code, i.e. status 0: a
-        # scheduler or `dvc repro` would take the stopped run for a finished one.
-        raise TrainingInterrupted(
-            f"training stopped by SIGTERM at step {trainer.global_step}; resume with train.resume=last"
-        ) from None
+    except SystemExit as exc:
+        # Lightning turns Ctrl-C into SystemExit(1) and SIGTERM into SIGTERMException
+        # after marking the MLflow run FAILED; stopped is not failed, so say KILLED
+        # (resuming continues the same run and finishes it).
+        if logger is not None and trainer.is_global_zero:
+            logger.finalize("KILLED")
+        if isinstance(exc, SIGTERMException):
+            # A SystemExit without a code, i.e. status 0: a scheduler or `dvc repro`
+            # would take the stopped run for a finished one.
+            raise TrainingInterrupted(
+                f"training stopped by SIGTERM at step {trainer.global_step}; resume with train.resume=last"
+            ) from None
+        raise
     last_val_step = history.val[-1][0] if history.val else -1
     if last_val_step != trainer.global_step:
         trainer.validate(module, datamodule=dm, verbose=False)
