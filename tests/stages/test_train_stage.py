@@ -25,10 +25,14 @@ def _mlflow(tmp: Path) -> tuple[str, ...]:
     return (f"logger.tracking_uri=sqlite:///{tmp}/mlflow.db", "logger.experiment_name=test")
 
 
-def test_train_writes_reports_and_a_loadable_model_dir(built):
+def test_train_writes_reports_and_a_loadable_model_dir(built, caplog, capsys):
     from gptlab.checkpoint import load_model_dir
 
+    caplog.set_level("INFO", logger="gptlab.train")
     report = run_stage("train", *SMOKE, "logger=none")
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("model: ")]
+    assert len(summary) == 1 and f"{report['params'] / 1e6:.2f}M parameters" in summary[0]
+    assert "Total FLOPs" not in capsys.readouterr().out  # Lightning's table, which says 0
     saved = json.loads((built / "reports/train.json").read_text())
     assert saved == pytest.approx(report, nan_ok=True)
     for key in ("val_loss", "train_loss", "steps", "tokens_per_s", "wall_s"):

@@ -53,6 +53,9 @@ class TrainerConfig:
             "accumulate_grad_batches": self.accumulate_grad_batches,
             "deterministic": self.deterministic,
             "enable_progress_bar": self.enable_progress_bar,
+            # Lightning's summary table shows FLOPs only for an example input (0 here); fit
+            # logs one line with the parameter count and the FLOPs estimate MFU uses.
+            "enable_model_summary": False,
         }
 
 

@@ -124,6 +124,16 @@ def default_run_name(s: FitSettings, tokenizer_kind: str) -> str:
     return f"{tokenizer_kind}-L{m.n_layer}H{m.n_head}E{m.n_embd}-T{m.context_size}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def model_summary(model: Any) -> str:
+    """One line: shape, parameters and training FLOPs per token (what MFU is based on)."""
+    c = model.config
+    return (
+        f"model: n_layer={c.n_layer} n_head={c.n_head} n_embd={c.n_embd} context_size={c.context_size} "
+        f"pos_encoding={c.pos_encoding} vocab_size={c.vocab_size}: {model.num_params() / 1e6:.2f}M parameters, "
+        f"{model.flops_per_token() / 1e6:.1f} MFLOPs per training token"
+    )
+
+
 def fit(s: FitSettings) -> dict:
     """Train; return the numbers written to ``reports/train.json``."""
     import lightning as L
@@ -271,6 +281,7 @@ def fit(s: FitSettings) -> dict:
     )
 
     if trainer.is_global_zero:
+        log.info("%s", model_summary(module.model))
         train_dir.mkdir(parents=True, exist_ok=True)
         if logger is not None:
             _log_config(logger, s.resolved_config)
