@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 
 from gptlab.errors import TokenizerError
@@ -21,7 +22,7 @@ def train_tokenizer(cfg: TokenizerConfig, text: str | Iterable[str]) -> Tokenize
     if first is None:
         # Only the validation/test text would then decide what is "unseen"; fail early.
         raise TokenizerError("cannot train a tokenizer on empty text: the training split is empty")
-    stream = _prepend(first, pieces)
+    stream = itertools.chain((first,), pieces)
     if cfg.kind == "char":
         from gptlab.tokenizer.char import train_char
 
@@ -43,8 +44,3 @@ def _non_empty(text: str | Iterable[str]) -> Iterator[str]:
             raise TypeError(f"training text piece {index} is {type(piece).__name__}, not str")
         if piece:
             yield piece
-
-
-def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
