@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from gptlab.checkpoint import load_model_dir
 from gptlab.errors import ConfigError
-from gptlab.generate import GenerateCliConfig, cli_config, generate_blocks, unescape
+from gptlab.generate import settings
 from tests.conftest import CONF
 from tests.evaluation.pipeline_fixtures import strict_char_model_dir, trained_pipeline  # noqa: F401 - fixtures
 
@@ -58,30 +56,6 @@ def test_greedy_is_reproducible_and_several_samples_get_one_block_each(trained_p
     assert blocks[1] == blocks[2].replace("2/2", "1/2")  # greedy: the same text twice
 
 
-def test_completions_stream_piece_by_piece(trained_pipeline):
-    class Recorder(io.StringIO):
-        def __init__(self) -> None:
-            super().__init__()
-            self.writes: list[str] = []
-            self.flushes = 0
-
-        def write(self, s: str) -> int:
-            self.writes.append(s)
-            return super().write(s)
-
-        def flush(self) -> None:
-            self.flushes += 1
-
-    loaded = load_model_dir(trained_pipeline / "artifacts/model")
-    out = Recorder()
-    texts = generate_blocks(loaded, "ROMEO:", GenerateCliConfig(decoding="greedy", max_new_tokens=10), out)
-    block = "ROMEO:" + texts[0]
-    assert out.getvalue() == (block if block.endswith("\n") else block + "\n")  # a block ends its line
-    assert out.writes[0] == "ROMEO:"
-    assert len(out.writes) >= 3  # the prompt, then the completion in several pieces
-    assert out.flushes == len(out.writes)  # each piece is flushed as it is written
-
-
 def test_interactive_reads_prompts_until_an_empty_line(trained_pipeline, subprocess_env):
     proc = generate_cli(
         trained_pipeline, subprocess_env,
@@ -121,16 +95,12 @@ def test_long_prompt_is_cropped_with_one_warning(trained_pipeline, subprocess_en
 
 
 def test_shorthands_and_section_keys_are_the_same_setting():
-    assert cli_config(compose_generate("decoding=beam", "model_dir=m")).decoding == "beam"
-    both = cli_config(compose_generate("generate.decoding=greedy", "generate.model_dir=m2"))
-    assert (both.decoding, both.model_dir) == ("greedy", "m2")
-    assert cli_config(compose_generate()).model_dir == "artifacts/model"  # the pipeline's model
+    assert settings(compose_generate("decoding=beam", "model_dir=m")).generation.strategy == "beam"
+    both = settings(compose_generate("generate.decoding=greedy", "generate.model_dir=m2"))
+    assert (both.generation.strategy, both.model_dir) == ("greedy", "m2")
+    assert settings(compose_generate()).model_dir == "artifacts/model"  # the pipeline's model
 
 
 def test_bad_decoding_is_a_config_error():
     with pytest.raises(ConfigError, match="decoding must be one of greedy, sample, beam"):
-        cli_config(compose_generate("decoding=topk"))
-
-
-def test_prompt_escapes():
-    assert unescape(r"ROMEO:\nBut\tsoft \\n") == "ROMEO:\nBut\tsoft \\n"
+        settings(compose_generate("decoding=topk"))

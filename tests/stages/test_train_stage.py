@@ -28,7 +28,7 @@ def _mlflow(tmp: Path) -> tuple[str, ...]:
 def test_train_writes_reports_and_a_loadable_model_dir(built, caplog, capsys):
     from gptlab.checkpoint import load_model_dir
 
-    caplog.set_level("INFO", logger="gptlab.train")
+    caplog.set_level("INFO", logger="gptlab")
     report = run_stage("train", *SMOKE, "logger=none")
     summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("model: ")]
     assert len(summary) == 1 and f"{report['params'] / 1e6:.2f}M parameters" in summary[0]
@@ -139,7 +139,7 @@ def test_unreachable_tracking_server_fails_before_training(built):
 
 
 def test_credentials_are_redacted():
-    from gptlab.training.tracking import redact_uri
+    from gptlab.tracking import redact_uri
 
     assert redact_uri("https://alice:s3cret@mlflow.example:5000/x") == "https://***@mlflow.example:5000/x"
     assert redact_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"

@@ -1,5 +1,5 @@
-"""The MLflow UI, started by ``gptlab.ui``, shows a sweep's runs and their validation loss
-in a real (headless) browser.
+"""The MLflow UI, started as ``gptlab.ui`` starts it (:mod:`gptlab.tracking.server`), shows
+a sweep's runs and their validation loss in a real (headless) browser.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y chromium
 chromium-driver``; .ci/run installs them) and ``selenium``; skipped without them. The
@@ -95,7 +95,7 @@ def test_mlflow_ui_shows_each_run_and_its_validation_loss(browser, built_data, w
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from gptlab import ui
+    from gptlab.tracking.server import UiSettings, start, stop, wait_until_up
 
     copy_built(built_data, workdir)
     uri = sqlite_uri(workdir / "mlflow.db")
@@ -105,11 +105,11 @@ def test_mlflow_ui_shows_each_run_and_its_validation_loss(browser, built_data, w
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
     assert set(runs) == set(SWEEP)
 
-    settings = ui.UiSettings(backend_store_uri=uri, port=_free_port())
+    settings = UiSettings(backend_store_uri=uri, port=_free_port())
     assert settings.host == "127.0.0.1"
-    server = ui.start(settings)
+    server = start(settings)
     try:
-        assert ui.wait_until_up(settings, server, timeout_s=SERVER_START_S), f"no answer from {settings.url}"
+        assert wait_until_up(settings, server, timeout_s=SERVER_START_S), f"no answer from {settings.url}"
 
         browser.get(f"{settings.url}/#/experiments/{exp.experiment_id}/runs")
         WebDriverWait(browser, PAGE_S, 0.5).until(
@@ -132,5 +132,5 @@ def test_mlflow_ui_shows_each_run_and_its_validation_loss(browser, built_data, w
             assert float(value) == pytest.approx(run.data.metrics["val/loss"], rel=1e-6)
             assert float(value) == pytest.approx(reports[name]["val_loss"], rel=1e-5)
     finally:
-        ui.stop(server)
+        stop(server)
     assert server.poll() is not None

@@ -5,7 +5,7 @@ The library behind ``python -m gptlab.compare`` (see that module for the CLI).
 
 from gptlab.comparison.compare import CompareSettings, Comparison, compare, render_report
 from gptlab.comparison.plot import plot_comparison
-from gptlab.comparison.runs import RunSummary, find_experiment, load_runs, open_store
+from gptlab.comparison.runs import RunSummary, find_experiment, load_runs
 from gptlab.comparison.table import by_val_loss, markdown_table, varying_keys
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "find_experiment",
     "load_runs",
     "markdown_table",
-    "open_store",
     "plot_comparison",
     "render_report",
     "varying_keys",

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gptlab.comparison.plot import plot_comparison
-from gptlab.comparison.runs import RunSummary, find_experiment, load_runs, open_store
+from gptlab.comparison.runs import RunSummary, find_experiment, load_runs
 from gptlab.comparison.table import by_val_loss, markdown_table, varying_keys
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_write_text
+from gptlab.tracking import normalize_tracking_uri, open_store, redact_uri
 
 log = logging.getLogger("gptlab.compare")
 
@@ -49,8 +50,6 @@ class Comparison:
 
 
 def render_report(experiment: str, tracking_uri: str, runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
-    from gptlab.training.tracking import redact_uri
-
     varying = ", ".join(f"`{k}`" for k in keys) if keys else "none (every run has the same config)"
     return (
         f"# Runs of MLflow experiment `{experiment}`\n\n"
@@ -62,9 +61,10 @@ def render_report(experiment: str, tracking_uri: str, runs: Sequence[RunSummary]
 
 
 def compare(s: CompareSettings) -> Comparison:
-    client = open_store(s.tracking_uri)
-    experiment = find_experiment(client, s.experiment_name, s.tracking_uri)
-    runs = tuple(by_val_loss(load_runs(client, experiment, s.tracking_uri)))
+    uri = normalize_tracking_uri(s.tracking_uri)  # the store train wrote to, from any subdirectory
+    client = open_store(uri)
+    experiment = find_experiment(client, s.experiment_name, uri)
+    runs = tuple(by_val_loss(load_runs(client, experiment, uri)))
     keys = tuple(varying_keys(runs))
     out = Path(s.out_dir)
     md = out / MARKDOWN_FILE

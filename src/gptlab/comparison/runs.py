@@ -6,7 +6,6 @@ Everything MLflow-specific lives here, so the table and the plot work on
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,33 +42,6 @@ class RunSummary:
     val_curve: tuple[tuple[int, float], ...] = ()
 
 
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI, None for other stores."""
-    if urllib.parse.urlsplit(uri).scheme != "sqlite":
-        return None
-    return Path(uri[len("sqlite:///") :]).expanduser() if uri.startswith("sqlite:///") else None
-
-
-def open_store(tracking_uri: str) -> Any:
-    """An ``MlflowClient`` on an existing store.
-
-    A ``sqlite:///`` URI whose file does not exist is an error here: MLflow would
-    silently create an empty database, and a typo would then read as "no runs".
-    """
-    from mlflow.tracking import MlflowClient
-
-    from gptlab.training.tracking import check_tracking_uri, redact_uri
-
-    db = sqlite_path(tracking_uri)
-    if db is not None and not db.is_file():
-        raise ConfigError(
-            f"no MLflow store at {redact_uri(tracking_uri)} ({db.resolve()} does not exist): "
-            "train a model first (python -m gptlab.train) or set tracking_uri=..."
-        )
-    check_tracking_uri(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri)
-
-
 def experiment_names(client: Any) -> list[str]:
     from mlflow.entities import ViewType
 
@@ -93,7 +65,7 @@ def _listing(names: list[str]) -> str:
 
 def find_experiment(client: Any, name: str, tracking_uri: str) -> Any:
     """The active experiment called ``name``; a ConfigError that lists the others if none."""
-    from gptlab.training.tracking import redact_uri
+    from gptlab.tracking import redact_uri
 
     exp = client.get_experiment_by_name(name)
     if exp is None or exp.lifecycle_stage != "active":
@@ -107,7 +79,7 @@ def find_experiment(client: Any, name: str, tracking_uri: str) -> Any:
 
 def load_runs(client: Any, experiment: Any, tracking_uri: str) -> list[RunSummary]:
     """Every active run of ``experiment``, summarized; a DataError if there are none."""
-    from gptlab.training.tracking import redact_uri
+    from gptlab.tracking import redact_uri
 
     runs = []
     token = None

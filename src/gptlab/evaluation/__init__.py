@@ -5,12 +5,11 @@ Entry points: :func:`evaluate_dataset` (the ``evaluate`` stage's library functio
 nats/token, perplexity, bits/token and bits/character (comparable across tokenizers).
 """
 
-from gptlab.evaluation.config import EVAL_SPLITS, EvalConfig, resolve_device
+from gptlab.evaluation.config import EVAL_SPLITS, EvalConfig
 from gptlab.evaluation.dataset_eval import check_lineage, evaluate_dataset, evaluate_split, scored_characters
 from gptlab.evaluation.loss_history import read_loss_csv
 from gptlab.evaluation.metrics import SplitMetrics
 from gptlab.evaluation.scoring import TokenScore, open_split, score_tokens
-from gptlab.evaluation.tracking import TrainingRun, training_run
 from gptlab.evaluation.windows import Window, count_windows, plan_windows
 
 __all__ = [
@@ -18,7 +17,6 @@ __all__ = [
     "EvalConfig",
     "SplitMetrics",
     "TokenScore",
-    "TrainingRun",
     "Window",
     "check_lineage",
     "count_windows",
@@ -27,8 +25,6 @@ __all__ = [
     "open_split",
     "plan_windows",
     "read_loss_csv",
-    "resolve_device",
     "score_tokens",
     "scored_characters",
-    "training_run",
 ]

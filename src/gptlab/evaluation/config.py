@@ -42,12 +42,3 @@ class EvalConfig:
         if bad or not splits:
             raise ConfigError(f"evaluate.splits must be a non-empty subset of {list(EVAL_SPLITS)}, got {list(splits)}")
         object.__setattr__(self, "splits", splits)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else as given."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -94,11 +94,3 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
-
-
-@dataclass(frozen=True)
-class LoggerConfig:
-    enabled: bool = True
-    tracking_uri: str = "sqlite:///mlflow.db"
-    experiment_name: str = "gptlab"
-    run_name: str | None = None

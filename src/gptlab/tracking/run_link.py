@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gptlab.tracking.config import LoggerConfig
+from gptlab.tracking.store import check_tracking_uri
+from gptlab.tracking.uri import normalize_tracking_uri, redact_uri
+
 log = logging.getLogger("gptlab.tracking")
 
 
@@ -38,24 +42,10 @@ class TrainingRun:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
 
 
-def absolute_sqlite_uri(uri: str) -> str:
-    """``sqlite:///mlflow.db`` -> ``sqlite:////abs/dir/mlflow.db``; other URIs unchanged.
-
-    MLflow keeps one database engine per URI string for the life of the process, so a
-    relative path would keep pointing at the first working directory it was opened in.
-    """
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
-        return prefix + str(Path(uri[len(prefix) :]).expanduser().resolve())
-    return uri
-
-
-def training_run(info: dict, logger_cfg: Any) -> TrainingRun | None:
+def training_run(info: dict, logger_cfg: LoggerConfig) -> TrainingRun | None:
     """The model's training run in the store ``logger_cfg.tracking_uri``, or None to skip MLflow.
 
-    Args:
-        info: the model directory's parsed ``config.json``.
-        logger_cfg: a :class:`gptlab.training.config.LoggerConfig`.
+    ``info`` is the model directory's parsed ``config.json``.
     """
     if not logger_cfg.enabled:
         log.info("MLflow logging is off (logger.enabled=false)")
@@ -68,11 +58,8 @@ def training_run(info: dict, logger_cfg: Any) -> TrainingRun | None:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from gptlab.training.tracking import check_tracking_uri, redact_uri, resolve_tracking_uri
-
-    # The same store the train stage wrote to (a relative sqlite path under `dvc exp run`
-    # is anchored to the repository root, as there).
-    uri = absolute_sqlite_uri(resolve_tracking_uri(logger_cfg.tracking_uri))
+    # The same store the train stage wrote to: one anchoring rule for every entry point.
+    uri = normalize_tracking_uri(logger_cfg.tracking_uri)
     check_tracking_uri(uri)
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
         # Opening a missing sqlite store would create an empty one; it cannot hold the run.

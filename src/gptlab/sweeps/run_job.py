@@ -1,0 +1,50 @@
+"""One training job of a sweep, and the value its sweeper optimises."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gptlab.errors import ConfigError
+from gptlab.evaluation.config import EvalConfig
+from gptlab.sweeps.job import SweepJob, job_paths
+from gptlab.training.fit import FitSettings, fit
+
+
+def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) -> dict:
+    """Train in the job's own directories, then score the whole validation split.
+
+    The job's runs then rank by ``eval/val_loss`` and ``eval/val_bits_per_char`` without
+    another step (written to the job's ``reports/metrics.json`` and its MLflow run).
+    """
+    from gptlab.sweeps.ddp import ddp_job
+
+    paths = job_paths(settings.paths, job.out_dir)
+    settings = dataclasses.replace(settings, paths=paths, tags={**settings.tags, **job.tags})
+    if settings.trainer.strategy.startswith(("ddp", "fsdp")):
+        with ddp_job(job, paths):
+            report = fit(settings)
+    else:
+        report = fit(settings)
+    if report:  # rank 0 only
+        report.update(evaluate_job(settings, eval_cfg))
+    return report
+
+
+def evaluate_job(settings: FitSettings, eval_cfg: EvalConfig) -> dict:
+    from gptlab.evaluation.model_report import evaluate_model
+
+    eval_cfg = dataclasses.replace(eval_cfg, model_dir=settings.paths.model_dir, splits=("val",))
+    val = evaluate_model(settings.paths, eval_cfg, settings.logger, progress=False).get("val", {})
+    # Prefixed: the training report's own val_loss (fixed windows) must stay what it is.
+    return {f"eval_val_{key}": value for key, value in val.items() if key in ("loss", "bits_per_char", "perplexity")}
+
+
+def optimized_value(report: dict, metric: str | None) -> float | dict | None:
+    """What the train CLI returns to Hydra: ``report[metric]`` for a sweeper, else the report."""
+    if not metric:
+        return report
+    if not report:  # a non-zero rank: the sweeper only reads rank 0's value
+        return None
+    if metric not in report:
+        raise ConfigError(f"optimized_metric={metric!r} is not in the report; choose one of {', '.join(report)}")
+    return float(report[metric])

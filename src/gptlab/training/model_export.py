@@ -1,0 +1,41 @@
+"""The model directory a fit leaves behind: best weights, config, tokenizer, lineage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gptlab.checkpoint import save_model_dir
+from gptlab.config import PathsConfig
+from gptlab.dataset import DatasetMeta
+from gptlab.model import GPT, GPTConfig
+from gptlab.training.lineage import Lineage
+
+
+def best_weights(config: GPTConfig, best_ckpt: str | None, final: torch.nn.Module) -> GPT:
+    """A plain GPT with the best checkpoint's weights (else the final ones)."""
+    model = GPT(config)
+    if best_ckpt and Path(best_ckpt).is_file():
+        state = torch.load(best_ckpt, map_location="cpu", weights_only=True)["state_dict"]
+        state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+        model.load_state_dict(GPT.clean_state_dict(state))
+    else:
+        model.load_state_dict(final.state_dict())
+    return model
+
+
+def export_model_dir(
+    model: GPT, paths: PathsConfig, lineage: Lineage, meta: DatasetMeta, report: dict, run_id: str | None
+) -> Path:
+    """Write ``paths.model_dir``; its config.json names the data, the training and the MLflow run."""
+    extra = {
+        "lineage": {
+            **lineage.to_dict(),
+            "dataset_vocab_size": meta.vocab_size,
+            "tokenizer_kind": meta.tokenizer_kind,
+        },
+        "training": {"steps": report["steps"], "val_loss": report["val_loss"], "best_val_loss": report["best_val_loss"]},
+        "mlflow": {"run_id": run_id},
+    }
+    return save_model_dir(model, paths.tokenizer_json, paths.model_dir, extra)

@@ -1,0 +1,94 @@
+"""gptlab.generation.console: the ``generate:`` settings, the block writer and the streaming."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from omegaconf import OmegaConf
+
+from gptlab.checkpoint import load_model_dir
+from gptlab.errors import ConfigError
+from gptlab.generation import GenerationConfig
+from gptlab.generation.console import SECTION_KEYS, BlockWriter, GenerateSettings, generate_blocks, unescape
+from tests.conftest import CONF
+from tests.evaluation.pipeline_fixtures import trained_pipeline  # noqa: F401 - fixture
+
+
+def test_completions_stream_piece_by_piece(trained_pipeline):
+    class Recorder(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[str] = []
+            self.flushes = 0
+
+        def write(self, s: str) -> int:
+            self.writes.append(s)
+            return super().write(s)
+
+        def flush(self) -> None:
+            self.flushes += 1
+
+    loaded = load_model_dir(trained_pipeline / "artifacts/model")
+    out = Recorder()
+    settings = GenerateSettings.from_section({"decoding": "greedy", "max_new_tokens": 10})
+    texts = generate_blocks(loaded, "ROMEO:", settings, out)
+    block = "ROMEO:" + texts[0]
+    assert out.getvalue() == (block if block.endswith("\n") else block + "\n")  # a block ends its line
+    assert out.writes[0] == "ROMEO:"
+    assert len(out.writes) >= 3  # the prompt, then the completion in several pieces
+    assert out.flushes == len(out.writes)  # each piece is flushed as it is written
+
+
+def test_blocks_have_headers_only_for_several_samples_and_end_their_lines():
+    out = io.StringIO()
+    blocks = BlockWriter("P:", 2, out)
+    blocks.piece(0, "ab")
+    blocks.piece(1, "cd\n")
+    blocks.finish()
+    assert out.getvalue() == "--- sample 1/2 ---\nP:ab\n--- sample 2/2 ---\nP:cd\n"
+    single = io.StringIO()
+    BlockWriter("P:", 1, single).finish()  # a block without text is still shown
+    assert single.getvalue() == "P:\n"
+
+
+def test_prompt_escapes():
+    assert unescape(r"ROMEO:\nBut\tsoft \\n") == "ROMEO:\nBut\tsoft \\n"
+
+
+def test_decoding_is_the_generation_configs_strategy():
+    s = GenerateSettings.from_section({"decoding": "beam", "num_beams": 8, "num_samples": 3, "prompt": 123})
+    assert s.generation == GenerationConfig(strategy="beam", num_beams=8, seed=None)
+    assert (s.num_samples, s.prompt) == (3, "123")  # a prompt is text, whatever Hydra parsed
+    assert GenerateSettings.from_section({"prompt": None}).prompt == ""
+
+
+def test_sample_i_is_seeded_seed_plus_i():
+    s = GenerateSettings.from_section({"seed": 5, "num_samples": 3})
+    assert [s.sample_config(i).seed for i in range(3)] == [5, 6, 7]
+    assert s.sample_config(0, 3).num_samples == 3
+    assert GenerateSettings.from_section({}).sample_config(2).seed is None  # seed=null: new text every run
+
+
+@pytest.mark.parametrize(
+    ("section", "needle"),
+    [
+        ({"decoding": "topk"}, "decoding must be one of greedy, sample, beam, got 'topk'"),
+        ({"temperature": 0}, "temperature"),
+        ({"num_samples": 0}, "num_samples"),
+        ({"decoding": "beam", "num_beams": 2, "num_samples": 3}, "num_samples"),
+        ({"interactive": "yes"}, "interactive must be true or false"),
+        ({"stop_strings": ["x"]}, "unknown key.*'generate': stop_strings; valid keys: cache_window, decoding"),
+    ],
+)
+def test_bad_values_are_one_line_naming_the_key(section, needle):
+    with pytest.raises(ConfigError, match=needle) as info:
+        GenerateSettings.from_section(section)
+    assert "\n" not in str(info.value)
+
+
+def test_section_keys_are_the_shipped_generate_section_and_its_shorthands():
+    main = OmegaConf.load(CONF / "config.yaml")
+    shorthands = OmegaConf.load(CONF / "generate.yaml")
+    assert sorted(main.generate) == sorted(SECTION_KEYS)
+    assert sorted(k for k in shorthands if k not in ("defaults", "hydra")) == sorted(SECTION_KEYS)
