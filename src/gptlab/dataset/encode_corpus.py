@@ -1,0 +1,39 @@
+"""The build stage's routine: the prepared corpus, encoded with the trained tokenizer."""
+
+from __future__ import annotations
+
+import logging
+
+from gptlab.config import PathsConfig
+from gptlab.corpus.prepared import read_corpus_meta
+from gptlab.dataset.build import BuildConfig, build_dataset
+from gptlab.dataset.meta import DatasetMeta
+from gptlab.dataset.split import SplitConfig
+from gptlab.errors import TokenizerError
+from gptlab.io import sha256_file
+
+log = logging.getLogger(__name__)
+
+
+def encode_corpus(paths: PathsConfig, split: SplitConfig, build_cfg: BuildConfig) -> DatasetMeta:
+    """Write ``{train,val,test}.bin`` and ``meta.json`` under ``paths.processed_dir``."""
+    from gptlab.tokenizer import load_tokenizer
+
+    corpus = read_corpus_meta(paths.corpus_txt, paths.corpus_json)
+    if not paths.tokenizer_json.is_file():
+        raise TokenizerError(
+            f"tokenizer not found: {paths.tokenizer_json} (run the tokenize stage first: dvc repro tokenize)"
+        )
+    meta = build_dataset(
+        corpus_path=paths.corpus_txt,
+        corpus_chars=int(corpus["characters"]),
+        corpus_sha256=str(corpus["sha256"]),
+        tokenizer=load_tokenizer(paths.tokenizer_json),
+        tokenizer_sha256=sha256_file(paths.tokenizer_json),
+        split=split,
+        out_dir=paths.processed_dir,
+        cfg=build_cfg,
+        progress=True,
+    )
+    log.info("dataset (%s): %s", meta.dtype, ", ".join(f"{k}={v:,} tokens" for k, v in meta.tokens.items()))
+    return meta
