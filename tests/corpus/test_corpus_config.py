@@ -36,8 +36,3 @@ def test_sha256_must_be_hex(bad: str) -> None:
 def test_timeout_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="timeout_s"):
         CorpusConfig(timeout_s=0)
-
-
-def test_from_mapping_ignores_other_keys_of_the_data_group() -> None:
-    cfg = CorpusConfig.from_mapping({"source": "url", "url": "http://x/y", "sha256": SHA, "split": {"train": 0.9}})
-    assert cfg == CorpusConfig(source="url", url="http://x/y", sha256=SHA)

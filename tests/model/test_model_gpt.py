@@ -187,11 +187,29 @@ def test_attention_maps(make_model: MakeModel) -> None:
 
 
 @pytest.mark.parametrize("pos_encoding", POS_ENCODINGS)
-def test_explicit_attention_matches_sdpa(make_model: MakeModel, pos_encoding: str) -> None:
+def test_return_attn_path_matches_sdpa(make_model: MakeModel, pos_encoding: str) -> None:
+    # The maps come from attention written out by hand; its logits must be the fused
+    # kernel's, or the maps would show a model other than the one that runs.
     model = make_model(scale=0.3, pos_encoding=pos_encoding)
     idx = torch.randint(0, 23, (2, 12))
-    explicit_logits, _ = model._forward_explicit(idx)
+    with torch.no_grad():
+        h, maps = model.hidden_states(idx, return_attn=True)
+        explicit_logits = F.linear(h, model.lm_head_weight)
+    assert maps.shape == (2, 2, 2, 12, 12)
     torch.testing.assert_close(explicit_logits, model(idx)[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("pos_encoding", POS_ENCODINGS)
+def test_return_attn_with_kv_cache_matches_full(make_model: MakeModel, pos_encoding: str) -> None:
+    # The explicit path's mask must be offset by the cached keys, like SDPA's.
+    model = make_model(scale=0.3, pos_encoding=pos_encoding)
+    idx = torch.randint(0, 23, (2, 12))
+    with torch.no_grad():
+        _, full = model.hidden_states(idx, return_attn=True)  # (L, B, nh, 12, 12)
+        cache = model.new_kv_cache(2)
+        model.hidden_states(idx[:, :7], cache)
+        _, tail = model.hidden_states(idx[:, 7:], cache, return_attn=True)  # (L, B, nh, 5, 12)
+    torch.testing.assert_close(tail, full[..., 7:, :], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("pos_encoding", POS_ENCODINGS)
@@ -209,8 +227,25 @@ def test_attention_probs_reproduce_sdpa_output(make_model: MakeModel, pos_encodi
         h = model.blocks[0].norm1(x)
         _, _, v = attn._project(h, rope)
         manual = attn.out_proj((probs @ v).transpose(1, 2).reshape(2, 10, 16))
-        sdpa = attn(h, rope)
+        sdpa, no_probs = attn(h, rope)
+    assert no_probs is None  # the default path returns no probabilities
     torch.testing.assert_close(manual, sdpa, rtol=1e-5, atol=1e-5)
+
+
+def test_sdpa_stays_the_default_path(make_model: MakeModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make_model()
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs.get("is_causal"))
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    model(torch.randint(0, 23, (1, 5)))
+    assert calls == [True, True]  # one fused causal call per layer
+    model.attention_maps(torch.randint(0, 23, (1, 5)))
+    assert len(calls) == 2  # the maps never go through SDPA
 
 
 def test_dropout_only_in_training(make_model: MakeModel) -> None:

@@ -47,11 +47,47 @@ def test_bpe_encode_array_matches_encode(bpe: Tokenizer, texts: list[str]) -> No
     assert bpe.encode_array(texts).tolist() == [i for t in texts for i in bpe.encode(t)]
 
 
-@settings(deadline=None, max_examples=100)
+def _byte_of_symbol() -> dict[str, int]:
+    """Byte-level BPE's alphabet: printable Latin-1 bytes stand for themselves, the
+    other 68 bytes for chr(256), chr(257), ... in byte order."""
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    others = [b for b in range(256) if b not in printable]
+    return {chr(b): b for b in printable} | {chr(256 + n): b for n, b in enumerate(others)}
+
+
+@pytest.fixture(scope="module")
+def bpe_token_bytes(bpe: Tokenizer) -> dict[int, bytes]:
+    """The bytes each ordinary BPE id stands for, read from the saved vocabulary."""
+    byte_of = _byte_of_symbol()
+    vocab = bpe.to_dict()["tokenizer"]["model"]["vocab"]
+    specials = set(bpe.special_tokens.values())
+    return {i: bytes(byte_of[c] for c in token) for token, i in vocab.items() if i not in specials}
+
+
+@settings(deadline=None, max_examples=200)
 @given(ids=st.lists(st.integers(min_value=0, max_value=299), max_size=30))
-def test_bpe_decodes_any_valid_ids(bpe: Tokenizer, ids: list[int]) -> None:
+def test_bpe_decodes_any_valid_ids(bpe: Tokenizer, bpe_token_bytes: dict[int, bytes], ids: list[int]) -> None:
+    # Any id sequence, even one encode() never produces (a multi-byte character cut in
+    # two, ids in a non-canonical order), decodes to its bytes read as UTF-8, invalid
+    # sequences replaced; special ids to their token text, exactly where they stand.
     ids = [i for i in ids if i < bpe.vocab_size]
-    assert isinstance(bpe.decode(ids), str)
+    special_text = {i: t for t, i in bpe.special_tokens.items()}
+    expected, run = "", b""
+    for i in ids:
+        if i in special_text:
+            expected += run.decode("utf-8", errors="replace") + special_text[i]
+            run = b""
+        else:
+            run += bpe_token_bytes[i]
+    expected += run.decode("utf-8", errors="replace")
+    text = bpe.decode(ids)
+    assert text == expected
+    # ...and that text is valid Unicode the tokenizer reproduces exactly.
+    assert bpe.decode(bpe.encode(text)) == text
 
 
 @settings(deadline=None, max_examples=200)

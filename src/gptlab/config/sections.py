@@ -96,8 +96,5 @@ class PathsConfig:
     def dataset_meta(self) -> Path:
         return Path(self.processed_dir) / "meta.json"
 
-    def split_bin(self, split: str) -> Path:
-        return Path(self.processed_dir) / f"{split}.bin"
-
     def report(self, name: str) -> Path:
         return Path(self.reports_dir) / name

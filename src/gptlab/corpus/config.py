@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from gptlab.errors import ConfigError
 
@@ -36,9 +33,3 @@ class CorpusConfig:
             raise ConfigError(f"data.sha256 must be 64 hex digits, got {self.sha256!r}")
         if not self.timeout_s > 0:
             raise ConfigError(f"data.timeout_s must be positive, got {self.timeout_s!r}")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> CorpusConfig:
-        """Build from the composed ``data`` config, ignoring its other keys (e.g. ``split``)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})

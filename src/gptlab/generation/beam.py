@@ -68,6 +68,9 @@ def beam_search(
         is_stopped: called with a beam's tokens after each step; True finishes it
             (used for stop strings, which need the decoded text).
     """
+    # One function on purpose: every step reads and rewrites the same five pieces of
+    # state (beams, their log-probs, the seen-token mask, the pool, the KV cache order);
+    # split into steps, each would pass all five back and forth.
     if num_beams < 1 or max_new_tokens < 1:
         raise ValueError("num_beams and max_new_tokens must be >= 1")
     if prompt.dim() != 1 or prompt.numel() == 0:

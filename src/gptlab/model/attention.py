@@ -50,45 +50,44 @@ class CausalSelfAttention(nn.Module):
         rope: RopeAngles | None = None,
         kv_cache: KVCache | None = None,
         layer: int = 0,
-    ) -> Tensor:
+        return_attn: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        """x (B, T, C) -> (y (B, T, C), attention probabilities (B, nh, T, S) or None).
+
+        S = cached + T keys. The probabilities are computed only with ``return_attn``:
+        that path writes the attention out by hand; the default lets SDPA pick a fused
+        kernel that never materialises them.
+        """
         q, k, v = self._project(x, rope)  # (B, nh, T, hs)
+        past = 0
+        if kv_cache is not None:
+            past = kv_cache.length
+            k, v = kv_cache.update(layer, k, v)  # (B, nh, S, hs), S = past + T
+            # An autocast forward may hand us half-precision q against a float32 cache.
+            k, v = k.to(q.dtype), v.to(q.dtype)
         dropout_p = self.attn_dropout if self.training else 0.0
-        if kv_cache is None:
+        T, S = q.size(2), k.size(2)
+        probs: Tensor | None = None
+        if return_attn:
+            # softmax(q k^T / sqrt(hs) + causal mask) v, as in the paper.
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_size))  # (B, nh, T, S)
+            att = att.masked_fill(~causal_mask(past, T, S, q.device), float("-inf"))
+            probs = torch.softmax(att.float(), dim=-1).type_as(q)  # (B, nh, T, S)
+            y = F.dropout(probs, dropout_p) @ v  # (B, nh, T, hs)
+        elif past == 0:
             # is_causal lets SDPA pick a flash/memory-efficient kernel that never
             # materialises the (T, T) score matrix.
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         else:
-            past = kv_cache.length
-            k, v = kv_cache.update(layer, k, v)  # (B, nh, past+T, hs)
-            # An autocast forward may hand us half-precision q against a float32 cache.
-            k, v = k.to(q.dtype), v.to(q.dtype)
-            T, S = q.size(2), k.size(2)
-            mask: Tensor | None = None
-            causal = False
-            if T > 1 and past == 0:
-                causal = True
-            elif T > 1:
-                # SDPA's is_causal aligns the mask top-left, which is wrong when queries
-                # start after `past` cached keys; query i may see keys 0..past+i.
-                qpos = torch.arange(past, past + T, device=q.device)[:, None]  # (T, 1)
-                mask = torch.arange(S, device=q.device)[None, :] <= qpos  # (T, S)
-            # T == 1: the new token may see every cached key, so no mask at all.
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal
-            )
-        return self._merge(y)  # (B, T, C)
+            # SDPA's is_causal aligns the mask top-left, which is wrong when queries
+            # start after `past` cached keys. A single new token may see every cached
+            # key, so it needs no mask at all.
+            mask = causal_mask(past, T, S, q.device) if T > 1 else None
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        return self._merge(y), probs  # (B, T, C), (B, nh, T, S) or None
 
-    def forward_explicit(self, x: Tensor, rope: RopeAngles | None = None) -> tuple[Tensor, Tensor]:
-        """The same attention written out by hand, also returning the probabilities.
 
-        softmax(q k^T / sqrt(hs) + causal mask) v, as in the paper. Slower and
-        memory-hungry; meant for inspection (attention heat maps), so no dropout.
-        """
-        q, k, v = self._project(x, rope)  # (B, nh, T, hs)
-        T = q.size(2)
-        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_size))  # (B, nh, T, T)
-        future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(diagonal=1)
-        scores = scores.masked_fill(future, float("-inf"))
-        probs = torch.softmax(scores.float(), dim=-1).type_as(q)  # (B, nh, T, T)
-        y = probs @ v  # (B, nh, T, hs)
-        return self.out_proj(y.transpose(1, 2).reshape(x.shape)), probs
+def causal_mask(past: int, T: int, S: int, device: torch.device) -> Tensor:
+    """(T, S) bool, True where query i (at position past+i) may see key j: j <= past+i."""
+    qpos = torch.arange(past, past + T, device=device)[:, None]  # (T, 1)
+    return torch.arange(S, device=device)[None, :] <= qpos  # (T, S)

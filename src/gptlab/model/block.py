@@ -25,16 +25,12 @@ class Block(nn.Module):
         rope: RopeAngles | None = None,
         kv_cache: KVCache | None = None,
         layer: int = 0,
-    ) -> Tensor:
+        return_attn: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        """x (B, T, C) -> (x (B, T, C), attention probabilities (B, nh, T, S) or None)."""
         # Pre-norm: the residual stream itself is never normalised, so gradients reach
         # early layers undiminished and deep stacks train without warm-up tricks.
-        x = x + self.attn(self.norm1(x), rope, kv_cache, layer)  # (B, T, C)
+        y, probs = self.attn(self.norm1(x), rope, kv_cache, layer, return_attn)
+        x = x + y  # (B, T, C)
         x = x + self.mlp(self.norm2(x))  # (B, T, C)
-        return x
-
-    def forward_with_probs(self, x: Tensor, rope: RopeAngles | None = None) -> tuple[Tensor, Tensor]:
-        """Same as forward (without cache), also returning attention probabilities."""
-        y, probs = self.attn.forward_explicit(self.norm1(x), rope)
-        x = x + y
-        x = x + self.mlp(self.norm2(x))
-        return x, probs  # (B, T, C), (B, nh, T, T)
+        return x, probs

@@ -10,6 +10,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Literal, overload
 
 import torch
 import torch.nn.functional as F
@@ -100,11 +101,25 @@ class GPT(nn.Module):
             )
         return logits, loss
 
-    def hidden_states(self, idx: Tensor, kv_cache: KVCache | None = None) -> Tensor:
+    @overload
+    def hidden_states(
+        self, idx: Tensor, kv_cache: KVCache | None = None, return_attn: Literal[False] = False
+    ) -> Tensor: ...
+
+    @overload
+    def hidden_states(
+        self, idx: Tensor, kv_cache: KVCache | None = None, *, return_attn: Literal[True]
+    ) -> tuple[Tensor, Tensor]: ...
+
+    def hidden_states(
+        self, idx: Tensor, kv_cache: KVCache | None = None, return_attn: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """Final-normed hidden states (B, T, C), i.e. everything but the output head.
 
         Decoding only needs the last position's logits; projecting just that row onto
-        the vocabulary saves a (T-1) x C x V matmul per step.
+        the vocabulary saves a (T-1) x C x V matmul per step. With ``return_attn``, also
+        every layer's attention probabilities, (n_layer, B, nh, T, S) with S = cached + T
+        keys, from attention written out by hand instead of the fused SDPA kernel.
         """
         if idx.dim() != 2:
             raise ValueError(f"idx must be (batch, time), got shape {tuple(idx.shape)}")
@@ -115,13 +130,20 @@ class GPT(nn.Module):
             x = x + self.pos_emb(start, T)  # (T, C) broadcast over B
         rope: RopeAngles | None = self.rope(start, T) if self.rope is not None else None
         x = self.drop(x)
+        maps: list[Tensor] = []
         for layer, block in enumerate(self.blocks):
-            x = block(x, rope, kv_cache, layer)  # (B, T, C)
+            x, probs = block(x, rope, kv_cache, layer, return_attn)  # (B, T, C), (B, nh, T, S) or None
+            if probs is not None:
+                maps.append(probs)
         if kv_cache is not None:
             kv_cache.advance(T)
-        return self.norm_f(x)
+        h = self.norm_f(x)  # (B, T, C)
+        if return_attn:
+            return h, torch.stack(maps)  # (B, T, C), (n_layer, B, nh, T, S)
+        return h
 
     def _start_position(self, B: int, T: int, kv_cache: KVCache | None) -> int:
+        """Position of idx's first token: the number of tokens already cached, or 0."""
         ctx = self.config.context_size
         if kv_cache is None:
             if T > ctx:
@@ -139,20 +161,8 @@ class GPT(nn.Module):
                 f"KV cache overflow: {kv_cache.length} cached + {T} new tokens "
                 f"> max_len {kv_cache.max_len}"
             )
-        if self.rope is not None:
-            # Rotary positions may run past the context after drop_oldest: only the
-            # distances between tokens matter.
-            return kv_cache.offset + kv_cache.length
-        if kv_cache.offset != 0:
-            raise ValueError(
-                f"pos_encoding={self.config.pos_encoding} uses absolute positions, so a cache "
-                "that dropped its oldest entries is invalid; re-prefill it instead"
-            )
         if kv_cache.length + T > ctx:
-            raise ValueError(
-                f"position {kv_cache.length + T - 1} is beyond context_size {ctx} "
-                f"for pos_encoding={self.config.pos_encoding}"
-            )
+            raise ValueError(f"position {kv_cache.length + T - 1} is beyond context_size {ctx}")
         return kv_cache.length
 
     # ------------------------------------------------------------------ decoding helpers
@@ -161,10 +171,10 @@ class GPT(nn.Module):
         """An empty cache on this model's device and dtype; max_len defaults to the context."""
         cfg = self.config
         max_len = cfg.context_size if max_len is None else max_len
-        if self.rope is None and max_len > cfg.context_size:
+        if max_len > cfg.context_size:
             raise ValueError(
-                f"max_len {max_len} > context_size {cfg.context_size} is unusable with "
-                f"pos_encoding={cfg.pos_encoding}"
+                f"max_len {max_len} > context_size {cfg.context_size}: positions past the "
+                "context are never used"
             )
         w = self.tok_emb.weight
         return KVCache(
@@ -187,26 +197,8 @@ class GPT(nn.Module):
     @torch.no_grad()
     def attention_maps(self, idx: Tensor) -> Tensor:
         """Softmax attention probabilities, (n_layer, B, n_head, T, T), without dropout."""
-        return self._forward_explicit(idx)[1]
-
-    @torch.no_grad()
-    def _forward_explicit(self, idx: Tensor) -> tuple[Tensor, Tensor]:
-        # Mirrors hidden_states() with hand-written attention, so the returned maps are
-        # the ones the SDPA path actually uses (tests compare the logits of both).
         with self._eval_mode():
-            B, T = idx.shape
-            self._start_position(B, T, None)
-            x = self.tok_emb(idx)
-            if self.pos_emb is not None:
-                x = x + self.pos_emb(0, T)
-            rope = self.rope(0, T) if self.rope is not None else None
-            maps = []
-            for block in self.blocks:
-                assert isinstance(block, Block)
-                x, probs = block.forward_with_probs(x, rope)
-                maps.append(probs)
-            logits = F.linear(self.norm_f(x), self.lm_head_weight)
-        return logits, torch.stack(maps)  # (B, T, V), (n_layer, B, nh, T, T)
+            return self.hidden_states(idx, return_attn=True)[1]
 
     # ------------------------------------------------------------------ accounting
 

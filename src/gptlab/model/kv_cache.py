@@ -5,8 +5,8 @@ every layer. Their keys and values never change (attention is causal), so we kee
 and only compute the new token's.
 
 Storage is preallocated to ``max_len`` so appending is a slice write, not a
-reallocation. Bookkeeping (``length``, ``offset``) is plain Python ints so nothing forces
-a device sync.
+reallocation. The bookkeeping (``length``) is a plain Python int so nothing forces a
+device sync.
 """
 
 from __future__ import annotations
@@ -34,9 +34,6 @@ class KVCache:
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0  # number of valid positions, filled from the left
-        # Positions dropped from the front by drop_oldest. Rotary attention needs the
-        # absolute position of slot 0 so new tokens keep the right relative distances.
-        self.offset = 0
 
     @property
     def n_layer(self) -> int:
@@ -53,7 +50,6 @@ class KVCache:
     def reset(self) -> None:
         # Stale entries past `length` are never read, so no need to zero them.
         self.length = 0
-        self.offset = 0
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Write the new (B, nh, T, hs) keys/values after the cached ones.
@@ -79,20 +75,3 @@ class KVCache:
         index = index.to(self.k.device)
         self.k = self.k.index_select(1, index)
         self.v = self.v.index_select(1, index)
-
-    def drop_oldest(self, n: int) -> None:
-        """Forget the ``n`` oldest positions and shift the rest to the front.
-
-        Only meaningful for rotary attention, whose cached keys carry relative position
-        information; absolute-position models must re-prefill instead.
-        """
-        if not 0 <= n <= self.length:
-            raise ValueError(f"cannot drop {n} of {self.length} cached positions")
-        if n == 0:
-            return
-        keep = self.length - n
-        # clone(): source and destination overlap.
-        self.k[:, :, :, :keep] = self.k[:, :, :, n : self.length].clone()
-        self.v[:, :, :, :keep] = self.v[:, :, :, n : self.length].clone()
-        self.length = keep
-        self.offset += n

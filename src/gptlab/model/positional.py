@@ -67,38 +67,22 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_size: int, context_size: int, base: float) -> None:
         super().__init__()
-        self.head_size = head_size
-        self.base = base
-        cos, sin = self._angles(torch.arange(context_size), torch.device("cpu"))
-        # The common case (positions inside the context) is a slice of these tables;
-        # they are derived from the config, hence non-persistent.
-        self.register_buffer("cos_table", cos.to(torch.float32), persistent=False)
-        self.register_buffer("sin_table", sin.to(torch.float32), persistent=False)
+        # float64 until the cast: angles reach context_size radians, and float32 would
+        # lose ~1e-4 of them at far positions.
+        pos = torch.arange(context_size, dtype=torch.float64)  # (P,)
+        exponent = torch.arange(0, head_size, 2, dtype=torch.float64)
+        inv_freq = base ** (-exponent / head_size)  # (hs/2,)
+        angles = pos[:, None] * inv_freq[None, :]  # (P, hs/2)
+        # Derived from the config, hence non-persistent.
+        self.register_buffer("cos_table", torch.cos(angles).to(torch.float32), persistent=False)
+        self.register_buffer("sin_table", torch.sin(angles).to(torch.float32), persistent=False)
 
     cos_table: Tensor
     sin_table: Tensor
 
-    def _angles(self, positions: Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
-        # Angles reach thousands of radians; float32 would lose ~1e-4 of them, which
-        # breaks the cached-vs-uncached equality at far positions. MPS has no float64,
-        # so compute there on the CPU.
-        work = torch.device("cpu") if device.type == "mps" else device
-        pos = positions.to(work, torch.float64)
-        exponent = torch.arange(0, self.head_size, 2, device=work, dtype=torch.float64)
-        inv_freq = self.base ** (-exponent / self.head_size)  # (hs/2,)
-        angles = pos[:, None] * inv_freq[None, :]  # (T, hs/2)
-        return torch.cos(angles), torch.sin(angles)
-
     def forward(self, start: int, length: int) -> tuple[Tensor, Tensor]:
-        if start + length <= self.cos_table.size(0):
-            end = start + length
-            return self.cos_table[start:end], self.sin_table[start:end]  # (T, hs/2) each
-        # Only reached when a KV cache slides past the context (KVCache.drop_oldest keeps
-        # absolute positions growing so relative distances stay right).
-        device = self.cos_table.device
-        cos, sin = self._angles(torch.arange(start, start + length), device)
-        dtype = self.cos_table.dtype
-        return cos.to(device, dtype), sin.to(device, dtype)
+        end = start + length
+        return self.cos_table[start:end], self.sin_table[start:end]  # (T, hs/2) each
 
 
 def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:

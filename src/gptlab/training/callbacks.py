@@ -127,11 +127,11 @@ class Throughput(L.Callback):
 class LossHistory(L.Callback):
     """Train loss per logged step and val loss per validation, as DVC plots CSVs."""
 
-    def __init__(self, plots_dir: str | Path, every: int, initial: dict | None = None):
+    def __init__(self, plots_dir: str | Path, every: int):
         self.plots_dir = Path(plots_dir)
         self.every = max(1, every)
-        self.train: list[tuple[int, float]] = list((initial or {}).get("train", []))
-        self.val: list[tuple[int, float]] = list((initial or {}).get("val", []))
+        self.train: list[tuple[int, float]] = []
+        self.val: list[tuple[int, float]] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step

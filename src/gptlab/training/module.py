@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from typing import Any
 
@@ -90,7 +89,3 @@ class GPTLightningModule(L.LightningModule):
         base = self.optim.lr
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self._lr(step) / base)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def perplexity(loss: float) -> float:
-    return math.exp(loss) if loss < 50 else float("inf")
