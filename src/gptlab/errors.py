@@ -35,6 +35,10 @@ class CheckpointError(GptlabError):
     """A checkpoint or model directory is missing, corrupt, or does not match."""
 
 
+class TrainingDiverged(GptlabError):
+    """The loss became NaN or infinite."""
+
+
 class TrainingInterrupted(GptlabError):
     """Training was stopped by SIGTERM (a scheduler, ``kill``); ``last.ckpt`` was saved."""
 

@@ -13,6 +13,7 @@ from typing import Any
 from gptlab.cli import hydra_entry
 from gptlab.config import PathsConfig, to_dataclass
 
+# Named, not __name__: under `python -m` this module is __main__.
 log = logging.getLogger("gptlab.prepare")
 
 

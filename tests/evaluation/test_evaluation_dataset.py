@@ -11,7 +11,8 @@ import pytest
 from gptlab.checkpoint import load_model_dir
 from gptlab.dataset import load_meta
 from gptlab.errors import CheckpointError
-from gptlab.evaluation import evaluate_dataset, open_split, score_tokens
+from gptlab.dataset.tokens import open_tokens
+from gptlab.evaluation import evaluate_dataset, score_tokens
 from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     base_overrides,
     bpe_pipeline,
@@ -40,7 +41,7 @@ def test_char_model_scores_every_token_after_the_first_of_each_split(trained_pip
 
 def test_split_result_equals_scoring_the_token_file_directly(trained_pipeline):
     loaded, meta, results = evaluate(trained_pipeline, splits=("val",))
-    tokens = open_split(trained_pipeline / "data/processed/val.bin", meta.dtype)
+    tokens = open_tokens(trained_pipeline / "data/processed/val.bin", meta.dtype)
     direct = score_tokens(loaded.model, tokens, progress=False)
     assert results["val"].loss == pytest.approx(direct.nll / direct.tokens, rel=1e-9)
 
@@ -48,7 +49,7 @@ def test_split_result_equals_scoring_the_token_file_directly(trained_pipeline):
 def test_bpe_model_reports_bits_per_char_on_the_characters_it_scored(bpe_pipeline):
     loaded, meta, results = evaluate(bpe_pipeline)
     for split, m in results.items():
-        tokens = open_split(bpe_pipeline / f"data/processed/{split}.bin", meta.dtype)
+        tokens = open_tokens(bpe_pipeline / f"data/processed/{split}.bin", meta.dtype)
         first_chars = len(loaded.tokenizer.decode([int(tokens[0])]))
         assert m.tokens == meta.tokens[split] - 1
         assert m.characters == meta.characters[split] - first_chars

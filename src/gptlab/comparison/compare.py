@@ -14,7 +14,7 @@ from gptlab.errors import ConfigError
 from gptlab.io import atomic_write_text
 from gptlab.tracking import normalize_tracking_uri, open_store, redact_uri
 
-log = logging.getLogger("gptlab.compare")
+log = logging.getLogger(__name__)
 
 MARKDOWN_FILE = "comparison.md"
 PLOT_FILE = "comparison.png"
@@ -60,15 +60,15 @@ def render_report(experiment: str, tracking_uri: str, runs: Sequence[RunSummary]
     )
 
 
-def compare(s: CompareSettings) -> Comparison:
-    uri = normalize_tracking_uri(s.tracking_uri)  # the store train wrote to, from any subdirectory
+def compare(settings: CompareSettings) -> Comparison:
+    uri = normalize_tracking_uri(settings.tracking_uri)  # the store train wrote to, from any subdirectory
     client = open_store(uri)
-    experiment = find_experiment(client, s.experiment_name, uri)
+    experiment = find_experiment(client, settings.experiment_name, uri)
     runs = tuple(by_val_loss(load_runs(client, experiment, uri)))
     keys = tuple(varying_keys(runs))
-    out = Path(s.out_dir)
+    out = Path(settings.out_dir)
     md = out / MARKDOWN_FILE
-    atomic_write_text(md, render_report(s.experiment_name, s.tracking_uri, runs, keys))
-    png = plot_comparison(runs, out / PLOT_FILE, title=f"MLflow experiment {s.experiment_name!r}")
-    log.info("compared %d run(s) of %r -> %s, %s", len(runs), s.experiment_name, md, png)
+    atomic_write_text(md, render_report(settings.experiment_name, settings.tracking_uri, runs, keys))
+    png = plot_comparison(runs, out / PLOT_FILE, title=f"MLflow experiment {settings.experiment_name!r}")
+    log.info("compared %d run(s) of %r -> %s, %s", len(runs), settings.experiment_name, md, png)
     return Comparison(runs=runs, varying=keys, markdown=md, plot=png)

@@ -6,10 +6,10 @@ nats/token, perplexity, bits/token and bits/character (comparable across tokeniz
 """
 
 from gptlab.evaluation.config import EVAL_SPLITS, EvalConfig
-from gptlab.evaluation.dataset_eval import check_lineage, evaluate_dataset, evaluate_split, scored_characters
+from gptlab.evaluation.dataset_eval import check_model_matches_dataset, evaluate_dataset, evaluate_split, scored_characters
 from gptlab.evaluation.loss_history import read_loss_csv
 from gptlab.evaluation.metrics import SplitMetrics
-from gptlab.evaluation.scoring import TokenScore, open_split, score_tokens
+from gptlab.evaluation.scoring import TokenScore, score_tokens
 from gptlab.evaluation.windows import Window, count_windows, plan_windows
 
 __all__ = [
@@ -18,11 +18,10 @@ __all__ = [
     "SplitMetrics",
     "TokenScore",
     "Window",
-    "check_lineage",
+    "check_model_matches_dataset",
     "count_windows",
     "evaluate_dataset",
     "evaluate_split",
-    "open_split",
     "plan_windows",
     "read_loss_csv",
     "score_tokens",

@@ -9,9 +9,10 @@ from typing import Any
 from gptlab.dataset import DatasetMeta
 from gptlab.errors import CheckpointError, DataError
 from gptlab.evaluation.metrics import SplitMetrics
-from gptlab.evaluation.scoring import open_split, score_tokens
+from gptlab.dataset.tokens import open_tokens
+from gptlab.evaluation.scoring import score_tokens
 
-log = logging.getLogger("gptlab.evaluate")
+log = logging.getLogger(__name__)
 
 
 def model_tokenizer_sha256(loaded: Any) -> str:
@@ -25,7 +26,7 @@ def model_tokenizer_sha256(loaded: Any) -> str:
     return sha256_file(Path(loaded.path) / TOKENIZER)
 
 
-def check_lineage(loaded: Any, meta: DatasetMeta, meta_path: str | Path) -> None:
+def check_model_matches_dataset(loaded: Any, meta: DatasetMeta, meta_path: str | Path) -> None:
     """Refuse to score a dataset encoded with a different tokenizer than the model's.
 
     Token ids only mean something under the tokenizer that produced them: scoring
@@ -91,10 +92,10 @@ def evaluate_dataset(
 ) -> dict[str, SplitMetrics]:
     """``{split: metrics}`` for each non-empty split in ``splits``."""
     processed_dir = Path(processed_dir)
-    check_lineage(loaded, meta, processed_dir / "meta.json")
+    check_model_matches_dataset(loaded, meta, processed_dir / "meta.json")
     results: dict[str, SplitMetrics] = {}
     for split in splits:
-        tokens = open_split(processed_dir / f"{split}.bin", meta.dtype)
+        tokens = open_tokens(processed_dir / f"{split}.bin", meta.dtype)
         expected = int(meta.tokens.get(split, 0))
         if len(tokens) != expected:
             raise DataError(

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gptlab.dataset.tokens import open_tokens
 from gptlab.errors import DataError
 from gptlab.evaluation.windows import Window, count_windows, plan_windows
 
@@ -26,10 +25,6 @@ from gptlab.evaluation.windows import Window, count_windows, plan_windows
 class TokenScore:
     nll: float  # summed negative log-likelihood, nats
     tokens: int  # targets scored
-
-
-# The evaluation package's name for the shared reader.
-open_split = open_tokens
 
 
 @contextlib.contextmanager

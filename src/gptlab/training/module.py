@@ -8,15 +8,11 @@ from typing import Any
 import lightning as L
 import torch
 
-from gptlab.errors import GptlabError
+from gptlab.errors import TrainingDiverged
 from gptlab.model import GPT, GPTConfig
 from gptlab.training.config import OptimConfig
 from gptlab.training.optim import make_adamw
 from gptlab.training.schedule import lr_at
-
-
-class TrainingDiverged(GptlabError):
-    """The loss became NaN or infinite."""
 
 
 class GPTLightningModule(L.LightningModule):
