@@ -48,7 +48,7 @@ def on_h100(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _run(clock: Clock, module: FakeModule) -> Throughput:
-    """Steps 1..4 one second apart from t=100, with a 2 s validation after step 2."""
+    """Steps 1..4 from t=100, with a 2 s validation and a 0.5 s checkpoint write after step 2."""
     tp = Throughput(TOKENS_PER_STEP, FLOPS_PER_TOKEN, window=2, skip=1)
     trainer = SimpleNamespace(global_step=0)
 
@@ -65,8 +65,10 @@ def _run(clock: Clock, module: FakeModule) -> Throughput:
     tp.on_validation_start(trainer, module)
     clock.now = 105.0
     tp.on_validation_end(trainer, module)
-    step_end(3, 106.0)
-    step_end(4, 108.0)  # 2000 tokens in 108 - 102 - 2 (validation) = 4 s
+    clock.now = 105.5  # Lightning's ModelCheckpoint writes after the other callbacks
+    tp.on_train_batch_start(trainer, module, None, 0)
+    step_end(3, 106.5)
+    step_end(4, 108.5)  # 2000 tokens in 108.5 - 102 - 2.5 (validation + checkpoint) = 4 s
     clock.now = 110.0
     tp.on_train_end(trainer, module)
     return tp
@@ -82,9 +84,9 @@ def test_tokens_per_s_and_mfu_on_a_known_gpu(clock: Clock, on_h100: None) -> Non
         ("train/tokens_per_s", pytest.approx(500.0)),
         ("train/mfu", pytest.approx(500.0 * 2e9 / h100)),
     ]
-    # Steady state: steps 1 -> 4 (3000 tokens) over 110 - 101 - 2 s of validation = 7 s.
-    assert tp.tokens_per_s == pytest.approx(3000 / 7)
-    assert tp.mfu == pytest.approx(3000 / 7 * 2e9 / h100)
+    # Steady state: steps 1 -> 4 (3000 tokens) over 110 - 101 - 2.5 s of validation and checkpoint = 6.5 s.
+    assert tp.tokens_per_s == pytest.approx(3000 / 6.5)
+    assert tp.mfu == pytest.approx(3000 / 6.5 * 2e9 / h100)
     clock.now = 112.0
     assert tp.wall_s == pytest.approx(12.0)
 
@@ -93,7 +95,7 @@ def test_no_mfu_without_a_known_peak(clock: Clock) -> None:
     module = FakeModule("cpu")
     tp = _run(clock, module)
     assert [name for name, _ in module.logged] == ["train/tokens_per_s", "train/tokens_per_s"]
-    assert tp.tokens_per_s == pytest.approx(3000 / 7)
+    assert tp.tokens_per_s == pytest.approx(3000 / 6.5)
     assert tp.mfu is None
 
 

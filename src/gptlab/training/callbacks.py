@@ -75,7 +75,7 @@ class Throughput(L.Callback):
         self.steady_start: float | None = None
         self.steady_steps = 0
         self.steady_excluded = 0.0  # seconds spent in validation inside the steady window
-        self._val_start = 0.0
+        self._val_start: float | None = None
         self._last_t = 0.0
         self._last_step = 0
         self.tokens_per_s: float | None = None
@@ -91,9 +91,18 @@ class Throughput(L.Callback):
     def on_validation_start(self, trainer, pl_module) -> None:
         self._val_start = time.perf_counter()
 
-    def on_validation_end(self, trainer, pl_module) -> None:
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._end_pause()
+
+    def _end_pause(self) -> None:
+        """Leave validation time out of the throughput, and the checkpoint writes after it:
+        Lightning saves checkpoints after every other callback's ``on_validation_end``, so
+        the pause ends only when training resumes."""
+        if self._val_start is None:
+            return
         spent = time.perf_counter() - self._val_start
-        self._last_t += spent  # validation time is not training throughput
+        self._val_start = None
+        self._last_t += spent
         if self.steady_start is not None:
             self.steady_excluded += spent
 
@@ -112,6 +121,7 @@ class Throughput(L.Callback):
             self._last_t, self._last_step = now, step
 
     def on_train_end(self, trainer, pl_module) -> None:
+        self._end_pause()
         now = time.perf_counter()
         if self.steady_start is not None and trainer.global_step > self.steady_steps:
             elapsed = now - self.steady_start - self.steady_excluded

@@ -79,9 +79,27 @@ class GPTLightningModule(L.LightningModule):
         o = self.optim
         return lr_at(step, o.lr, o.min_lr, o.warmup_steps, self.max_steps)
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Clip as Lightning does, except for a fused AdamW without a GradScaler.
+
+        Lightning's mixed-precision plugin refuses to clip for any optimizer that unscales
+        inside its step (fused AdamW), since under a GradScaler the gradients are still
+        scaled at this point. Under bf16-mixed there is no scaler: the gradients are
+        true-scale, and clipping them here is exactly what the plugin would do.
+        """
+        no_scaler = getattr(self.trainer.precision_plugin, "scaler", None) is None
+        if gradient_clip_val and no_scaler and getattr(optimizer, "_step_supports_amp_scaling", False):
+            if gradient_clip_algorithm == "value":
+                torch.nn.utils.clip_grad_value_(self.parameters(), gradient_clip_val)
+            else:
+                torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
+            return
+        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
     def configure_optimizers(self):
         device_type = self.device.type
-        optimizer = make_adamw(self.model, self.optim, device_type)
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None) is not None
+        optimizer = make_adamw(self.model, self.optim, device_type, grad_scaler=scaler)
         base = self.optim.lr
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self._lr(step) / base)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -24,12 +24,15 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def make_adamw(model: nn.Module, cfg: OptimConfig, device_type: str) -> torch.optim.AdamW:
+def make_adamw(model: nn.Module, cfg: OptimConfig, device_type: str, grad_scaler: bool = False) -> torch.optim.AdamW:
+    """``cfg.fused="auto"``: the fused kernel on CUDA, unless a GradScaler scales the
+    gradients (16-mixed): a fused step unscales them itself, so Lightning cannot unscale
+    them first to clip them."""
     fused = cfg.fused
     if fused == "auto":
         # The fused kernel exists for CUDA (and recent CPU builds); only use it on CUDA,
         # where it is known to be faster.
-        fused = device_type == "cuda"
+        fused = device_type == "cuda" and not grad_scaler
     return torch.optim.AdamW(
         param_groups(model, cfg.weight_decay),
         lr=cfg.lr,
