@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.conftest: configs built from conf/, which owns the defaults
 MIB = 1 << 20
 
 HEADER = (
@@ -114,9 +115,10 @@ def load_source(source: str | None, no_newlines: bool) -> tuple[str, str]:
     if source:
         text, desc = Path(source).read_text(encoding="utf-8"), f"{source} (repeated)"
     else:
-        from gptlab.corpus import CorpusConfig, load_corpus
+        from gptlab.corpus import load_corpus
+        from tests.conftest import corpus_config
 
-        corpus = load_corpus(CorpusConfig(), progress=False)
+        corpus = load_corpus(corpus_config(), progress=False)
         text, desc = corpus.text, f"{corpus.source} (repeated)"
     if no_newlines:
         # Worst case for a builder that cuts at line ends: one line as long as the corpus.
@@ -160,17 +162,18 @@ def write_repeated_corpus(unit: str, source_desc: str, size_bytes: int, raw_dir:
 
 def train_tokenizer_on_sample(corpus: RepeatedCorpus, kind: str, vocab_size: int, sample_mb: float, out: Path):
     """Train on (at most) the first ``sample_mb`` MiB of the corpus; save to ``out``."""
-    from gptlab.tokenizer import TokenizerConfig, train_tokenizer
+    from gptlab.tokenizer import train_tokenizer
+    from tests.conftest import tokenizer_config
 
     if kind == "char":
         # Every character of a repeated corpus occurs in one copy of the unit; training
         # on it guarantees full coverage (no unk) even when sample_mb < one copy.
         sample = corpus.unit if corpus.reps else corpus.expected(0, corpus.tail_chars)
-        cfg = TokenizerConfig(kind="char")
+        cfg = tokenizer_config("char", unk_policy="error")
     else:
         n = min(corpus.characters, int(sample_mb * MIB))
         sample = corpus.expected(0, n)
-        cfg = TokenizerConfig(kind="bpe", vocab_size=vocab_size)
+        cfg = tokenizer_config("bpe", vocab_size=vocab_size)
     tok = train_tokenizer(cfg, sample)
     out.parent.mkdir(parents=True, exist_ok=True)
     tok.save(out)
@@ -319,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {free / MIB:,.0f} MiB free in {workdir}, need ~{need / MIB:,.0f} MiB", file=sys.stderr)
             return 2
         from gptlab.dataset import SplitConfig
+        from tests.conftest import conf_section
 
         t0 = time.perf_counter()
         unit, desc = load_source(args.source, args.no_newlines)
@@ -329,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(corpus.unit):,} chars + {corpus.tail_chars:,}) in {t_gen:.1f}s -> {corpus.path}", flush=True)
 
         env = {**os.environ, "GPTLAB_CONF_DIR": str(REPO / "conf")}
-        split = SplitConfig()  # stated explicitly, so verify() checks against what the stage used
+        split = conf_section(SplitConfig, "data.split")  # stated explicitly, so verify() checks against what the stage used
         stage_args = ["hydra.run.dir=.", "hydra.output_subdir=null", "hydra/job_logging=stdout",
                       f"data.split.train={split.train}", f"data.split.val={split.val}", f"data.split.test={split.test}"]
         t0 = time.perf_counter()

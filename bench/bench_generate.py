@@ -35,8 +35,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.conftest: configs from conf/
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -184,7 +187,8 @@ def amortised_rate(call_seconds: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from gptlab.model import GPT, GPTConfig
+    from gptlab.model import GPT
+    from tests.conftest import model_config
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -192,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     dtype = getattr(torch, args.dtype)
     sync = synchronizer(device)
     torch.manual_seed(args.seed)
-    config = GPTConfig(
+    # The rest of the architecture (bias, norm, ...) is conf/model/gpt_mini.yaml's.
+    config = model_config(
+        "gpt_mini",
         vocab_size=args.vocab_size,
         context_size=args.context_size,
         n_layer=args.n_layer,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,13 +27,71 @@ SMALL_CORPUS = (
 )
 
 
-def compose(*overrides: str):
-    """The composed config, as the stage CLIs see it."""
+def compose(*overrides: str, config_name: str = "config"):
+    """The composed config, as the stage CLIs see it (``config_name``: conf/<name>.yaml)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+# conf/ owns every default: tests build the config dataclasses from it, not from values
+# typed again here (the dataclasses have no defaults for the keys conf/ sets).
+
+
+@functools.lru_cache(maxsize=None)
+def _conf_values(section: str, overrides: tuple[str, ...], config_name: str) -> Any:
+    from omegaconf import OmegaConf
+
+    cfg = compose(*overrides, config_name=config_name)
+    node = OmegaConf.select(cfg, section, throw_on_missing=False) if section else cfg
+    return OmegaConf.to_container(node, resolve=True)
+
+
+def conf_values(section: str, *overrides: str, config_name: str = "config") -> Any:
+    """A section of the composed config (dotted path; ``""``: the top level) as plain values."""
+    return copy.deepcopy(_conf_values(section, overrides, config_name))
+
+
+def conf_section(cls: type, section: str, *overrides: str, config_name: str = "config", **values: Any):
+    """``cls`` built by ``to_dataclass`` from a section of the composed config, ``values`` on top.
+
+    ``overrides`` are Hydra overrides (``"model=tiny"``); ``section=""`` takes the top-level
+    keys named by ``cls``'s fields (the CLI configs: conf/compare.yaml, conf/attention.yaml).
+    """
+    from gptlab.config import to_dataclass
+
+    node = conf_values(section, *overrides, config_name=config_name)
+    if not section:
+        names = {f.name for f in dataclasses.fields(cls)}
+        node = {k: v for k, v in node.items() if k in names}
+    return to_dataclass(cls, node, section or config_name, **values)
+
+
+def tokenizer_config(option: str = "char", **values: Any):
+    """conf/tokenizer/<option>.yaml as a ``TokenizerConfig``, ``values`` on top."""
+    from gptlab.tokenizer import TokenizerConfig
+
+    return conf_section(TokenizerConfig, "tokenizer", f"tokenizer={option}", **values)
+
+
+def corpus_config(option: str | None = None, **values: Any):
+    """conf/data/<option>.yaml (None: the default data option) minus its split, as a
+    ``CorpusConfig``, ``values`` on top."""
+    from gptlab.config import to_dataclass
+    from gptlab.corpus import CorpusConfig
+
+    data = conf_values("data", *([f"data={option}"] if option else []))
+    data.pop("split")
+    return to_dataclass(CorpusConfig, data, "data", **values)
+
+
+def model_config(option: str = "tiny", **values: Any):
+    """conf/model/<option>.yaml as a ``GPTConfig``, ``values`` (``vocab_size`` at least) on top."""
+    from gptlab.model import GPTConfig
+
+    return conf_section(GPTConfig, "model", f"model={option}", **values)
 
 
 @pytest.fixture

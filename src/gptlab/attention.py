@@ -32,9 +32,11 @@ PLOT_KEYS = ("out", "max_tokens")  # the rest: AttentionCliConfig
 
 @dataclass(frozen=True)
 class AttentionCliConfig:
+    """The CLI's own top-level keys (conf/attention.yaml owns their defaults)."""
+
     model_dir: str
     prompt: str
-    device: str = "auto"
+    device: str
 
 
 def run(cfg: Any) -> Path:

@@ -3,6 +3,8 @@
     python -m gptlab.compare                          # experiment `gptlab` in sqlite:///mlflow.db
     python -m gptlab.compare experiment=sweep1        # another MLflow experiment
     python -m gptlab.compare experiment=sweep1 tracking_uri=http://mlflow.example:5000 out_dir=reports/sweep1
+    python -m gptlab.compare sweep=latest             # the newest sweep's runs (python -m gptlab.train -m ...)
+    python -m gptlab.compare sweep=<parent run id>    # one sweep's runs, by its MLflow parent run
 
 Writes ``<out_dir>/comparison.md`` (one row per run, best ``val/loss`` first: run name,
 the config keys whose values differ between the runs, final ``val/loss``,
@@ -12,7 +14,7 @@ run end - start) and ``<out_dir>/comparison.png`` (validation-loss curves overla
 final bits per character -- validation loss where missing -- against parameter count,
 log x). The table is also printed on stdout.
 
-Config: ``conf/compare.yaml``, the main config plus three top-level keys:
+Config: ``conf/compare.yaml``, the main config plus four top-level keys:
 
 - ``experiment_name`` (default ``${logger.experiment_name}``, i.e. ``gptlab``): the MLflow
   experiment. ``experiment=NAME`` is accepted as an alias: Hydra reserves
@@ -20,6 +22,9 @@ Config: ``conf/compare.yaml``, the main config plus three top-level keys:
   before Hydra sees it. (There are no presets to pick when comparing.)
 - ``tracking_uri`` (default ``${logger.tracking_uri}``, ``sqlite:///mlflow.db``): the store.
 - ``out_dir`` (default ``${paths.reports_dir}/compare``, ``reports/compare``).
+- ``sweep`` (default null: every run of the experiment, sweeps' parent runs left out): a
+  sweep's MLflow parent run id, or ``latest`` (the experiment's newest sweep); only that
+  sweep's child runs are compared, and the report names the sweep and its best run.
 
 An unknown or empty experiment, or a ``sqlite:///`` store that does not exist, is one
 line naming it (and the experiments that do exist) and exit code 2.

@@ -39,6 +39,31 @@ class TrainingDiverged(GptlabError):
     """The loss became NaN or infinite."""
 
 
+class DeviceUnavailable(ConfigError):
+    """The configured device (``cuda``, ``mps``, ``cuda:3``) is not available on this machine."""
+
+
+class StoreError(ConfigError):
+    """The MLflow store cannot be used: not a database, unreadable."""
+
+
+class StorageError(GptlabError):
+    """The operating system refused to store a file: disk full, quota, file too large,
+    read-only filesystem, permission denied. The previous file, if any, is intact.
+
+    Exit codes follow ``sysexits.h``: 74 (``EX_IOERR``) when space or size ran out,
+    77 (``EX_NOPERM``) when writing is not allowed.
+    """
+
+    exit_code = 74
+
+
+class StoragePermissionError(StorageError):
+    """Writing there is not allowed (permission denied, read-only filesystem)."""
+
+    exit_code = 77
+
+
 class TrainingInterrupted(GptlabError):
     """Training was stopped by SIGTERM (a scheduler, ``kill``); ``last.ckpt`` was saved."""
 

@@ -25,17 +25,18 @@ from gptlab.config.sections import plain
 def fit_settings(cfg: Any):
     """The typed settings of a fit, from the composed config."""
     from gptlab.dataset import load_meta
-    from gptlab.model import GPTConfig
     from gptlab.tracking import LoggerConfig, normalize_tracking_uri
     from gptlab.training.config import OptimConfig, TrainConfig, TrainerConfig
     from gptlab.training.fit import FitSettings
+    from gptlab.training.init_from import model_config
 
     paths = to_dataclass(PathsConfig, cfg.paths, "paths")
     logger = to_dataclass(LoggerConfig, cfg.logger, "logger")
     dvc_exp = os.environ.get("DVC_EXP_NAME")
     return FitSettings(
         paths=paths,
-        model=to_dataclass(GPTConfig, cfg.model, "model", vocab_size=load_meta(paths.dataset_meta).vocab_size),
+        # With train.init_from, the pretrained model's config (gptlab.training.init_from).
+        model=model_config(cfg.model, cfg.train.init_from, load_meta(paths.dataset_meta).vocab_size),
         trainer=to_dataclass(TrainerConfig, cfg.trainer, "trainer"),
         optim=to_dataclass(OptimConfig, cfg.optim, "optim"),
         train=to_dataclass(TrainConfig, cfg.train, "train"),

@@ -10,17 +10,18 @@ import torch
 
 from gptlab.checkpoint import load_model_dir, save_model_dir
 from gptlab.errors import CheckpointError
-from gptlab.model import GPT, GPTConfig
-from gptlab.tokenizer import TokenizerConfig, train_tokenizer
+from gptlab.model import GPT
+from gptlab.tokenizer import train_tokenizer
+from tests.conftest import model_config, tokenizer_config
 
 
 @pytest.fixture
 def model_dir(tmp_path):
-    tok = train_tokenizer(TokenizerConfig(kind="char"), "hello world, the quick brown fox")
+    tok = train_tokenizer(tokenizer_config("char"), "hello world, the quick brown fox")
     tok_path = tmp_path / "tokenizer.json"
     tok.save(tok_path)
     torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, context_size=16, n_layer=1, n_head=2, n_embd=16))
+    model = GPT(model_config("tiny", vocab_size=tok.vocab_size, context_size=16, n_layer=1, n_embd=16))
     out = save_model_dir(model, tok_path, tmp_path / "model", {"lineage": {"corpus_sha256": "abc"}})
     return out, model
 
@@ -71,7 +72,7 @@ def test_weights_from_another_config_are_refused(model_dir):
 
 def test_a_swapped_tokenizer_is_refused(model_dir):
     path, _ = model_dir
-    other = train_tokenizer(TokenizerConfig(kind="char"), "completely different text!")
+    other = train_tokenizer(tokenizer_config("char"), "completely different text!")
     other.save(path / "tokenizer.json")
     with pytest.raises(CheckpointError, match="tokenizer"):
         load_model_dir(path)

@@ -1,6 +1,6 @@
 """Experiments to compare: hand-made MLflow runs (seconds) and a sweep of real tiny trainings.
 
-Used by tests/comparison and tests/ui.
+Used by tests/comparison.
 """
 
 from __future__ import annotations

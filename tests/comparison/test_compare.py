@@ -13,7 +13,7 @@ from gptlab.comparison.plot import plot_comparison
 from gptlab.comparison.table import duration
 from gptlab.errors import ConfigError, DataError
 from tests.comparison.sweeps import log_run, sqlite_uri
-from tests.conftest import CONF
+from tests.conftest import CONF, conf_section
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -81,7 +81,7 @@ def test_durations_read_naturally():
 
 
 def test_compare_writes_a_sorted_table_of_the_differing_keys_and_a_png(store, tmp_path):
-    result = compare(CompareSettings(experiment_name="sweep", tracking_uri=store, out_dir=str(tmp_path / "out")))
+    result = compare(CompareSettings(experiment_name="sweep", tracking_uri=store, out_dir=str(tmp_path / "out"), sweep=None))
     assert result.varying == ("model.n_layer", "optim.lr")
     assert [r.name for r in result.runs] == ["deep", "deep-fast", "shallow"]
 
@@ -108,7 +108,7 @@ def test_compare_writes_a_sorted_table_of_the_differing_keys_and_a_png(store, tm
 
 
 def test_val_loss_curves_come_from_the_metric_history(store, tmp_path):
-    result = compare(CompareSettings(experiment_name="sweep", tracking_uri=store, out_dir=str(tmp_path)))
+    result = compare(CompareSettings(experiment_name="sweep", tracking_uri=store, out_dir=str(tmp_path), sweep=None))
     deep = next(r for r in result.runs if r.name == "deep")
     assert deep.val_curve == ((10, 2.4), (20, 1.9), (30, 1.5))
     assert deep.n_params == 24_000 and deep.tokens_per_s == 500.0
@@ -116,25 +116,25 @@ def test_val_loss_curves_come_from_the_metric_history(store, tmp_path):
 
 def test_unknown_experiment_names_it_and_lists_the_existing_ones(store, tmp_path):
     with pytest.raises(ConfigError, match=r"'nope' not found.*existing experiments: 'Default', 'empty', 'sweep'"):
-        compare(CompareSettings(experiment_name="nope", tracking_uri=store, out_dir=str(tmp_path)))
+        compare(CompareSettings(experiment_name="nope", tracking_uri=store, out_dir=str(tmp_path), sweep=None))
     assert not list(tmp_path.iterdir())
 
 
 def test_an_experiment_without_runs_is_a_clear_error(store, tmp_path):
     with pytest.raises(DataError, match=r"'empty'.*no runs.*existing experiments: 'Default', 'sweep'"):
-        compare(CompareSettings(experiment_name="empty", tracking_uri=store, out_dir=str(tmp_path)))
+        compare(CompareSettings(experiment_name="empty", tracking_uri=store, out_dir=str(tmp_path), sweep=None))
 
 
 def test_a_missing_sqlite_store_is_refused_not_created(tmp_path):
     db = tmp_path / "nothing.db"
     with pytest.raises(ConfigError, match="no MLflow store"):
-        compare(CompareSettings(experiment_name="gptlab", tracking_uri=sqlite_uri(db), out_dir=str(tmp_path)))
+        compare(CompareSettings(experiment_name="gptlab", tracking_uri=sqlite_uri(db), out_dir=str(tmp_path), sweep=None))
     assert not db.exists()
 
 
 def test_an_empty_experiment_name_is_a_config_error():
     with pytest.raises(ConfigError, match="experiment"):
-        CompareSettings(experiment_name="  ")
+        conf_section(CompareSettings, "", config_name="compare", experiment_name="  ")
 
 
 def test_the_picture_is_drawn_without_curves_or_parameter_counts(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from gptlab.comparison import CompareSettings, compare
 from tests.comparison.sweeps import sqlite_uri, train_sweep
-from tests.conftest import copy_built
+from tests.conftest import conf_section, copy_built
 
 
 def test_compare_two_trained_runs(built_data, workdir):
@@ -14,7 +14,7 @@ def test_compare_two_trained_runs(built_data, workdir):
     uri = sqlite_uri(workdir / "mlflow.db")
     reports = train_sweep(uri, "sweep", {"L1": ["model.n_layer=1"], "L2": ["model.n_layer=2"]})
 
-    result = compare(CompareSettings(experiment_name="sweep", tracking_uri=uri))
+    result = compare(conf_section(CompareSettings, "", config_name="compare", experiment_name="sweep", tracking_uri=uri))
     # Both runs share every other setting (same data, seed, paths): only n_layer differs.
     assert result.varying == ("model.n_layer",)
     assert [r.name for r in result.runs] == sorted(reports, key=lambda name: reports[name]["val_loss"])

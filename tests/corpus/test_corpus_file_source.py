@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from gptlab.corpus import CorpusConfig, load_corpus
+from gptlab.corpus import load_corpus
 from gptlab.errors import DataError
+from tests.conftest import corpus_config
 
 
 def load(path: Path | str):
-    return load_corpus(CorpusConfig(source="file", path=str(path)), progress=False)
+    return load_corpus(corpus_config("file", path=str(path)), progress=False)
 
 
 def test_single_file_is_read_verbatim(tmp_path: Path) -> None:

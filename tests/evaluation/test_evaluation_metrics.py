@@ -7,7 +7,8 @@ import math
 import pytest
 
 from gptlab.evaluation import SplitMetrics, scored_characters
-from gptlab.tokenizer import TokenizerConfig, train_tokenizer
+from gptlab.tokenizer import train_tokenizer
+from tests.conftest import tokenizer_config
 
 
 def test_metrics_from_totals():
@@ -39,13 +40,13 @@ TEXT = "the cat sat on the mat. the cat sat on the hat.\n" * 20
 
 
 def test_char_tokenizer_first_token_is_one_character():
-    tok = train_tokenizer(TokenizerConfig(kind="char"), TEXT)
+    tok = train_tokenizer(tokenizer_config("char"), TEXT)
     ids = tok.encode(TEXT[:30])
     assert scored_characters(tok, ids, 30) == 29
 
 
 def test_bpe_first_token_takes_its_decoded_length():
-    tok = train_tokenizer(TokenizerConfig(kind="bpe", vocab_size=300, min_frequency=1), TEXT)
+    tok = train_tokenizer(tokenizer_config("bpe", vocab_size=300, min_frequency=1), TEXT)
     ids = tok.encode(TEXT[:30])
     first = tok.decode(ids[:1])
     assert len(first) > 1  # a merged token, so this checks more than the char case
@@ -54,5 +55,5 @@ def test_bpe_first_token_takes_its_decoded_length():
 
 
 def test_fewer_than_two_tokens_cover_no_scored_characters():
-    tok = train_tokenizer(TokenizerConfig(kind="char"), TEXT)
+    tok = train_tokenizer(tokenizer_config("char"), TEXT)
     assert scored_characters(tok, tok.encode("t"), 1) == 0

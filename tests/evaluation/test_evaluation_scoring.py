@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from gptlab.errors import DataError
 from gptlab.evaluation import plan_windows, score_tokens
-from gptlab.model import GPT, GPTConfig
+from gptlab.model import GPT
+from tests.conftest import model_config
 
 VOCAB, CONTEXT = 13, 8
 
@@ -19,7 +20,7 @@ VOCAB, CONTEXT = 13, 8
 @pytest.fixture
 def model() -> GPT:
     torch.manual_seed(0)
-    m = GPT(GPTConfig(vocab_size=VOCAB, context_size=CONTEXT, n_layer=2, n_head=2, n_embd=16))
+    m = GPT(model_config("tiny", vocab_size=VOCAB, context_size=CONTEXT, n_layer=2, n_head=2, n_embd=16))
     with torch.no_grad():  # larger weights, so that context differences change the logits
         for p in m.parameters():
             p.normal_(0.0, 0.3)
@@ -87,7 +88,7 @@ def test_nothing_to_score_in_arrays_shorter_than_two(model, n):
 
 def test_dropout_is_off_during_scoring_and_the_mode_is_restored():
     torch.manual_seed(0)
-    m = GPT(GPTConfig(vocab_size=VOCAB, context_size=CONTEXT, n_layer=1, n_head=2, n_embd=16, dropout=0.5))
+    m = GPT(model_config("tiny", vocab_size=VOCAB, context_size=CONTEXT, n_layer=1, n_head=2, n_embd=16, dropout=0.5))
     m.train()
     arr = tokens(50)
     first = score_tokens(m, arr, progress=False)

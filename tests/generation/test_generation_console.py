@@ -11,7 +11,12 @@ from gptlab.checkpoint import load_model_dir
 from gptlab.errors import ConfigError
 from gptlab.generation import GenerationConfig
 from gptlab.generation.console import SECTION_KEYS, BlockWriter, GenerateSettings, generate_blocks, unescape
-from tests.conftest import CONF
+from tests.conftest import CONF, conf_values
+
+
+def section(**values) -> dict:
+    """conf/config.yaml's `generate:` section (it owns the defaults), ``values`` on top."""
+    return {**conf_values("generate"), **values}
 from tests.evaluation.pipeline_fixtures import trained_pipeline  # noqa: F401 - fixture
 
 
@@ -31,7 +36,7 @@ def test_completions_stream_piece_by_piece(trained_pipeline):
 
     loaded = load_model_dir(trained_pipeline / "artifacts/model")
     out = Recorder()
-    settings = GenerateSettings.from_section({"decoding": "greedy", "max_new_tokens": 10})
+    settings = GenerateSettings.from_section(section(decoding="greedy", max_new_tokens=10))
     texts = generate_blocks(loaded, "ROMEO:", settings, out)
     block = "ROMEO:" + texts[0]
     assert out.getvalue() == (block if block.endswith("\n") else block + "\n")  # a block ends its line
@@ -57,21 +62,21 @@ def test_prompt_escapes():
 
 
 def test_decoding_is_the_generation_configs_strategy():
-    s = GenerateSettings.from_section({"decoding": "beam", "num_beams": 8, "num_samples": 3, "prompt": 123})
+    s = GenerateSettings.from_section(section(decoding="beam", num_beams=8, num_samples=3, prompt=123))
     assert s.generation == GenerationConfig(strategy="beam", num_beams=8, seed=None)
     assert (s.num_samples, s.prompt) == (3, "123")  # a prompt is text, whatever Hydra parsed
-    assert GenerateSettings.from_section({"prompt": None}).prompt == ""
+    assert GenerateSettings.from_section(section(prompt=None)).prompt == ""
 
 
 def test_sample_i_is_seeded_seed_plus_i():
-    s = GenerateSettings.from_section({"seed": 5, "num_samples": 3})
+    s = GenerateSettings.from_section(section(seed=5, num_samples=3))
     assert [s.sample_config(i).seed for i in range(3)] == [5, 6, 7]
     assert s.sample_config(0, 3).num_samples == 3
-    assert GenerateSettings.from_section({}).sample_config(2).seed is None  # seed=null: new text every run
+    assert GenerateSettings.from_section(section()).sample_config(2).seed is None  # seed=null: new text every run
 
 
 @pytest.mark.parametrize(
-    ("section", "needle"),
+    ("values", "needle"),
     [
         ({"decoding": "topk"}, "decoding must be one of greedy, sample, beam, got 'topk'"),
         ({"temperature": 0}, "temperature"),
@@ -81,10 +86,17 @@ def test_sample_i_is_seeded_seed_plus_i():
         ({"stop_strings": ["x"]}, "unknown key.*'generate': stop_strings; valid keys: cache_window, decoding"),
     ],
 )
-def test_bad_values_are_one_line_naming_the_key(section, needle):
+def test_bad_values_are_one_line_naming_the_key(values, needle):
     with pytest.raises(ConfigError, match=needle) as info:
-        GenerateSettings.from_section(section)
+        GenerateSettings.from_section(section(**values))
     assert "\n" not in str(info.value)
+
+
+def test_a_missing_key_is_an_error_not_a_default_in_code():
+    values = section()
+    del values["seed"]
+    with pytest.raises(ConfigError, match="missing key.*'generate': seed"):
+        GenerateSettings.from_section(values)
 
 
 def test_section_keys_are_the_shipped_generate_section_and_its_shorthands():

@@ -6,14 +6,15 @@ import pytest
 import torch
 
 from gptlab.generation import GenerationConfig, generate
-from gptlab.model import GPT, GPTConfig, IncrementalLM
+from gptlab.model import GPT, IncrementalLM
+from tests.conftest import model_config
 from tests.generation.generation_fakes import CharTokenizer
 
 TOK = CharTokenizer("abcdefghijklmnopqrstuv")  # 22 characters + eot = 23 ids
 
 
 def tiny_gpt(pos_encoding: str, vocab_size: int = 23) -> GPT:
-    config = GPTConfig(vocab_size=vocab_size, context_size=12, n_layer=2, n_head=2, n_embd=16, pos_encoding=pos_encoding)
+    config = model_config("tiny", vocab_size=vocab_size, context_size=12, n_layer=2, n_head=2, n_embd=16, pos_encoding=pos_encoding)
     model = GPT(config).eval()
     # GPT-2 init gives near-uniform logits; larger weight matrices make every token
     # matter, so a caching bug changes the arg-max (norm gains and biases stay as they

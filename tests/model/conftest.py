@@ -7,13 +7,15 @@ import pytest
 import torch
 
 from gptlab.model import GPT, GPTConfig
+from tests.conftest import model_config
 
 
+# conf/model/tiny.yaml, smaller still (the rest of the architecture is tiny's).
 TINY: dict[str, Any] = dict(vocab_size=23, context_size=12, n_layer=2, n_head=2, n_embd=16)
 
 
 def tiny_config(**overrides: Any) -> GPTConfig:
-    return GPTConfig(**{**TINY, **overrides})
+    return model_config("tiny", **{**TINY, **overrides})
 
 
 @pytest.fixture

@@ -4,10 +4,12 @@ import pytest
 
 from gptlab.errors import GptlabError, ModelConfigError
 from gptlab.model import GPTConfig
+from tests.conftest import model_config
 
 
-def test_defaults_are_valid() -> None:
-    cfg = GPTConfig(vocab_size=100)
+@pytest.mark.parametrize("option", ["tiny", "small", "gpt_mini"])
+def test_conf_model_options_are_valid(option: str) -> None:
+    cfg = model_config(option, vocab_size=100)
     assert cfg.head_size == cfg.n_embd // cfg.n_head
     assert cfg.pos_encoding == "learned" and cfg.tie_weights
 
@@ -18,7 +20,7 @@ def test_defaults_are_valid() -> None:
         ({"n_embd": 30, "n_head": 4}, "divisible"),
         ({"pos_encoding": "rope", "n_embd": 12, "n_head": 4}, "even"),
         ({"pos_encoding": "alibi"}, "learned, sinusoidal, rope"),
-        ({"activation": "swish"}, "gelu, relu"),
+        ({"activation": "swish"}, "gelu, gelu_tanh, relu"),
         ({"norm": "batchnorm"}, "layernorm, rmsnorm"),
         ({"vocab_size": 0}, "vocab_size"),
         ({"context_size": -1}, "context_size"),
@@ -36,7 +38,7 @@ def test_defaults_are_valid() -> None:
 def test_invalid_configs_raise_one_line_error(overrides: dict, needle: str) -> None:
     args = {"vocab_size": 100, **overrides}
     with pytest.raises(ModelConfigError) as exc:
-        GPTConfig(**args)
+        model_config("tiny", **args)
     msg = str(exc.value)
     assert needle in msg
     assert "\n" not in msg
@@ -44,13 +46,13 @@ def test_invalid_configs_raise_one_line_error(overrides: dict, needle: str) -> N
 
 
 def test_is_frozen() -> None:
-    cfg = GPTConfig(vocab_size=10)
+    cfg = model_config("tiny", vocab_size=10)
     with pytest.raises(AttributeError):
         cfg.n_layer = 3  # type: ignore[misc]
 
 
 def test_dict_round_trip() -> None:
-    cfg = GPTConfig(vocab_size=10, pos_encoding="rope", norm="rmsnorm", bias=False, dropout=0.1)
+    cfg = model_config("tiny", vocab_size=10, pos_encoding="rope", norm="rmsnorm", bias=False, dropout=0.1)
     d = cfg.to_dict()
     assert d["pos_encoding"] == "rope" and d["vocab_size"] == 10
     assert GPTConfig.from_dict(d) == cfg

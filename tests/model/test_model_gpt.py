@@ -7,9 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gptlab.model import GPT, GPTConfig
+from gptlab.model import GPT
 from gptlab.model.attention import CausalSelfAttention
 from gptlab.model.config import POS_ENCODINGS
+from tests.conftest import model_config
 
 MakeModel = Callable[..., GPT]
 
@@ -97,7 +98,7 @@ def test_weight_tying(make_model: MakeModel) -> None:
 def test_gpt2_init() -> None:
     torch.manual_seed(0)
     n_layer = 4
-    model = GPT(GPTConfig(vocab_size=100, n_layer=n_layer, n_head=4, n_embd=64, context_size=32))
+    model = GPT(model_config("tiny", vocab_size=100, n_layer=n_layer, n_head=4, n_embd=64, context_size=32))
     resid_std = 0.02 / math.sqrt(2 * n_layer)
     for block in model.blocks:
         assert block.attn.out_proj.weight.std().item() == pytest.approx(resid_std, rel=0.05)
@@ -147,7 +148,7 @@ def test_clean_state_dict_strips_compile_prefix(make_model: MakeModel) -> None:
 
 def test_num_params_by_hand() -> None:
     V, ctx, L, C = 11, 8, 2, 8
-    cfg = GPTConfig(vocab_size=V, context_size=ctx, n_layer=L, n_head=2, n_embd=C)
+    cfg = model_config("tiny", vocab_size=V, context_size=ctx, n_layer=L, n_head=2, n_embd=C)
     model = GPT(cfg)
     norm = 2 * C  # weight + bias
     attn = (C * 3 * C + 3 * C) + (C * C + C)
@@ -164,12 +165,12 @@ def test_num_params_by_hand() -> None:
     assert model.flops_per_token(seq_len=5) == 6 * (total - ctx * C) + 12 * L * C * 5
     assert model.flops_per_token() == 6 * (total - ctx * C) + 12 * L * C * ctx
 
-    untied = GPT(GPTConfig(vocab_size=V, context_size=ctx, n_layer=L, n_head=2, n_embd=C, tie_weights=False))
+    untied = GPT(model_config("tiny", vocab_size=V, context_size=ctx, n_layer=L, n_head=2, n_embd=C, tie_weights=False))
     assert untied.num_params() == total - ctx * C + V * C
     # The untied token table is a lookup, so FLOPs are unchanged.
     assert untied.flops_per_token() == model.flops_per_token()
 
-    rope = GPT(GPTConfig(vocab_size=V, context_size=ctx, n_layer=L, n_head=2, n_embd=C, pos_encoding="rope"))
+    rope = GPT(model_config("tiny", vocab_size=V, context_size=ctx, n_layer=L, n_head=2, n_embd=C, pos_encoding="rope"))
     assert rope.num_params() == rope.num_params(non_embedding=False) == total - ctx * C
 
 

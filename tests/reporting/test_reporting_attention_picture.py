@@ -7,6 +7,7 @@ import pytest
 from gptlab.checkpoint import load_model_dir
 from gptlab.errors import ConfigError
 from gptlab.reporting.attention_picture import AttentionPlotConfig, attention_picture, describe_model
+from tests.conftest import conf_section
 from tests.evaluation.pipeline_fixtures import trained_pipeline  # noqa: F401 - fixture
 
 
@@ -32,4 +33,4 @@ def test_the_title_tells_models_apart(trained_pipeline):
 @pytest.mark.parametrize("max_tokens", [0, True, 2.5])
 def test_max_tokens_is_a_positive_integer(max_tokens):
     with pytest.raises(ConfigError, match="max_tokens must be an integer >= 1"):
-        AttentionPlotConfig(max_tokens=max_tokens)
+        conf_section(AttentionPlotConfig, "sample.attention", max_tokens=max_tokens)

@@ -11,11 +11,12 @@ import pytest
 from gptlab.errors import ConfigError
 from gptlab.generation import GenerationConfig
 from gptlab.reporting.sample_report import SampleConfig
+from tests.conftest import conf_section
 
 
 def test_a_strategy_is_the_sections_length_and_seed_then_its_overrides():
-    cfg = SampleConfig(
-        prompts="ROMEO:", max_new_tokens=30, seed=7,
+    cfg = conf_section(
+        SampleConfig, "sample", prompts="ROMEO:", max_new_tokens=30, seed=7,
         strategies={"greedy": {"strategy": "greedy"}, "beam": {"strategy": "beam", "max_new_tokens": 5}},
     )  # fmt: skip
     assert cfg.prompts == ("ROMEO:",)  # one prompt given as a string
@@ -36,10 +37,10 @@ def test_a_strategy_is_the_sections_length_and_seed_then_its_overrides():
 )
 def test_bad_sections_are_one_line_naming_the_key(kwargs, needle):
     with pytest.raises(ConfigError, match=needle) as info:
-        SampleConfig(**kwargs)
+        conf_section(SampleConfig, "sample", **kwargs)
     assert "\n" not in str(info.value)
 
 
 def test_bad_strategy_settings_name_the_strategy():
     with pytest.raises(ConfigError, match="unknown key.*sample.strategies.greedy"):
-        SampleConfig(strategies={"greedy": {"strategy": "greedy", "topk": 3}}).generation_configs()
+        conf_section(SampleConfig, "sample", strategies={"greedy": {"strategy": "greedy", "topk": 3}}).generation_configs()

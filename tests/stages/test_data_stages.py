@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gptlab.errors import DataError, TokenizerError
-from tests.conftest import SMALL_CORPUS, run_stage
+from tests.conftest import SMALL_CORPUS, conf_section, run_stage
 
 
 def test_three_stages_write_their_declared_outputs(workdir, small_corpus):
@@ -76,7 +76,7 @@ def test_build_before_tokenize_says_what_to_run(workdir, small_corpus):
 
 
 def test_large_vocab_switches_to_uint32(tmp_path, small_corpus):
-    from gptlab.dataset import SplitConfig, build_dataset
+    from gptlab.dataset import BuildConfig, SplitConfig, build_dataset
 
     class WideTokenizer:
         """Maps characters to ids above 65535, so uint16 cannot hold them."""
@@ -87,7 +87,8 @@ def test_large_vocab_switches_to_uint32(tmp_path, small_corpus):
         def encode_array(self, texts):
             return np.concatenate([np.frombuffer(t.encode("utf-32-le"), np.uint32).astype(np.int64) + 65_536 for t in texts])
 
-    meta = build_dataset(small_corpus, len(SMALL_CORPUS), "c", WideTokenizer(), "t", SplitConfig(), tmp_path, progress=False)
+    split, build = conf_section(SplitConfig, "data.split"), conf_section(BuildConfig, "build")
+    meta = build_dataset(small_corpus, len(SMALL_CORPUS), "c", WideTokenizer(), "t", split, tmp_path, build, progress=False)
     assert meta.dtype == "uint32"
     ids = np.fromfile(tmp_path / "train.bin", dtype=np.uint32)
     assert ids.min() >= 65_536 and len(ids) == meta.tokens["train"]

@@ -1,4 +1,5 @@
-"""Hydra sweeps of the train stage: one MLflow run and one directory per job."""
+"""Hydra sweeps of the train stage: one MLflow run and one directory per job, nested under
+one MLflow parent run per sweep that records the best job."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import copy_built
+from gptlab.sweeps.parent_run import BEST_RUN_TAG, PARENT_ROLE, PARENT_RUN_ID_TAG, ROLE_TAG
+from tests.conftest import REPO, copy_built
 
 FAST = ("experiment=smoke", "data=file", "data.path=corpus.txt", "train.sample_every_n_val=0",
         "trainer.enable_progress_bar=false", "trainer.max_steps=4", "trainer.val_check_interval=2")
@@ -21,19 +23,35 @@ def built(built_data, tmp_path) -> Path:
     return copy_built(built_data, tmp_path)
 
 
-def _train(args, cwd, env, timeout=900):
+def _train(args, cwd, env, timeout=900, ok=True):
     res = subprocess.run([sys.executable, "-m", "gptlab.train", *args], cwd=cwd, env=env,
                          capture_output=True, text=True, timeout=timeout)
-    assert res.returncode == 0, res.stderr[-4000:]
+    assert (res.returncode == 0) == ok, res.stderr[-4000:]
     return res
 
 
-def _runs(root: Path):
+def _all_runs(root: Path):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
     exp = client.get_experiment_by_name("gptlab")
     return client.search_runs([exp.experiment_id]) if exp else []
+
+
+def _runs(root: Path):
+    """The jobs' runs (the sweeps' parent runs left out)."""
+    return [r for r in _all_runs(root) if r.data.tags.get(ROLE_TAG) != PARENT_ROLE]
+
+
+def _parent(root: Path):
+    """The one sweep's parent run, after checking that every job's run is nested under it
+    with a name of its own."""
+    (parent,) = [r for r in _all_runs(root) if r.data.tags.get(ROLE_TAG) == PARENT_ROLE]
+    runs = _runs(root)
+    assert {r.data.tags[PARENT_RUN_ID_TAG] for r in runs} == {parent.info.run_id}
+    assert len({r.info.run_name for r in runs}) == len(runs)
+    assert {r.data.tags["sweep_id"] for r in runs} == {parent.data.tags["sweep_id"]}
+    return parent
 
 
 def _job_dirs(root: Path) -> list[Path]:
@@ -49,6 +67,15 @@ def test_multirun_gives_one_run_and_one_directory_per_job(built, subprocess_env)
     # each job scored the whole validation split itself
     assert all(r.data.metrics["eval/val_bits_per_char"] > 0 for r in runs)
     assert len({r.data.tags["sweep_id"] for r in runs}) == 1
+    # one parent run: the children named by the swept value, the best one (whole-split
+    # validation loss, the default objective) recorded when the sweep ended
+    parent = _parent(built)
+    assert parent.info.status == "FINISHED"
+    assert sorted(r.info.run_name for r in runs) == ["n_layer=1", "n_layer=2"]
+    assert parent.data.params["sweep.overrides"].endswith("model.n_layer=1,2")
+    best = min(runs, key=lambda r: r.data.metrics["eval/val_loss"])
+    assert parent.data.tags[BEST_RUN_TAG] == best.info.run_id
+    assert parent.data.metrics["sweep/best_eval_val_loss"] == pytest.approx(best.data.metrics["eval/val_loss"])
     jobs = _job_dirs(built)
     assert len(jobs) == 2
     for job in jobs:
@@ -66,6 +93,11 @@ def test_optuna_search_records_the_best_trial(built, subprocess_env):
     runs = _runs(built)
     assert len(runs) == 3
     assert best["best_value"] == pytest.approx(min(r.data.metrics["val/loss"] for r in runs), rel=1e-6)
+    parent = _parent(built)
+    assert parent.data.params["sweep.objective"] == "val_loss" and parent.data.params["sweep.sweeper"] == "OptunaSweeper"
+    assert parent.data.metrics["sweep/best_val_loss"] == pytest.approx(best["best_value"], rel=1e-6)
+    # each child is named by the values Optuna gave the searched keys
+    assert all(r.info.run_name.startswith("lr=") and ",n_layer=" in r.info.run_name for r in runs)
 
 
 @pytest.mark.slow
@@ -77,6 +109,23 @@ def test_parallel_joblib_jobs_lose_no_mlflow_run(built, subprocess_env):
     assert len(runs) == 8
     assert all(r.info.status == "FINISHED" and "val/loss" in r.data.metrics for r in runs)
     assert len(_job_dirs(built)) == 8
+    # the workers are other processes: they found the parent through the sweep directory
+    parent = _parent(built)
+    assert parent.info.status == "FINISHED" and parent.data.params["sweep.launcher"] == "JoblibLauncher"
+
+
+@pytest.mark.slow
+def test_a_failing_job_fails_its_own_run_only(built, subprocess_env):
+    """Two jobs, two at a time: one raises mid-training. Its run is FAILED, the other one
+    finishes and is the sweep's best; the parent ends FAILED with the sweep (exit code 1)."""
+    env = {**subprocess_env, "PYTHONPATH": f"{REPO / 'tests/sweeps'}:{subprocess_env['PYTHONPATH']}"}
+    _train(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *FAST,
+            "train.extra_callbacks=[],[{_target_:failing_callback.RaiseAtStep,step:2}]"], built, env, ok=False)
+    runs = {r.data.tags["sweep_job"]: r for r in _runs(built)}
+    assert {num: r.info.status for num, r in runs.items()} == {"0": "FINISHED", "1": "FAILED"}
+    parent = _parent(built)
+    assert parent.info.status == "FAILED" and parent.data.tags["sweep.failed_jobs"] == "1"
+    assert parent.data.tags[BEST_RUN_TAG] == runs["0"].info.run_id
 
 
 @pytest.mark.slow

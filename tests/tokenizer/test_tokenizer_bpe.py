@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from gptlab.errors import TokenizerError
-from gptlab.tokenizer import TokenizerConfig, Tokenizer, train_tokenizer
+from gptlab.tokenizer import Tokenizer, train_tokenizer
+from tests.conftest import tokenizer_config
 
 
 @pytest.fixture(scope="module")
 def bpe(corpus: str) -> Tokenizer:
-    return train_tokenizer(TokenizerConfig(kind="bpe", vocab_size=300, min_frequency=2), corpus)
+    return train_tokenizer(tokenizer_config("bpe", vocab_size=300, min_frequency=2), corpus)
 
 
 def test_specials_and_eot(bpe: Tokenizer) -> None:
@@ -22,7 +23,7 @@ def test_specials_and_eot(bpe: Tokenizer) -> None:
 
 @pytest.mark.parametrize("vocab_size", [261, 300, 400])
 def test_vocab_size_honored(corpus: str, vocab_size: int) -> None:
-    tok = train_tokenizer(TokenizerConfig(kind="bpe", vocab_size=vocab_size), corpus)
+    tok = train_tokenizer(tokenizer_config("bpe", vocab_size=vocab_size), corpus)
     assert 261 <= tok.vocab_size <= vocab_size
     vocab = json.loads(tok.to_json())["tokenizer"]["model"]["vocab"]
     # Ids are dense, so every id below vocab_size decodes and a model's embedding fits.
@@ -65,7 +66,7 @@ def test_decode_special_ids(bpe: Tokenizer) -> None:
 
 
 def test_non_ascii_special_decodes_as_text(corpus: str) -> None:
-    tok = train_tokenizer(TokenizerConfig(kind="bpe", vocab_size=300, special_tokens=("<|endoftext|>", "« fin »")), corpus)
+    tok = train_tokenizer(tokenizer_config("bpe", vocab_size=300, special_tokens=("<|endoftext|>", "« fin »")), corpus)
     ids = tok.encode("x") + [tok.special_tokens["« fin »"]] + tok.encode("y")
     assert tok.decode(ids) == "x« fin »y"
 
@@ -94,11 +95,11 @@ def test_lone_surrogate_is_a_clear_error(bpe: Tokenizer) -> None:
 
 
 def test_training_is_deterministic(corpus: str) -> None:
-    cfg = TokenizerConfig(kind="bpe", vocab_size=320)
+    cfg = tokenizer_config("bpe", vocab_size=320)
     assert train_tokenizer(cfg, corpus).to_json() == train_tokenizer(cfg, corpus).to_json()
 
 
 def test_training_text_without_newlines(corpus: str) -> None:
     text = corpus.replace("\n", " ") * 20  # one long line, bigger than a training chunk
-    tok = train_tokenizer(TokenizerConfig(kind="bpe", vocab_size=300), text)
+    tok = train_tokenizer(tokenizer_config("bpe", vocab_size=300), text)
     assert tok.decode(tok.encode(text)) == text

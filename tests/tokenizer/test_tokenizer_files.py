@@ -11,15 +11,15 @@ from gptlab.errors import TokenizerError
 from gptlab.tokenizer import (
     FORMAT_VERSION,
     Tokenizer,
-    TokenizerConfig,
     load_tokenizer,
     tokenizer_from_json,
     train_tokenizer,
 )
+from tests.conftest import tokenizer_config
 
 CONFIGS = {
-    "char": TokenizerConfig(kind="char", unk_policy="replace"),
-    "bpe": TokenizerConfig(kind="bpe", vocab_size=300),
+    "char": tokenizer_config("char", unk_policy="replace"),
+    "bpe": tokenizer_config("bpe", vocab_size=300),
 }
 
 
@@ -159,7 +159,7 @@ def test_corrupt_char_vocab(tmp_path: Path) -> None:
 
 
 def test_char_vocab_with_surrogate_saves(tmp_path: Path) -> None:
-    tok = train_tokenizer(TokenizerConfig(), "a\udc80")
+    tok = train_tokenizer(tokenizer_config("char"), "a\udc80")
     path = tmp_path / "t.json"
     tok.save(path)
     assert load_tokenizer(path).encode("\udc80a") == tok.encode("\udc80a")

@@ -6,24 +6,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gptlab.tokenizer import Tokenizer, TokenizerConfig, train_tokenizer
+from gptlab.tokenizer import Tokenizer, train_tokenizer
+from tests.conftest import tokenizer_config
 
 SPECIAL_TEXTS = st.sampled_from(["<|endoftext|>", "<unk>", "<pad>", "<bos>", "<eos>", "<|", "|>"])
 
 
 @pytest.fixture(scope="module")
 def bpe(corpus: str) -> Tokenizer:
-    return train_tokenizer(TokenizerConfig(kind="bpe", vocab_size=300), corpus)
+    return train_tokenizer(tokenizer_config("bpe", vocab_size=300), corpus)
 
 
 @pytest.fixture(scope="module")
 def char(corpus: str) -> Tokenizer:
-    return train_tokenizer(TokenizerConfig(), corpus)
+    return train_tokenizer(tokenizer_config("char", unk_policy="error"), corpus)
 
 
 @pytest.fixture(scope="module")
 def char_replace(corpus: str) -> Tokenizer:
-    return train_tokenizer(TokenizerConfig(unk_policy="replace"), corpus)
+    return train_tokenizer(tokenizer_config("char", unk_policy="replace"), corpus)
 
 
 @settings(deadline=None, max_examples=200)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from gptlab.tokenizer import TokenizerConfig, tokenizer_stats, train_tokenizer
+from gptlab.tokenizer import tokenizer_stats, train_tokenizer
+from tests.conftest import tokenizer_config
 
 
 def test_char_stats(corpus: str) -> None:
-    tok = train_tokenizer(TokenizerConfig(), corpus)
+    tok = train_tokenizer(tokenizer_config("char"), corpus)
     stats = tokenizer_stats(tok, corpus)
     assert stats == {
         "kind": "char",
@@ -18,7 +19,7 @@ def test_char_stats(corpus: str) -> None:
 
 
 def test_bpe_stats(corpus: str) -> None:
-    tok = train_tokenizer(TokenizerConfig(kind="bpe", vocab_size=300), corpus)
+    tok = train_tokenizer(tokenizer_config("bpe", vocab_size=300), corpus)
     stats = tokenizer_stats(tok, corpus)
     assert stats["kind"] == "bpe"
     assert stats["tokens"] == len(tok.encode(corpus))
@@ -28,5 +29,5 @@ def test_bpe_stats(corpus: str) -> None:
 
 
 def test_empty_sample(corpus: str) -> None:
-    tok = train_tokenizer(TokenizerConfig(), corpus)
+    tok = train_tokenizer(tokenizer_config("char"), corpus)
     assert tokenizer_stats(tok, "")["chars_per_token"] == 0.0

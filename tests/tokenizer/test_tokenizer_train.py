@@ -7,7 +7,8 @@ import random
 import pytest
 
 from gptlab.errors import TokenizerError
-from gptlab.tokenizer import TokenizerConfig, train_tokenizer
+from gptlab.tokenizer import train_tokenizer
+from tests.conftest import tokenizer_config
 from gptlab.tokenizer import bpe as bpe_module
 
 
@@ -22,7 +23,7 @@ def test_pieces_give_the_same_tokenizer_as_the_joined_text(corpus: str, kind: st
     # A small chunk size so the BPE re-chunking really cuts the text many times, also
     # inside pieces and across piece boundaries.
     monkeypatch.setattr(bpe_module, "_TRAIN_CHUNK", 500)
-    cfg = TokenizerConfig(kind=kind, vocab_size=300, min_frequency=2)
+    cfg = tokenizer_config(kind, vocab_size=300, min_frequency=2)
     whole = train_tokenizer(cfg, corpus).to_json()
     pieces = _random_cuts(corpus, 40, seed)
     assert train_tokenizer(cfg, iter(pieces)).to_json() == whole
@@ -47,17 +48,17 @@ def test_line_chunks_never_split_a_long_line(monkeypatch) -> None:
 @pytest.mark.parametrize("kind", ["char", "bpe"])
 def test_only_empty_pieces_is_the_empty_text_error(kind: str) -> None:
     with pytest.raises(TokenizerError, match="empty"):
-        train_tokenizer(TokenizerConfig(kind=kind), ["", ""])
+        train_tokenizer(tokenizer_config(kind), ["", ""])
     with pytest.raises(TokenizerError, match="empty"):
-        train_tokenizer(TokenizerConfig(kind=kind), iter([]))
+        train_tokenizer(tokenizer_config(kind), iter([]))
 
 
 @pytest.mark.parametrize("bad", [b"bytes", 42, ["ok", 7]])
 def test_non_text_is_a_type_error(bad) -> None:
     with pytest.raises(TypeError, match="str"):
-        train_tokenizer(TokenizerConfig(), bad)
+        train_tokenizer(tokenizer_config("char"), bad)
 
 
 def test_a_surrogate_in_a_later_piece_is_named(corpus: str) -> None:
     with pytest.raises(TokenizerError, match="surrogate"):
-        train_tokenizer(TokenizerConfig(kind="bpe", vocab_size=300), [corpus, "ok\ud800"])
+        train_tokenizer(tokenizer_config("bpe", vocab_size=300), [corpus, "ok\ud800"])

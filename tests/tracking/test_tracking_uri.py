@@ -93,14 +93,15 @@ def test_every_entry_point_finds_the_root_store_from_a_subdirectory(store_with_a
 
     # evaluate and sample: the model's training run is found in the root store
     from gptlab.tracking import LoggerConfig, training_run
+    from tests.conftest import conf_section
 
-    link = training_run({"mlflow": {"run_id": run_id}}, LoggerConfig(tracking_uri=default))
+    link = training_run({"mlflow": {"run_id": run_id}}, conf_section(LoggerConfig, "logger", tracking_uri=default))
     assert link is not None and link.run_id == run_id
 
     # compare: the root store's experiment and run
     from gptlab.comparison import CompareSettings, compare
 
-    result = compare(CompareSettings(experiment_name="gptlab", tracking_uri=default, out_dir=str(root / "cmp")))
+    result = compare(CompareSettings(experiment_name="gptlab", tracking_uri=default, out_dir=str(root / "cmp"), sweep=None))
     assert [r.run_id for r in result.runs] == [run_id]
 
     # ui: the server is started on the root store

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from gptlab.model import GPT, GPTConfig
+from gptlab.model import GPT
 from gptlab.training.config import OptimConfig
 from gptlab.training.optim import make_adamw, param_groups
+from tests.conftest import conf_section, model_config
 
 TINY = dict(vocab_size=11, context_size=8, n_layer=2, n_head=2, n_embd=8)
 
@@ -28,7 +29,7 @@ def _blocks(suffixes: list[str]) -> set[str]:
 
 
 def test_matrices_decay_vectors_do_not() -> None:
-    model = GPT(GPTConfig(**TINY))
+    model = GPT(model_config("tiny", **TINY))
     groups = param_groups(model, weight_decay=0.1)
     assert [g["weight_decay"] for g in groups] == [0.1, 0.0]
     decay, no_decay = _names(model, groups)
@@ -37,26 +38,26 @@ def test_matrices_decay_vectors_do_not() -> None:
 
 
 def test_tied_head_appears_once_untied_head_decays() -> None:
-    tied = GPT(GPTConfig(**TINY))
+    tied = GPT(model_config("tiny", **TINY))
     decay, no_decay = param_groups(tied, 0.1)
     n_tensors = len(decay["params"]) + len(no_decay["params"])
     assert n_tensors == 2 + 2 + 2 * (4 + 8)  # embeddings, final norm, two blocks
     assert len({id(p) for g in (decay, no_decay) for p in g["params"]}) == n_tensors
 
-    untied = GPT(GPTConfig(**TINY, tie_weights=False))
+    untied = GPT(model_config("tiny", **TINY, tie_weights=False))
     decay_names, _ = _names(untied, param_groups(untied, 0.1))
     assert "lm_head.weight" in decay_names
 
 
 def test_rmsnorm_no_bias_rope() -> None:
-    model = GPT(GPTConfig(**TINY, norm="rmsnorm", bias=False, pos_encoding="rope"))
+    model = GPT(model_config("tiny", **TINY, norm="rmsnorm", bias=False, pos_encoding="rope"))
     decay, no_decay = _names(model, param_groups(model, 0.1))
     assert decay == {"tok_emb.weight"} | _blocks(_BLOCK_DECAY)
     assert no_decay == {"norm_f.weight"} | _blocks(["norm1.weight", "norm2.weight"])
 
 
 def test_frozen_parameters_are_left_out() -> None:
-    model = GPT(GPTConfig(**TINY))
+    model = GPT(model_config("tiny", **TINY))
     model.tok_emb.weight.requires_grad_(False)
     model.norm_f.bias.requires_grad_(False)
     decay, no_decay = _names(model, param_groups(model, 0.1))
@@ -65,8 +66,8 @@ def test_frozen_parameters_are_left_out() -> None:
 
 
 def test_make_adamw_uses_the_config() -> None:
-    model = GPT(GPTConfig(**TINY))
-    cfg = OptimConfig(lr=3e-4, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.05)
+    model = GPT(model_config("tiny", **TINY))
+    cfg = conf_section(OptimConfig, "optim", lr=3e-4, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.05)
     opt = make_adamw(model, cfg, "cpu")
     assert isinstance(opt, torch.optim.AdamW)
     assert [g["weight_decay"] for g in opt.param_groups] == [0.05, 0.0]
@@ -78,8 +79,8 @@ def test_make_adamw_uses_the_config() -> None:
 def test_one_step_decays_only_the_decay_group() -> None:
     # With zero gradients Adam's update is zero, so the only change is decoupled
     # decay: p <- p * (1 - lr * wd) = p * 0.9 in the decay group, p elsewhere.
-    model = GPT(GPTConfig(**TINY))
-    opt = make_adamw(model, OptimConfig(lr=0.5, weight_decay=0.2), "cpu")
+    model = GPT(model_config("tiny", **TINY))
+    opt = make_adamw(model, conf_section(OptimConfig, "optim", lr=0.5, weight_decay=0.2), "cpu")
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
@@ -88,3 +89,13 @@ def test_one_step_decays_only_the_decay_group() -> None:
     for name, p in model.named_parameters():
         factor = 0.9 if name in decay_names else 1.0
         torch.testing.assert_close(p.detach(), before[name] * factor)
+
+
+def test_auto_fuses_on_cuda_unless_a_grad_scaler_scales_the_gradients() -> None:
+    model = GPT(model_config("tiny", **TINY))
+    cfg = conf_section(OptimConfig, "optim", fused="auto")
+    assert not make_adamw(model, cfg, "cpu").defaults["fused"]
+    assert make_adamw(model, cfg, "cuda").defaults["fused"]
+    # 16-mixed: Lightning must unscale before clipping, which a fused step would do itself
+    assert not make_adamw(model, cfg, "cuda", grad_scaler=True).defaults["fused"]
+    assert make_adamw(model, conf_section(OptimConfig, "optim", fused=True), "cuda", grad_scaler=True).defaults["fused"]

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,17 +37,57 @@ def conf_dir() -> Path:
     return (Path(__file__).resolve().parents[3] / "conf").resolve()
 
 
+# Either one shows the traceback behind a one-line error (the exit code stays the same).
+DEBUG_ENV = ("GPTLAB_DEBUG", "HYDRA_FULL_ERROR")
+
+
+def debug_enabled() -> bool:
+    return any(os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no") for name in DEBUG_ENV)
+
+
+def expected_failure(exc: BaseException) -> GptlabError | None:
+    """The one-line error for ``exc`` if the user or the machine caused it, else None (a bug).
+
+    Besides gptlab's own errors: the operating system refusing to store or read a file
+    (disk full, quota, file too large, read-only filesystem, permission denied, I/O
+    error) and a tracking store that is not a database. Anything else keeps its traceback.
+    """
+    from gptlab.errors import StoreError
+    from gptlab.io.atomic import storage_error
+
+    if isinstance(exc, GptlabError):
+        return exc
+    if isinstance(exc, OSError):
+        return storage_error(exc, None)
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.DatabaseError):
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return StoreError(f"the MLflow store cannot be used: {reason} (check logger.tracking_uri and the file it names)")
+    return None
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a :class:`GptlabError` into ``error: message`` on stderr and exit code 2."""
+    """Turn an expected failure into ``error: message`` on stderr and its exit code.
+
+    Expected: a :class:`GptlabError` (exit 2, or the class's own code) and the failures of
+    :func:`expected_failure`; Ctrl-C exits 130. ``GPTLAB_DEBUG=1`` (or
+    ``HYDRA_FULL_ERROR=1``) prints the traceback first. Other exceptions are bugs and
+    propagate with their traceback.
+    """
     try:
         yield
-    except GptlabError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr, flush=True)
         raise SystemExit(130) from None
+    except Exception as exc:
+        err = expected_failure(exc)
+        if err is None:
+            raise
+        if debug_enabled():
+            traceback.print_exc()
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(err.exit_code) from None
 
 
 def _rewrite_params_flag(argv: list[str]) -> list[str]:

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gptlab.comparison.plot import plot_comparison
-from gptlab.comparison.runs import RunSummary, find_experiment, load_runs
+from gptlab.comparison.runs import (
+    LATEST,
+    RunSummary,
+    SweepSummary,
+    find_experiment,
+    find_sweep,
+    load_runs,
+    sweep_summary,
+)
 from gptlab.comparison.table import by_val_loss, markdown_table, varying_keys
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_write_text
@@ -22,11 +30,13 @@ PLOT_FILE = "comparison.png"
 
 @dataclass(frozen=True)
 class CompareSettings:
-    """What to compare and where the report goes (the keys of conf/compare.yaml)."""
+    """What to compare and where the report goes (the keys of conf/compare.yaml, which owns their defaults)."""
 
     experiment_name: str
-    tracking_uri: str = "sqlite:///mlflow.db"
-    out_dir: str = "reports/compare"
+    tracking_uri: str
+    out_dir: str
+    # A sweep's parent run id, or "latest": compare that sweep's child runs only (null: every run).
+    sweep: str | None
 
     def __post_init__(self) -> None:
         # Hydra reads `experiment=123` as a number; an MLflow experiment name is text.
@@ -37,6 +47,8 @@ class CompareSettings:
             raise ConfigError("tracking_uri must not be empty, e.g. tracking_uri=sqlite:///mlflow.db")
         if not self.out_dir or not str(self.out_dir).strip():
             raise ConfigError("out_dir must not be empty, e.g. out_dir=reports/compare")
+        if self.sweep is not None:  # Hydra reads an id of digits as a number
+            object.__setattr__(self, "sweep", str(self.sweep).strip() or None)
 
 
 @dataclass(frozen=True)
@@ -47,12 +59,20 @@ class Comparison:
     varying: tuple[str, ...]
     markdown: Path
     plot: Path
+    sweep: SweepSummary | None = None  # the sweep compared, when one was asked for
 
 
-def render_report(experiment: str, tracking_uri: str, runs: Sequence[RunSummary], keys: Sequence[str]) -> str:
+def render_report(experiment: str, tracking_uri: str, runs: Sequence[RunSummary], keys: Sequence[str],
+                  sweep: SweepSummary | None = None) -> str:  # fmt: skip
     varying = ", ".join(f"`{k}`" for k in keys) if keys else "none (every run has the same config)"
-    return (
-        f"# Runs of MLflow experiment `{experiment}`\n\n"
+    title = f"# Runs of MLflow experiment `{experiment}`\n\n"
+    if sweep is not None:
+        best = f" Best run by `{sweep.objective}`: `{sweep.best_run_name}`." if sweep.best_run_name else ""
+        title = (
+            f"# Sweep `{sweep.name}` of MLflow experiment `{experiment}`\n\n"
+            f"Parent run `{sweep.run_id}`, overrides `{sweep.overrides}`.{best}\n\n"
+        )
+    return title + (
         f"Store: `{redact_uri(tracking_uri)}`. {len(runs)} run(s), best validation loss first. "
         f"Config keys that differ between runs: {varying}.\n\n"
         f"{markdown_table(runs, keys)}\n"
@@ -63,12 +83,21 @@ def render_report(experiment: str, tracking_uri: str, runs: Sequence[RunSummary]
 def compare(settings: CompareSettings) -> Comparison:
     uri = normalize_tracking_uri(settings.tracking_uri)  # the store train wrote to, from any subdirectory
     client = open_store(uri)
-    experiment = find_experiment(client, settings.experiment_name, uri)
-    runs = tuple(by_val_loss(load_runs(client, experiment, uri)))
+    sweep = None
+    if settings.sweep is None:
+        experiment = find_experiment(client, settings.experiment_name, uri)
+    else:
+        scope = find_experiment(client, settings.experiment_name, uri) if settings.sweep == LATEST else None
+        parent = find_sweep(client, settings.sweep, scope, uri)
+        # A run id names its own experiment, whatever experiment_name says.
+        experiment = client.get_experiment(parent.info.experiment_id)
+        sweep = sweep_summary(parent)
+    runs = tuple(by_val_loss(load_runs(client, experiment, uri, parent_run_id=sweep.run_id if sweep else None)))
     keys = tuple(varying_keys(runs))
     out = Path(settings.out_dir)
     md = out / MARKDOWN_FILE
-    atomic_write_text(md, render_report(settings.experiment_name, settings.tracking_uri, runs, keys))
-    png = plot_comparison(runs, out / PLOT_FILE, title=f"MLflow experiment {settings.experiment_name!r}")
-    log.info("compared %d run(s) of %r -> %s, %s", len(runs), settings.experiment_name, md, png)
-    return Comparison(runs=runs, varying=keys, markdown=md, plot=png)
+    atomic_write_text(md, render_report(experiment.name, settings.tracking_uri, runs, keys, sweep))
+    what = f"sweep {sweep.name!r}" if sweep else f"MLflow experiment {experiment.name!r}"
+    png = plot_comparison(runs, out / PLOT_FILE, title=what)
+    log.info("compared %d run(s) of %s -> %s, %s", len(runs), what, md, png)
+    return Comparison(runs=runs, varying=keys, markdown=md, plot=png, sweep=sweep)

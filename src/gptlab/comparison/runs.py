@@ -23,6 +23,7 @@ PARAM_COUNT_PARAMS = ("model.params", "params")
 
 # The experiment listing in an error message stays readable on a crowded server.
 _MAX_LISTED = 20
+LATEST = "latest"  # sweep=latest: the experiment's most recently started sweep
 
 
 @dataclass(frozen=True)
@@ -76,18 +77,78 @@ def find_experiment(client: Any, name: str, tracking_uri: str) -> Any:
     return exp
 
 
-def load_runs(client: Any, experiment: Any, tracking_uri: str) -> list[RunSummary]:
-    """Every active run of ``experiment``, summarized; a DataError if there are none."""
+@dataclass(frozen=True)
+class SweepSummary:
+    """A sweep's parent run (``python -m gptlab.train -m ...``), as the report names it."""
+
+    run_id: str
+    name: str
+    overrides: str
+    objective: str
+    best_run_name: str | None
+
+
+def find_sweep(client: Any, sweep: str, experiment: Any, tracking_uri: str) -> Any:
+    """The parent run ``sweep`` names: a run id (in any experiment), or ``latest``, the most
+    recently started sweep of ``experiment``."""
+    from mlflow.exceptions import MlflowException
+
+    from gptlab.sweeps.parent_run import PARENT_ROLE, ROLE_TAG
+    from gptlab.tracking import redact_uri
+
+    if sweep == LATEST:
+        found = client.search_runs(
+            [experiment.experiment_id], filter_string=f"tags.{ROLE_TAG} = '{PARENT_ROLE}'",
+            order_by=["attributes.start_time DESC"], max_results=1,
+        )  # fmt: skip
+        if not found:
+            raise DataError(
+                f"MLflow experiment {experiment.name!r} in {redact_uri(tracking_uri)} has no sweep "
+                "(a parent run made by `python -m gptlab.train -m ...`); compare its runs without sweep=..."
+            )
+        return found[0]
+    try:
+        return client.get_run(sweep)
+    except MlflowException:
+        raise ConfigError(
+            f"sweep={sweep!r} is not a run in {redact_uri(tracking_uri)}: give a sweep's parent run id "
+            "(the MLflow UI shows it on the run's page) or sweep=latest"
+        ) from None
+
+
+def sweep_summary(run: Any) -> SweepSummary:
+    from gptlab.sweeps.parent_run import BEST_NAME_TAG
+
+    tags, params = run.data.tags, run.data.params
+    return SweepSummary(
+        run_id=run.info.run_id,
+        name=run.info.run_name or run.info.run_id[:8],
+        overrides=params.get("sweep.overrides", ""),
+        objective=params.get("sweep.objective", ""),
+        best_run_name=tags.get(BEST_NAME_TAG),
+    )
+
+
+def load_runs(client: Any, experiment: Any, tracking_uri: str, parent_run_id: str | None = None) -> list[RunSummary]:
+    """Every active run of ``experiment`` (sweeps' parent runs left out), or only the child
+    runs of the sweep ``parent_run_id``, summarized; a DataError if there are none."""
+    from gptlab.sweeps.parent_run import PARENT_ROLE, PARENT_RUN_ID_TAG, ROLE_TAG
     from gptlab.tracking import redact_uri
 
     runs = []
     token = None
+    where = f"tags.`{PARENT_RUN_ID_TAG}` = '{parent_run_id}'" if parent_run_id else ""
     while True:
-        page = client.search_runs([experiment.experiment_id], page_token=token)
-        runs.extend(page)
+        page = client.search_runs([experiment.experiment_id], filter_string=where, page_token=token)
+        runs.extend(r for r in page if r.data.tags.get(ROLE_TAG) != PARENT_ROLE)
         token = page.token
         if not token:
             break
+    if not runs and parent_run_id:
+        raise DataError(
+            f"run {parent_run_id} of MLflow experiment {experiment.name!r} in {redact_uri(tracking_uri)} has no "
+            "child runs: is it a sweep's parent run? (sweep=latest picks the newest sweep)"
+        )
     if not runs:
         others = [n for n in experiment_names(client) if n != experiment.name]
         raise DataError(

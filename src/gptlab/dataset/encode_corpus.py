@@ -9,8 +9,9 @@ from gptlab.corpus.prepared import read_corpus_meta
 from gptlab.dataset.build import BuildConfig, build_dataset
 from gptlab.dataset.meta import DatasetMeta
 from gptlab.dataset.split import SplitConfig
-from gptlab.errors import TokenizerError
+from gptlab.errors import DataError, TokenizerError
 from gptlab.io import sha256_file
+from gptlab.io.hashing import measure_text_file
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,18 @@ def encode_corpus(paths: PathsConfig, split: SplitConfig, build_cfg: BuildConfig
         raise TokenizerError(
             f"tokenizer not found: {paths.tokenizer_json} (run the tokenize stage first: dvc repro tokenize)"
         )
+    # The text's length as it is on disk now, not as corpus.json says: a corpus.txt edited
+    # by hand is built as it is (and its hash, measured while building, is recorded).
+    try:
+        corpus_chars = measure_text_file(paths.corpus_txt).characters
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{paths.corpus_txt} is not valid UTF-8 (byte offset {exc.start}): rerun the prepare stage (dvc repro prepare)"
+        ) from None
     meta = build_dataset(
         corpus_path=paths.corpus_txt,
-        corpus_chars=int(corpus["characters"]),
-        corpus_sha256=str(corpus["sha256"]),
+        corpus_chars=corpus_chars,
+        corpus_sha256=str(corpus.get("sha256")) if corpus.get("sha256") else None,
         tokenizer=load_tokenizer(paths.tokenizer_json),
         tokenizer_sha256=sha256_file(paths.tokenizer_json),
         split=split,

@@ -20,9 +20,11 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class SplitConfig:
-    train: float = 0.9
-    val: float = 0.05
-    test: float = 0.05
+    """``data.split``: fractions of the corpus characters (defaults in conf/data/*.yaml)."""
+
+    train: float
+    val: float
+    test: float
 
     def __post_init__(self) -> None:
         for name in SPLITS:

@@ -10,7 +10,10 @@ from gptlab.errors import DataError
 
 
 def open_tokens(path: str | Path, dtype: str) -> np.ndarray:
-    """A read-only memmap of a ``.bin`` file (no page read until used).
+    """A read-only memmap of a ``.bin`` file (no page read until used), unchecked.
+
+    Readers of the ``build`` stage's splits use :func:`gptlab.dataset.integrity.open_split`,
+    which first checks the file against ``meta.json``.
 
     An empty file is an empty array: ``np.memmap`` refuses zero-length files, and a test
     split of fraction 0 is one.
@@ -18,6 +21,13 @@ def open_tokens(path: str | Path, dtype: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"token file not found: {path} (run the build stage first: dvc repro build)")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         return np.zeros(0, dtype=dtype)
+    itemsize = np.dtype(dtype).itemsize
+    if size % itemsize:
+        raise DataError(
+            f"{path} is {size:,} bytes, not a whole number of {dtype} tokens ({itemsize} bytes each): "
+            "it is truncated or damaged; rebuild it: dvc repro build"
+        )
     return np.memmap(path, dtype=dtype, mode="r")

@@ -22,13 +22,15 @@ class EvalConfig:
             ``context_size / stride`` times more.
         splits: which splits to score; an empty split is skipped.
         device: ``auto`` (CUDA when available, else CPU) or a torch device string.
+
+    No field has a default: ``evaluate:`` in conf/config.yaml owns them.
     """
 
-    model_dir: str = "artifacts/model"
-    batch_size: int = 32
-    stride: int | None = None
-    splits: tuple[str, ...] = EVAL_SPLITS
-    device: str = "auto"
+    model_dir: str
+    batch_size: int
+    stride: int | None
+    splits: tuple[str, ...]
+    device: str
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:

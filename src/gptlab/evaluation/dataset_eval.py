@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from gptlab.dataset import DatasetMeta
-from gptlab.errors import CheckpointError, DataError
+from gptlab.errors import CheckpointError
 from gptlab.evaluation.metrics import SplitMetrics
-from gptlab.dataset.tokens import open_tokens
+from gptlab.dataset.integrity import open_split
 from gptlab.evaluation.scoring import score_tokens
 
 log = logging.getLogger(__name__)
@@ -95,13 +95,8 @@ def evaluate_dataset(
     check_model_matches_dataset(loaded, meta, processed_dir / "meta.json")
     results: dict[str, SplitMetrics] = {}
     for split in splits:
-        tokens = open_tokens(processed_dir / f"{split}.bin", meta.dtype)
-        expected = int(meta.tokens.get(split, 0))
-        if len(tokens) != expected:
-            raise DataError(
-                f"{processed_dir / f'{split}.bin'} holds {len(tokens):,} tokens but meta.json says {expected:,}: "
-                "rebuild the dataset (dvc repro build)"
-            )
+        # Checked against meta.json (size, and sha256) before a single token is scored.
+        tokens = open_split(processed_dir, meta, split)
         metrics = evaluate_split(
             loaded,
             tokens,

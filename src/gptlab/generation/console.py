@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from gptlab.config import to_dataclass
@@ -30,6 +30,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 
 # The section's own keys; the rest of it is GenerationConfig, `decoding` being its
 # `strategy`. GenerationConfig fields the section does not offer keep their defaults.
+# Every key of SECTION_KEYS is required: conf/config.yaml's `generate:` owns the defaults.
 CONSOLE_KEYS = ("model_dir", "prompt", "num_samples", "interactive", "device")
 NOT_IN_SECTION = ("strategy", "num_samples", "stop_strings", "stop_at_eot", "use_cache")
 SECTION_KEYS = (
@@ -46,14 +47,17 @@ def unescape(text: str) -> str:
 
 @dataclass(frozen=True)
 class GenerateSettings:
-    """The ``generate:`` section: console keys, and the decoding of every sample."""
+    """The ``generate:`` section: console keys, and the decoding of every sample.
 
-    model_dir: str = "artifacts/model"
-    prompt: str = "\n"
-    num_samples: int = 1
-    interactive: bool = False
-    device: str = "auto"
-    generation: GenerationConfig = field(default_factory=lambda: GenerationConfig(seed=None))
+    No defaults: build it with :meth:`from_section` from the composed section.
+    """
+
+    model_dir: str
+    prompt: str
+    num_samples: int
+    interactive: bool
+    device: str
+    generation: GenerationConfig
 
     def __post_init__(self) -> None:
         # Hydra reads `prompt=123` as a number and `prompt=null` as None: a prompt is text.
@@ -69,11 +73,14 @@ class GenerateSettings:
             raise ConfigError(
                 f"unknown key(s) in '{where}': {', '.join(unknown)}; valid keys: {', '.join(sorted(SECTION_KEYS))}"
             )
-        decoding = section.get("decoding", GenerationConfig.strategy)
+        missing = [k for k in SECTION_KEYS if k not in section]
+        if missing:
+            raise ConfigError(f"missing key(s) in '{where}': {', '.join(missing)}")
+        decoding = section["decoding"]
         if decoding not in STRATEGIES:  # named as the user typed it, not as `strategy`
             raise ConfigError(f"decoding must be one of {', '.join(STRATEGIES)}, got {decoding!r}")
         rest = {k: v for k, v in section.items() if k not in (*CONSOLE_KEYS, "decoding")}
-        generation = to_dataclass(GenerationConfig, {"seed": None, **rest, "strategy": decoding}, where)
+        generation = to_dataclass(GenerationConfig, {**rest, "strategy": decoding}, where)
         console = {k: v for k, v in section.items() if k in CONSOLE_KEYS}
         return to_dataclass(cls, console, where, generation=generation)
 

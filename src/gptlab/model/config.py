@@ -2,7 +2,8 @@
 
 The config is the only thing needed to rebuild a model's architecture, so it is frozen
 (a model never changes shape after construction) and round-trips through plain dicts
-(checkpoints and Hydra configs store it as one).
+(checkpoints and Hydra configs store it as one). Every field is required: the defaults
+are the options of conf/model/ (``vocab_size`` comes from the trained tokenizer).
 """
 
 from __future__ import annotations
@@ -14,25 +15,25 @@ from typing import Any
 from gptlab.errors import ModelConfigError
 
 POS_ENCODINGS = ("learned", "sinusoidal", "rope")
-ACTIVATIONS = ("gelu", "relu")
+ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
 NORMS = ("layernorm", "rmsnorm")
 
 
 @dataclass(frozen=True)
 class GPTConfig:
     vocab_size: int
-    context_size: int = 256  # longest sequence the model attends over (block size)
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.0  # 0 suits small data run for few steps; raise it when overfitting
-    bias: bool = True  # biases in Linear and LayerNorm; False is slightly faster and as good
-    pos_encoding: str = "learned"  # learned | sinusoidal | rope
-    activation: str = "gelu"  # gelu | relu
-    norm: str = "layernorm"  # layernorm | rmsnorm
-    tie_weights: bool = True  # output head shares the token embedding matrix (fewer params)
-    rope_base: float = 10000.0  # wavelength scale of the rotary frequencies (RoFormer default)
-    ffn_mult: int = 4  # feed-forward hidden width as a multiple of n_embd
+    context_size: int  # longest sequence the model attends over (block size)
+    n_layer: int
+    n_head: int
+    n_embd: int
+    dropout: float  # 0 suits small data run for few steps; raise it when overfitting
+    bias: bool  # biases in Linear and LayerNorm; False is slightly faster and as good
+    pos_encoding: str  # learned | sinusoidal | rope
+    activation: str  # gelu | gelu_tanh (GPT-2's tanh approximation) | relu
+    norm: str  # layernorm | rmsnorm
+    tie_weights: bool  # output head shares the token embedding matrix (fewer params)
+    rope_base: float  # wavelength scale of the rotary frequencies (RoFormer's is 10000)
+    ffn_mult: int  # feed-forward hidden width as a multiple of n_embd
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -92,8 +93,9 @@ class GPTConfig:
                 f"unknown model config key(s): {', '.join(unknown)}; "
                 f"valid keys are: {', '.join(f.name for f in fields(cls))}"
             )
-        if "vocab_size" not in d:
-            raise ModelConfigError("model config is missing the required key: vocab_size")
+        missing = [f.name for f in fields(cls) if f.name not in d]
+        if missing:
+            raise ModelConfigError(f"model config is missing the required key(s): {', '.join(missing)}")
         return cls(**dict(d))
 
 

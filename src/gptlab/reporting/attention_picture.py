@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AttentionPlotConfig:
-    """Where the picture goes and how many tokens it shows (``sample.attention``)."""
+    """Where the picture goes and how many tokens it shows (``sample.attention``; defaults in conf/sample/)."""
 
-    out: str = "reports/plots/attention.png"
-    max_tokens: int = 48  # beyond ~60 tokens the tick labels stop being readable
+    out: str
+    max_tokens: int  # beyond ~60 tokens the tick labels stop being readable
 
     def __post_init__(self) -> None:
         if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 1:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +31,14 @@ SAMPLES_FILE = "samples.md"
 
 @dataclass(frozen=True)
 class SampleConfig:
-    """The ``sample`` section (conf/sample/default.yaml)."""
+    """The ``sample`` section (conf/sample/default.yaml, which owns the defaults)."""
 
-    prompts: tuple[str, ...] = ("\n",)
-    max_new_tokens: int = 300
-    seed: int = 1337
-    strategies: Mapping[str, Any] = field(default_factory=lambda: {"greedy": {"strategy": "greedy"}})
-    device: str = "cpu"  # GPU kernels differ from CPU ones: keep one device for reproducible files
-    attention: Mapping[str, Any] = field(default_factory=dict)  # AttentionPlotConfig's keys
+    prompts: tuple[str, ...]
+    max_new_tokens: int
+    seed: int
+    strategies: Mapping[str, Any]
+    device: str  # GPU kernels differ from CPU ones: keep one device for reproducible files
+    attention: Mapping[str, Any]  # AttentionPlotConfig's keys
 
     def __post_init__(self) -> None:
         prompts = (self.prompts,) if isinstance(self.prompts, str) else tuple(self.prompts)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gptlab.config import PathsConfig
+from gptlab.sweeps.parent_run import JOB_TAG, PARENT_RUN_ID_TAG, SWEEP_ID_TAG, SweepParent, child_run_name, read_parent
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,21 @@ class SweepJob:
     sweep_id: str  # the sweep's directory, shared by its jobs
     num: int
     task_overrides: tuple[str, ...]  # this job's overrides, e.g. ("optim.lr=1e-3",)
+    # The sweep's MLflow parent run (None: tracking off, or a sweep started without it).
+    parent: SweepParent | None = None
 
     @property
     def tags(self) -> dict[str, str]:
-        return {"sweep_id": self.sweep_id, "sweep_job": str(self.num)}
+        tags = {SWEEP_ID_TAG: self.sweep_id, JOB_TAG: str(self.num)}
+        if self.parent is not None:
+            tags[PARENT_RUN_ID_TAG] = self.parent.run_id  # nests the job's run under the sweep's
+        return tags
+
+    @property
+    def run_name(self) -> str:
+        """The values this job gives the swept keys, e.g. ``lr=3e-3,n_layer=2``."""
+        keys = self.parent.swept_keys if self.parent is not None else ()
+        return child_run_name(self.task_overrides, keys, self.num)
 
 
 def current_sweep_job() -> SweepJob | None:
@@ -41,6 +53,7 @@ def current_sweep_job() -> SweepJob | None:
         sweep_id=str(hc.sweep.dir),
         num=int(hc.job.num),
         task_overrides=tuple(hc.overrides.task),
+        parent=read_parent(str(hc.sweep.dir)),
     )
 
 

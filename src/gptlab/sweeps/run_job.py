@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from gptlab.errors import ConfigError
-from gptlab.evaluation.config import EvalConfig
 from gptlab.sweeps.job import SweepJob, job_paths
-from gptlab.training.fit import FitSettings, fit
+from gptlab.tracking.config import LoggerConfig
+
+if TYPE_CHECKING:  # the training stack loads when a job runs, not when Hydra loads the sweep callback
+    from gptlab.evaluation.config import EvalConfig
+    from gptlab.training.fit import FitSettings
 
 
 def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) -> dict:
@@ -17,9 +21,12 @@ def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) 
     another step (written to the job's ``reports/metrics.json`` and its MLflow run).
     """
     from gptlab.sweeps.ddp import ddp_job
+    from gptlab.training.fit import fit
 
     paths = job_paths(settings.paths, job.out_dir)
-    settings = dataclasses.replace(settings, paths=paths, tags={**settings.tags, **job.tags})
+    settings = dataclasses.replace(
+        settings, paths=paths, tags={**settings.tags, **job.tags}, logger=child_logger(settings.logger, job)
+    )
     if settings.trainer.strategy.startswith(("ddp", "fsdp")):
         with ddp_job(job, paths):
             report = fit(settings)
@@ -28,6 +35,19 @@ def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) 
     if report:  # rank 0 only
         report.update(evaluate_job(settings, eval_cfg))
     return report
+
+
+def child_logger(logger: LoggerConfig, job: SweepJob) -> LoggerConfig:
+    """The job's run named after the values the sweep varies (``lr=3e-3,n_layer=2``, after
+    ``logger.run_name`` if one is set), unique among the sweep's runs."""
+    if not logger.enabled or job.parent is None:
+        return logger
+    from mlflow.tracking import MlflowClient
+
+    from gptlab.sweeps.parent_run import unique_child_name
+
+    name = unique_child_name(MlflowClient(logger.tracking_uri), job.parent, job.run_name, job.num)
+    return dataclasses.replace(logger, run_name=f"{logger.run_name} {name}" if logger.run_name else name)
 
 
 def evaluate_job(settings: FitSettings, eval_cfg: EvalConfig) -> dict:

@@ -29,6 +29,8 @@ EOS_TOKEN = "<eos>"
 DEFAULT_SPECIAL_TOKENS: tuple[str, ...] = (EOT_TOKEN, UNK_TOKEN, PAD_TOKEN, BOS_TOKEN, EOS_TOKEN)
 
 KINDS: tuple[str, ...] = ("char", "bpe")
+# What tokenizer.kind may say: a kind to train, or "pretrained" (copy tokenizer.path's).
+CONFIG_KINDS: tuple[str, ...] = (*KINDS, "pretrained")
 UNK_POLICIES: tuple[str, ...] = ("error", "replace")
 
 # Byte-level BPE starts from one symbol per byte value, so its vocabulary can never be
@@ -43,19 +45,32 @@ class TokenizerConfig:
     ``vocab_size`` and ``min_frequency`` only apply to ``kind="bpe"`` (a char
     tokenizer's vocabulary is whatever characters the training text holds);
     ``unk_policy`` only applies to ``kind="char"`` (byte-level BPE can encode anything).
+    ``kind="pretrained"`` trains nothing: the tokenize stage copies the tokenizer of
+    ``path`` (a gptlab or Hugging Face model directory, or its tokenizer.json), and only
+    ``path`` applies.
+    The keys conf/tokenizer/*.yaml sets have their defaults there only (no default here);
+    ``special_tokens``, which no option sets, defaults to :data:`DEFAULT_SPECIAL_TOKENS`.
     """
 
-    kind: str = "char"
-    vocab_size: int = 512
-    min_frequency: int = 2
-    unk_policy: str = "error"
+    kind: str
+    vocab_size: int
+    min_frequency: int
+    unk_policy: str
+    path: str | None  # kind="pretrained" only
     special_tokens: tuple[str, ...] = DEFAULT_SPECIAL_TOKENS
 
     def __post_init__(self) -> None:
         # Hydra hands over lists (ListConfig); store a tuple so the config stays hashable.
         object.__setattr__(self, "special_tokens", _as_token_tuple(self.special_tokens))
-        if self.kind not in KINDS:
-            raise ConfigError(f"tokenizer.kind={self.kind!r} is not a tokenizer kind; choose one of: {', '.join(KINDS)}")
+        if self.kind not in CONFIG_KINDS:
+            raise ConfigError(
+                f"tokenizer.kind={self.kind!r} is not a tokenizer kind; choose one of: {', '.join(CONFIG_KINDS)}"
+            )
+        if self.kind == "pretrained" and not (isinstance(self.path, str) and self.path.strip()):
+            raise ConfigError(
+                "tokenizer=pretrained needs tokenizer.path (by default train.init_from): a gptlab or Hugging Face "
+                "model directory, e.g. tokenizer.path=artifacts/model"
+            )
         if self.unk_policy not in UNK_POLICIES:
             raise ConfigError(
                 f"tokenizer.unk_policy={self.unk_policy!r} is not valid; choose one of: {', '.join(UNK_POLICIES)}"

@@ -32,12 +32,31 @@ def _with_progress(pieces: Iterator[str], total_chars: int) -> Iterator[str]:
 
 
 def tokenize_corpus(paths: PathsConfig, tok_cfg: TokenizerConfig, split: SplitConfig) -> dict:
-    """Train, save ``tokenizer.json`` and ``reports/tokenizer.json``; return the stats."""
-    from gptlab.dataset import iter_split_text, split_bounds
+    """Train (or, for ``kind="pretrained"``, check and copy ``tok_cfg.path``'s tokenizer), save
+    ``tokenizer.json`` and ``reports/tokenizer.json``; return the stats."""
     from gptlab.tokenizer.stats import tokenizer_stats
-    from gptlab.tokenizer.train import train_tokenizer
 
     corpus = read_corpus_meta(paths.corpus_txt, paths.corpus_json)
+    if tok_cfg.kind == "pretrained":
+        from gptlab.tokenizer.pretrained import copy_pretrained_tokenizer
+
+        log.info("copying the pretrained tokenizer of %s", tok_cfg.path)
+        tokenizer = copy_pretrained_tokenizer(tok_cfg.path, paths.tokenizer_json)
+    else:
+        tokenizer = _train_on_split(paths, tok_cfg, split, corpus)
+        tokenizer.save(paths.tokenizer_json)
+
+    with open(paths.corpus_txt, encoding="utf-8") as f:
+        sample = f.read(STATS_SAMPLE_CHARS)
+    stats = tokenizer_stats(tokenizer, sample)
+    atomic_write_json(paths.report("tokenizer.json"), stats)
+    log.info("tokenizer: %s", ", ".join(f"{k}={v}" for k, v in stats.items()))
+    return stats
+
+
+def _train_on_split(paths: PathsConfig, tok_cfg: TokenizerConfig, split: SplitConfig, corpus: dict):
+    from gptlab.dataset import iter_split_text, split_bounds
+    from gptlab.tokenizer.train import train_tokenizer
 
     # Streamed from the file, twice: once to find any text at all (it stops at the first
     # non-blank piece), once to train. The split is never held in memory whole.
@@ -48,12 +67,4 @@ def tokenize_corpus(paths: PathsConfig, tok_cfg: TokenizerConfig, split: SplitCo
         raise DataError("the training split is empty; use a larger corpus or a larger data.split.train")
     start, end = split_bounds(corpus["characters"], split)["train"]
     log.info("training a %s tokenizer on %s characters", tok_cfg.kind, f"{end - start:,}")
-    tokenizer = train_tokenizer(tok_cfg, _with_progress(train_pieces(), end - start))
-    tokenizer.save(paths.tokenizer_json)
-
-    with open(paths.corpus_txt, encoding="utf-8") as f:
-        sample = f.read(STATS_SAMPLE_CHARS)
-    stats = tokenizer_stats(tokenizer, sample)
-    atomic_write_json(paths.report("tokenizer.json"), stats)
-    log.info("tokenizer: %s", ", ".join(f"{k}={v}" for k, v in stats.items()))
-    return stats
+    return train_tokenizer(tok_cfg, _with_progress(train_pieces(), end - start))

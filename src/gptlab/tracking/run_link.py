@@ -19,7 +19,7 @@ from gptlab.tracking.config import LoggerConfig
 from gptlab.tracking.store import check_tracking_uri
 from gptlab.tracking.uri import normalize_tracking_uri, redact_uri
 
-log = logging.getLogger("gptlab.tracking")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""Typed training settings: the ``trainer``, ``optim``, ``train`` and ``logger`` groups."""
+"""Typed training settings: the ``trainer``, ``optim`` and ``train`` groups.
+
+The fields have no defaults: conf/trainer/, conf/optim/ and conf/train/ own them.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +16,20 @@ PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
 class TrainerConfig:
     """Flags handed to ``lightning.Trainer`` (plus ``compile``, which gptlab applies)."""
 
-    accelerator: str = "auto"
-    devices: int | str = 1
-    strategy: str = "auto"
-    num_nodes: int = 1
-    precision: str = "32-true"
-    max_steps: int = 2000
-    val_check_interval: int = 250
-    limit_val_batches: int = 20
-    log_every_n_steps: int = 10
-    gradient_clip_val: float | None = 1.0
-    accumulate_grad_batches: int = 1
-    deterministic: bool = False
-    enable_progress_bar: bool = True
-    compile: bool = False
+    accelerator: str
+    devices: int | str
+    strategy: str
+    num_nodes: int
+    precision: str
+    max_steps: int
+    val_check_interval: int
+    limit_val_batches: int
+    log_every_n_steps: int
+    gradient_clip_val: float | None
+    accumulate_grad_batches: int
+    deterministic: bool
+    enable_progress_bar: bool
+    compile: bool
 
     def __post_init__(self) -> None:
         if str(self.precision) not in PRECISIONS:
@@ -61,13 +64,13 @@ class TrainerConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_steps: int = 100
-    betas: tuple[float, float] = (0.9, 0.99)
-    eps: float = 1e-8
-    weight_decay: float = 0.1
-    fused: str | bool = "auto"  # "auto": the fused AdamW kernel where the device has one
+    lr: float
+    min_lr: float
+    warmup_steps: int
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+    fused: str | bool  # "auto": the fused AdamW kernel where the device has one
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -82,14 +85,17 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 16
-    resume: str | None = None  # None | "last" | a path to a .ckpt
-    num_workers: int = 0
-    sample_every_n_val: int = 2
-    sample_max_new_tokens: int = 200
-    sample_prompt: str = "\n"
+    batch_size: int
+    resume: str | None  # None | "last" | a path to a .ckpt
+    # None, or a gptlab model directory or Hugging Face GPT-2 directory to start from
+    # (fine-tuning): its weights and model config (see gptlab.training.init_from).
+    init_from: str | None
+    num_workers: int
+    sample_every_n_val: int
+    sample_max_new_tokens: int
+    sample_prompt: str
     # Extra Lightning callbacks, instantiated by Hydra: [{_target_: my.Callback, ...}]
-    extra_callbacks: tuple = ()
+    extra_callbacks: tuple
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

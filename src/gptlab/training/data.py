@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from gptlab.dataset.integrity import open_split
 from gptlab.dataset.meta import DatasetMeta
-from gptlab.dataset.tokens import open_tokens
 from gptlab.errors import DataError
 
 
@@ -98,8 +98,9 @@ class TokenDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         s = self.settings
         d = Path(s.processed_dir)
-        self._train = open_tokens(d / "train.bin", self.meta.dtype)
-        self._val = open_tokens(d / "val.bin", self.meta.dtype)
+        # Checked against meta.json (size, and sha256) before a single token is used.
+        self._train = open_split(d, self.meta, "train")
+        self._val = open_split(d, self.meta, "val")
         for name, data in (("train", self._train), ("val", self._val)):
             if len(data) < s.context_size + 2:
                 raise DataError(

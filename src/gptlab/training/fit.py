@@ -49,6 +49,8 @@ def fit(settings: FitSettings) -> dict:
     import lightning as L
 
     from gptlab.tokenizer import load_tokenizer
+    from gptlab.tracking.system_metrics import system_metrics
+    from gptlab.training.init_from import start_from_pretrained
     from gptlab.training.module import GPTLightningModule
     from gptlab.training.progress_samples import ProgressSamples
     from gptlab.training.trainer_build import build_callbacks, build_trainer
@@ -58,7 +60,7 @@ def fit(settings: FitSettings) -> dict:
     logging.getLogger("lightning.pytorch").propagate = False
     paths = settings.paths
     meta = load_meta(paths.dataset_meta)
-    lineage = training_lineage(paths, meta, settings.model, settings.resolved_config)
+    lineage = training_lineage(paths, meta, settings.model, settings.resolved_config, settings.train.init_from)
     resume = resolve_resume(settings.train.resume, paths)
     if resume is not None:
         read_checkpoint(resume, settings.model, lineage)
@@ -69,6 +71,7 @@ def fit(settings: FitSettings) -> dict:
         settings.model, settings.optim, settings.trainer.max_steps, compile=settings.trainer.compile,
         lineage=lineage.to_dict(),
     )  # fmt: skip
+    start_from_pretrained(module.model, settings.train.init_from, resume)
     samples = ProgressSamples(
         load_tokenizer(paths.tokenizer_json), settings.train.sample_prompt, settings.train.sample_max_new_tokens,
         settings.seed, logger,
@@ -83,9 +86,12 @@ def fit(settings: FitSettings) -> dict:
         * settings.trainer.accumulate_grad_batches
     )  # fmt: skip
     if trainer.is_global_zero:
-        start_run_files(settings, module, logger)
+        start_run_files(settings, module, logger, meta)
 
-    wall_s = run_training(trainer, module, build_datamodule(settings, meta), resume, logger, callbacks)
+    run_id = logger.run_id if logger is not None and trainer.is_global_zero else None
+    with system_metrics(settings.logger.tracking_uri, run_id, settings.logger.system_metrics_interval_s,
+                        resumed=resume is not None):  # fmt: skip
+        wall_s = run_training(trainer, module, build_datamodule(settings, meta), resume, logger, callbacks)
     if not trainer.is_global_zero:
         return {}
     report = training_report(trainer, module, callbacks, wall_s)
@@ -149,9 +155,11 @@ def model_summary(model: Any) -> str:
     )
 
 
-def start_run_files(settings: FitSettings, module: Any, logger: Any) -> None:
-    """Rank 0, before training: the model line, the run's config in MLflow, ``run.json``."""
+def start_run_files(settings: FitSettings, module: Any, logger: Any, meta: DatasetMeta) -> None:
+    """Rank 0, before training: the model line, the run's config and dataset splits in
+    MLflow, ``run.json``."""
     from gptlab.tracking import redact_uri
+    from gptlab.tracking.datasets import log_training_datasets
     from gptlab.tracking.training_logger import log_config
 
     log.info("%s", model_summary(module.model))
@@ -159,6 +167,7 @@ def start_run_files(settings: FitSettings, module: Any, logger: Any) -> None:
     train_dir.mkdir(parents=True, exist_ok=True)
     if logger is not None:
         log_config(logger, settings.resolved_config)
+        log_training_datasets(logger.experiment, logger.run_id, meta, settings.paths.processed_dir)
         record = {"run_id": logger.run_id, "tracking_uri": redact_uri(settings.logger.tracking_uri)}
         atomic_write_json(train_dir / RUN_FILE, record)
 
@@ -213,7 +222,8 @@ def training_report(trainer: Any, module: Any, callbacks: FitCallbacks, wall_s: 
 
 def finish_run(settings: FitSettings, module: Any, callbacks: FitCallbacks, lineage: Lineage, meta: DatasetMeta,
                logger: Any, report: dict) -> None:  # fmt: skip
-    """Rank 0, after training: loss CSVs, the model directory, ``train.json``, MLflow artifacts."""
+    """Rank 0, after training: loss CSVs, the model directory, ``train.json``, MLflow artifacts,
+    the MLflow model (``runs:/<id>/model``) and a new registered version of it."""
     from gptlab.reporting.loss_plot import plot_loss_curves
     from gptlab.tracking.training_logger import log_training_artifacts
     from gptlab.training.model_export import best_weights, export_model_dir
@@ -228,7 +238,11 @@ def finish_run(settings: FitSettings, module: Any, callbacks: FitCallbacks, line
     if logger is not None:
         logger.experiment.log_metric(logger.run_id, "model/params", report["params"], step=0)
         log_training_artifacts(logger, plot, paths.model_dir, paths.tokenizer_json)
+        logger.publish_model(settings.logger, paths.model_dir)  # gptlab.serving.log_model.publish_model, queued
         logger.finalize("success")
+        # Bounded wait for the queued MLflow writes; what cannot be sent is kept on disk,
+        # with one line saying how to send it (python -m gptlab.track sync).
+        logger.close()
     log.info(
         "done: val_loss=%.4f train_loss=%.4f steps=%d tokens/s=%.0f -> %s",
         report["val_loss"], report["train_loss"], report["steps"], report["tokens_per_s"], paths.model_dir,

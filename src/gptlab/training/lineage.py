@@ -1,7 +1,8 @@
 """What a trained model was made from: the dataset checks before training and the hashes recorded.
 
-The hashes (corpus, tokenizer, config) go into checkpoints, the model directory and the
-MLflow run, so a resume on other data is refused and a model names its inputs.
+The hashes (corpus, tokenizer, config, and the pretrained weights of a fine-tune) go into
+checkpoints, the model directory and the MLflow run, so a resume on other data is refused
+and a model names its inputs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from gptlab.config import PathsConfig
-from gptlab.dataset import DatasetMeta
+from gptlab.dataset import DatasetMeta, check_splits
 from gptlab.errors import ConfigError, DataError
 from gptlab.io import sha256_file
 from gptlab.model import GPTConfig
@@ -22,22 +23,27 @@ class Lineage:
     corpus_sha256: str
     tokenizer_sha256: str
     config_sha256: str
+    # The weights file a fine-tune started from (train.init_from); None from scratch.
+    init_sha256: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        hashes = {
             "corpus_sha256": self.corpus_sha256,
             "tokenizer_sha256": self.tokenizer_sha256,
             "config_sha256": self.config_sha256,
         }
+        if self.init_sha256 is not None:
+            hashes["init_sha256"] = self.init_sha256
+        return hashes
 
 
 def config_sha256(resolved: dict) -> str:
     """A hash of what determines the trained model: the config minus where things are
-    written and how they are tracked (paths, logger, resume), so moving a run does not
-    change it."""
+    written and how they are tracked (paths, logger, resume, the path of train.init_from,
+    whose weights ``init_sha256`` covers), so moving a run does not change it."""
     keep = {k: v for k, v in resolved.items() if k not in ("paths", "logger", "hydra")}
     if isinstance(keep.get("train"), dict):
-        keep["train"] = {k: v for k, v in keep["train"].items() if k != "resume"}
+        keep["train"] = {k: v for k, v in keep["train"].items() if k not in ("resume", "init_from")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -67,8 +73,15 @@ def check_dataset_fits_model(meta: DatasetMeta, model: GPTConfig) -> None:
             )
 
 
-def training_lineage(paths: PathsConfig, meta: DatasetMeta, model: GPTConfig, resolved_config: dict) -> Lineage:
+def training_lineage(
+    paths: PathsConfig, meta: DatasetMeta, model: GPTConfig, resolved_config: dict, init_from: str | None = None
+) -> Lineage:
     """Check the dataset against the tokenizer and the model; the hashes to record."""
+    from gptlab.training.init_from import pretrained_sha256
+
     tokenizer_sha = check_dataset_tokenizer(paths, meta)
     check_dataset_fits_model(meta, model)
-    return Lineage(meta.corpus_sha256, tokenizer_sha, config_sha256(resolved_config))
+    # The splits trained on are the files meta.json describes (size, sha256), before any
+    # MLflow run or checkpoint is made; the data module opens them through the same check.
+    check_splits(paths.processed_dir, meta, ("train", "val"))
+    return Lineage(meta.corpus_sha256, tokenizer_sha, config_sha256(resolved_config), pretrained_sha256(init_from))

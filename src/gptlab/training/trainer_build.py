@@ -92,6 +92,47 @@ def check_devices(t: TrainerConfig) -> None:
         raise ConfigError(f"trainer.devices={t.devices} but this machine has {os.cpu_count()} CPU cores")
 
 
+def checkpoint_size(checkpoint: Any) -> int:
+    """About how many bytes ``torch.save(checkpoint)`` writes: its tensors' bytes (for the
+    message when the disk is full; pickling adds little besides)."""
+    import torch
+
+    if isinstance(checkpoint, torch.Tensor):
+        return checkpoint.numel() * checkpoint.element_size()
+    if isinstance(checkpoint, dict):
+        return sum(checkpoint_size(v) for v in checkpoint.values())
+    if isinstance(checkpoint, (list, tuple)):
+        return sum(checkpoint_size(v) for v in checkpoint)
+    return 0
+
+
+def atomic_checkpoint_io() -> Any:
+    """Lightning's ``CheckpointIO`` with gptlab's atomic writes (:func:`gptlab.io.atomic_open`).
+
+    Lightning's own writes a checkpoint into the *system* temporary directory and moves
+    it over: across filesystems that is a copy, and a full disk leaves a truncated
+    ``best.ckpt`` under its final name. Here the checkpoint is streamed by ``torch.save``
+    into a temporary file beside the destination (no second copy in memory), synced and
+    renamed; a full disk is one line, and the previous checkpoint stays loadable.
+    Remote paths (``s3://...``) keep Lightning's behaviour.
+    """
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint: dict, path: Any, storage_options: Any = None) -> None:
+            if storage_options is not None or "://" in str(path):
+                return super().save_checkpoint(checkpoint, path, storage_options)
+            import torch
+
+            from gptlab.io import atomic_open
+
+            with atomic_open(path, needed=lambda: checkpoint_size(checkpoint)) as f:
+                torch.save(checkpoint, f)
+            return None
+
+    return AtomicCheckpointIO()
+
+
 def build_trainer(t: TrainerConfig, callbacks: FitCallbacks, logger: Any, root_dir: Path) -> Any:
     """A ``lightning.Trainer``; bad flag combinations are a one-line ConfigError."""
     import lightning as L
@@ -104,6 +145,7 @@ def build_trainer(t: TrainerConfig, callbacks: FitCallbacks, logger: Any, root_d
             logger=logger if logger is not None else False,
             callbacks=callbacks.all(),
             default_root_dir=str(root_dir),
+            plugins=[atomic_checkpoint_io()],
         )
     except (MisconfigurationException, ValueError, RuntimeError) as exc:
         raise ConfigError(f"bad trainer settings: {exc}") from None

@@ -1,10 +1,12 @@
-"""Crashes and interruptions: exact resume after SIGKILL, SIGTERM, NaN, torn writes."""
+"""Crashes and interruptions: exact resume after SIGKILL, SIGTERM, NaN, a kill during build.
+
+(Moved from tests/stages/test_faults.py; torn checkpoint writes: test_checkpoint_io.py.)
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +17,7 @@ import pytest
 import torch
 
 from gptlab.errors import GptlabError
-from tests.conftest import REPO, copy_built, run_stage
+from tests.conftest import copy_built, run_stage
 
 RUN = ("experiment=smoke", "data=file", "data.path=corpus.txt", "logger=none", "train.sample_every_n_val=0",
        "trainer.enable_progress_bar=false", "trainer.deterministic=true", "model.dropout=0.1",
@@ -23,10 +25,8 @@ RUN = ("experiment=smoke", "data=file", "data.path=corpus.txt", "logger=none", "
 
 
 @pytest.fixture
-def env(subprocess_env):
-    e = dict(subprocess_env)
-    e["PYTHONPATH"] = str(REPO / "tests/stages") + os.pathsep + e["PYTHONPATH"]
-    return e
+def env(fault_env):
+    return fault_env
 
 
 def _default_sigint() -> None:
@@ -94,26 +94,6 @@ def test_nan_loss_keeps_the_last_good_checkpoint(built_data, workdir):
     if last.exists():  # the first step may already diverge: then no checkpoint was ever good
         state = torch.load(last, weights_only=True)["state_dict"]
         assert all(torch.isfinite(t).all() for t in state.values())
-
-
-def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
-    """Lightning writes checkpoints through an fsspec transaction (temp file, then move):
-    a failure mid-write leaves the previous checkpoint untouched."""
-    import fsspec.implementations.local as local
-    from lightning.fabric.utilities.cloud_io import _atomic_save
-
-    path = tmp_path / "last.ckpt"
-    _atomic_save({"w": torch.ones(1000)}, path)
-    before = path.read_bytes()
-
-    def torn_write(self, data):
-        self.f.write(data[: len(data) // 2])
-        raise OSError("disk full (simulated)")
-
-    monkeypatch.setattr(local.LocalFileOpener, "write", torn_write)
-    with pytest.raises(OSError, match="simulated"):
-        _atomic_save({"w": torch.zeros(1000)}, path)
-    assert path.read_bytes() == before
 
 
 @pytest.mark.slow

@@ -1,0 +1,185 @@
+"""What a tracking-server outage costs a training run: wall time, and what reaches MLflow.
+
+    python bench/bench_tracking_outage.py                 # 400 steps, 2 repeats
+    python bench/bench_tracking_outage.py --steps 200 --repeats 3
+
+A real ``mlflow server`` (SQLite store, a free 127.0.0.1 port) and a small dataset are
+made in a temporary directory. ``python -m gptlab.train experiment=smoke`` then runs,
+in a child process, in these ways (one after the other, repeated):
+
+* ``untracked``: ``logger=none``;
+* ``server up``: tracked, the server up throughout;
+* ``stopped``: the server is stopped (connections refused) as soon as the first
+  checkpoint exists (step 10), and stays down to the end;
+* ``hung``: the server is frozen (SIGSTOP) at the same point: it accepts connections but
+  never answers, the worst case for timeouts.
+
+For each: the child's wall time, the extra over ``server up`` and over ``untracked``,
+whether the model directory landed, and, for the outage runs, the pending file's
+operations, which ``python -m gptlab.track sync`` then sends once the server is back
+(checked: the run's whole loss curve and FINISHED status arrive). Before the fix, the
+``stopped`` case never finished (stuck at step 60 after 420 s).
+Prints a Markdown table. Wall times include Python's start-up and imports: with other
+processes busy on the machine they vary by seconds between repeats (load average shown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+QUIET = ("hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=stdout")
+DATA = ("data=file", "data.path=corpus.txt")
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["GPTLAB_CONF_DIR"] = str(REPO / "conf")
+    e["PYTHONPATH"] = str(REPO / "src") + os.pathsep + e.get("PYTHONPATH", "")
+    e.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    return e
+
+
+def corpus_text() -> str:
+    lines = []
+    for i in range(240):
+        lines.append(f"ROMEO:\nBut soft, what light through yonder window breaks? {i}\nIt is the east, and Juliet is the sun.\n")
+        lines.append(f"JULIET:\nO Romeo, Romeo! wherefore art thou Romeo? {i}\nDeny thy father and refuse thy name.\n")
+    return "\n".join(lines)
+
+
+class Server:
+    def __init__(self, root: Path):
+        from gptlab.tracking import server as ui
+
+        self.ui = ui
+        self.root = root
+        (root / "mlflow.db").touch()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.settings = ui.UiSettings(backend_store_uri=f"sqlite:///{root / 'mlflow.db'}", port=port)
+        self.proc = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.ui.server_command(self.settings), env=self.ui.server_env(self.settings),
+                                     cwd=self.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)  # fmt: skip
+        if not self.ui.wait_until_up(self.settings, self.proc, timeout_s=180):
+            raise SystemExit("mlflow server did not start in 180 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGCONT)
+            self.ui.stop(self.proc)
+
+    def hang(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+
+def train(root: Path, steps: int, tracking: str | None, on_first_checkpoint=None) -> tuple[float, str]:
+    """Run the train stage; (wall seconds, its output)."""
+    ckpt = root / "artifacts/train/checkpoints/last.ckpt"
+    shutil.rmtree(root / "artifacts/train", ignore_errors=True)
+    args = ["experiment=smoke", *DATA, *QUIET, f"trainer.max_steps={steps}", "trainer.enable_progress_bar=false",
+            "train.sample_every_n_val=0"]  # fmt: skip
+    args += [f"logger.tracking_uri={tracking}", "logger.experiment_name=bench"] if tracking else ["logger=none"]
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "gptlab.train", *args], cwd=root, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    if on_first_checkpoint is not None:
+        deadline = time.monotonic() + 600
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        on_first_checkpoint()
+    try:
+        out, _ = proc.communicate(timeout=1800)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise SystemExit("a training run took more than 30 minutes") from None
+    wall = time.monotonic() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"training failed ({proc.returncode}):\n{out[-3000:]}")
+    return wall, out
+
+
+def sync_and_check(root: Path, server: Server, steps: int) -> str:
+    from mlflow.tracking import MlflowClient
+
+    pending = sorted((root / ".cache/mlflow-outbox").glob("*.jsonl"))
+    if not pending:
+        return "nothing pending"
+    n_ops = sum(len(p.read_text().splitlines()) - 1 for p in pending)
+    res = subprocess.run([sys.executable, "-m", "gptlab.track", "sync"], cwd=root, env=env(), capture_output=True,
+                         text=True, timeout=600)  # fmt: skip
+    if res.returncode != 0:
+        raise SystemExit(f"sync failed: {res.stderr[-2000:]}")
+    run_id = json.loads((root / "artifacts/model/config.json").read_text())["mlflow"]["run_id"]
+    client = MlflowClient(f"http://127.0.0.1:{server.settings.port}")
+    logged = len(client.get_metric_history(run_id, "train/loss"))
+    status = client.get_run(run_id).info.status
+    expected = steps // 5  # the smoke experiment logs every 5 steps
+    ok = logged == expected and status == "FINISHED"
+    return f"{n_ops} ops kept, synced: {logged}/{expected} loss points, {status}" + ("" if ok else " (INCOMPLETE)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="gptlab-outage-"))
+    load0 = os.getloadavg()
+    try:
+        (root / "corpus.txt").write_text(corpus_text(), encoding="utf-8")
+        for stage in ("prepare", "tokenize", "build"):
+            subprocess.run([sys.executable, "-m", f"gptlab.{stage}", *DATA, *QUIET], cwd=root, env=env(),
+                           check=True, capture_output=True, timeout=600)  # fmt: skip
+        (root / "server").mkdir()
+        server = Server(root / "server")
+        server.start()
+        uri = f"http://127.0.0.1:{server.settings.port}"
+        walls: dict[str, list[float]] = {k: [] for k in ("untracked", "server up", "stopped", "hung")}
+        notes: dict[str, str] = {}
+        for _ in range(args.repeats):
+            walls["untracked"].append(train(root, args.steps, None)[0])
+            walls["server up"].append(train(root, args.steps, uri)[0])
+            for case, fault in (("stopped", server.stop), ("hung", server.hang)):
+                wall, out = train(root, args.steps, uri, on_first_checkpoint=fault)
+                walls[case].append(wall)
+                landed = (root / "artifacts/model/model.safetensors").is_file()
+                server.stop()
+                server.start()
+                notes[case] = f"model dir {'landed' if landed else 'MISSING'}; {sync_and_check(root, server, args.steps)}"
+        server.stop()
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    load1 = os.getloadavg()
+
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    print(f"train stage, experiment=smoke, {args.steps} steps, {args.repeats} repeats (median wall s); "
+          f"load average {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs\n")  # fmt: skip
+    print("| run | wall (s) | extra vs server up | extra vs untracked | notes |")
+    print("|---|---:|---:|---:|---|")
+    for case, m in med.items():
+        runs = ", ".join(f"{w:.1f}" for w in walls[case])
+        print(f"| {case} | {m:.1f} ({runs}) | {m - med['server up']:+.1f} | {m - med['untracked']:+.1f} | "
+              f"{notes.get(case, '')} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""A gptlab model directory -> a Hugging Face directory that ``transformers`` loads as is.
+
+    out_dir/
+      config.json              GPT2LMHeadModel or GPTNeoXForCausalLM config
+      model.safetensors        the weights under Hugging Face's names
+      tokenizer.json           the tokenizer (Hugging Face tokenizers format)
+      tokenizer_config.json    PreTrainedTokenizerFast, special-token roles
+      special_tokens_map.json
+
+Learned or sinusoidal positions go to GPT-2 (:mod:`gptlab.hf.gpt2`), rotary positions to
+GPT-NeoX (:mod:`gptlab.hf.neox`). What neither can express (RMSNorm) is one ConfigError
+naming it, never a model that would compute something else. Writing needs safetensors and
+JSON only; the directory appears whole or not at all (written under a temporary name).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from gptlab.errors import ConfigError
+from gptlab.io import atomic_path
+from gptlab.model import GPT, GPTConfig
+from gptlab.tokenizer.base import Tokenizer
+from gptlab.tokenizer.config import PAD_TOKEN
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+def unmappable(config: GPTConfig) -> list[str]:
+    """What in ``config`` has no Hugging Face equivalent ([] when it exports)."""
+    problems = []
+    if config.norm != "layernorm":
+        problems.append(f"model.norm={config.norm} (GPT-2 and GPT-NeoX use LayerNorm)")
+    return problems
+
+
+def hf_model_files(model: GPT, tokenizer: Tokenizer) -> tuple[dict, dict]:
+    """(config.json object, state dict) of the Hugging Face model equal to ``model``."""
+    from gptlab.hf.gpt2 import gpt2_config, gpt2_state
+    from gptlab.hf.neox import neox_config, neox_state
+
+    cfg = model.config
+    problems = unmappable(cfg)
+    if problems:
+        raise ConfigError(f"this model has no Hugging Face equivalent: {'; '.join(problems)}")
+    token_ids = {
+        "bos_token_id": tokenizer.eot_id,
+        "eos_token_id": tokenizer.eot_id,
+        "pad_token_id": tokenizer.special_tokens.get(PAD_TOKEN),
+    }
+    if cfg.pos_encoding == "rope":
+        return neox_config(cfg, token_ids), neox_state(model)
+    return gpt2_config(cfg, token_ids), gpt2_state(model)
+
+
+def write_hf_dir(model: GPT, tokenizer: Tokenizer, out_dir: str | Path) -> Path:
+    """Write the Hugging Face directory of ``model`` and ``tokenizer`` to ``out_dir``."""
+    from safetensors.torch import save_file
+
+    from gptlab.hf.tokenizer import tokenizer_files
+
+    config, state = hf_model_files(model, tokenizer)
+    files = {CONFIG: json.dumps(config, indent=2, sort_keys=True) + "\n"}
+    files |= tokenizer_files(tokenizer, model.config.context_size)
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+    return out_dir
+
+
+def export_hf_dir(model_dir: str | Path, out_dir: str | Path) -> Path:
+    """Export the gptlab model directory ``model_dir`` to ``out_dir``; return ``out_dir``."""
+    from gptlab.checkpoint import load_model_dir
+
+    loaded = load_model_dir(model_dir)
+    problems = unmappable(loaded.model.config)
+    if problems:
+        raise ConfigError(f"{model_dir} cannot be exported to Hugging Face format: {'; '.join(problems)}")
+    out = write_hf_dir(loaded.model, loaded.tokenizer, out_dir)
+    arch = json.loads((out / CONFIG).read_text(encoding="utf-8"))["architectures"][0]
+    log.info("exported %s to %s (%s)", model_dir, out, arch)
+    return out

@@ -1,0 +1,183 @@
+"""gptlab's GPT <-> Hugging Face GPT-2 (``GPT2LMHeadModel``): config keys and weight names.
+
+The two are the same network: pre-norm blocks (LayerNorm, attention, LayerNorm, MLP),
+absolute positions added to the token embedding, a final LayerNorm, a head tied to the
+embedding or not. Differences handled here:
+
+* GPT-2's ``Conv1D`` stores weights as (in, out), the transpose of ``nn.Linear``'s;
+* GPT-2's c_attn splits into q, k, v of n_embd each, heads contiguous inside each:
+  gptlab's qkv layout exactly, so only the transpose;
+* sinusoidal positions have no parameters in gptlab; GPT-2 gets the fixed table as its
+  learned ``wpe`` (same values, so the same logits; fine-tuning in Hugging Face may
+  then move it);
+* ``bias=false``: GPT-2 always has biases, so zeros are written;
+* activations: exact GELU is ``gelu``, the tanh approximation ``gelu_new``, ReLU ``relu``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gptlab.errors import CheckpointError
+from gptlab.model import GPT, GPTConfig
+from gptlab.model.norm import EPS
+
+MODEL_TYPE = "gpt2"
+ARCHITECTURE = "GPT2LMHeadModel"
+PREFIX = "transformer."
+EXPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
+IMPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
+# Buffers older GPT-2 checkpoints carry (the causal mask), not weights.
+_IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
+
+
+def gpt2_config(config: GPTConfig, token_ids: Mapping[str, int | None]) -> dict[str, Any]:
+    """``config.json`` of the GPT-2 equivalent of a model with ``config``."""
+    return {
+        "architectures": [ARCHITECTURE],
+        "model_type": MODEL_TYPE,
+        "vocab_size": config.vocab_size,
+        "n_positions": config.context_size,
+        "n_embd": config.n_embd,
+        "n_layer": config.n_layer,
+        "n_head": config.n_head,
+        "n_inner": config.ffn_mult * config.n_embd,
+        "activation_function": EXPORTED_ACTIVATIONS[config.activation],
+        "resid_pdrop": config.dropout,
+        "embd_pdrop": config.dropout,
+        "attn_pdrop": config.dropout,
+        "layer_norm_epsilon": EPS,
+        "initializer_range": 0.02,
+        "scale_attn_weights": True,
+        "scale_attn_by_inverse_layer_idx": False,
+        "reorder_and_upcast_attn": False,
+        "tie_word_embeddings": config.tie_weights,
+        "use_cache": True,
+        "torch_dtype": "float32",
+        **token_ids,
+    }
+
+
+def gpt2_state(model: GPT) -> dict[str, Tensor]:
+    """GPT-2's state dict (its names, its shapes) for ``model``."""
+    cfg = model.config
+    sd = model.state_dict()
+    C, H = cfg.n_embd, cfg.ffn_mult * cfg.n_embd
+
+    def bias(name: str, size: int) -> Tensor:
+        return sd[name] if name in sd else torch.zeros(size, dtype=sd["tok_emb.weight"].dtype)
+
+    out = {f"{PREFIX}wte.weight": sd["tok_emb.weight"]}
+    if cfg.pos_encoding == "learned":
+        out[f"{PREFIX}wpe.weight"] = sd["pos_emb.weight"]
+    else:  # sinusoidal (rope goes to GPT-NeoX)
+        out[f"{PREFIX}wpe.weight"] = model.pos_emb.table  # type: ignore[union-attr]
+    for i in range(cfg.n_layer):
+        g, h = f"blocks.{i}.", f"{PREFIX}h.{i}."
+        out |= {
+            f"{h}ln_1.weight": sd[f"{g}norm1.weight"],
+            f"{h}ln_1.bias": bias(f"{g}norm1.bias", C),
+            f"{h}attn.c_attn.weight": sd[f"{g}attn.qkv.weight"].t(),
+            f"{h}attn.c_attn.bias": bias(f"{g}attn.qkv.bias", 3 * C),
+            f"{h}attn.c_proj.weight": sd[f"{g}attn.out_proj.weight"].t(),
+            f"{h}attn.c_proj.bias": bias(f"{g}attn.out_proj.bias", C),
+            f"{h}ln_2.weight": sd[f"{g}norm2.weight"],
+            f"{h}ln_2.bias": bias(f"{g}norm2.bias", C),
+            f"{h}mlp.c_fc.weight": sd[f"{g}mlp.up_proj.weight"].t(),
+            f"{h}mlp.c_fc.bias": bias(f"{g}mlp.up_proj.bias", H),
+            f"{h}mlp.c_proj.weight": sd[f"{g}mlp.down_proj.weight"].t(),
+            f"{h}mlp.c_proj.bias": bias(f"{g}mlp.down_proj.bias", C),
+        }
+    out[f"{PREFIX}ln_f.weight"] = sd["norm_f.weight"]
+    out[f"{PREFIX}ln_f.bias"] = bias("norm_f.bias", C)
+    if not cfg.tie_weights:
+        out["lm_head.weight"] = sd["lm_head.weight"]
+    # safetensors wants each tensor contiguous and in storage of its own.
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in out.items()}
+
+
+def config_from_gpt2(hf: Mapping[str, Any], where: str) -> GPTConfig:
+    """The gptlab config of a GPT-2 ``config.json`` (parsed), or why there is none."""
+
+    def need(key: str, ok: Any, why: str) -> None:
+        if not ok:
+            raise CheckpointError(f"{where}: {key}={hf.get(key)!r} cannot be imported: {why}")
+
+    try:
+        n_embd, n_layer, n_head = int(hf["n_embd"]), int(hf["n_layer"]), int(hf["n_head"])
+        vocab_size, context_size = int(hf["vocab_size"]), int(hf["n_positions"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{where}: a GPT-2 config needs integer n_embd, n_layer, n_head, vocab_size and n_positions ({exc!r})"
+        ) from None
+    inner = hf.get("n_inner") or 4 * n_embd
+    activation = hf.get("activation_function", "gelu_new")
+    need("activation_function", activation in IMPORTED_ACTIVATIONS, f"gptlab has {', '.join(IMPORTED_ACTIVATIONS)}")
+    need("n_inner", inner % n_embd == 0, f"the MLP width must be a multiple of n_embd ({n_embd})")
+    eps = float(hf.get("layer_norm_epsilon", EPS))
+    need("layer_norm_epsilon", abs(eps - EPS) < 1e-12, f"gptlab's LayerNorm uses {EPS}")
+    need("scale_attn_weights", hf.get("scale_attn_weights", True), "gptlab always scales by 1/sqrt(head size)")
+    need(
+        "scale_attn_by_inverse_layer_idx", not hf.get("scale_attn_by_inverse_layer_idx", False),
+        "gptlab has no per-layer scaling",
+    )  # fmt: skip
+    need("add_cross_attention", not hf.get("add_cross_attention", False), "gptlab is decoder-only")
+    return GPTConfig(
+        vocab_size=vocab_size,
+        context_size=context_size,
+        n_layer=n_layer,
+        n_head=n_head,
+        n_embd=n_embd,
+        dropout=float(hf.get("resid_pdrop", 0.1)),
+        bias=True,
+        pos_encoding="learned",
+        activation=IMPORTED_ACTIVATIONS[activation],
+        norm="layernorm",
+        tie_weights=bool(hf.get("tie_word_embeddings", True)),
+        rope_base=10000.0,  # unused with learned positions
+        ffn_mult=inner // n_embd,
+    )
+
+
+def state_from_gpt2(hf_state: Mapping[str, Tensor], config: GPTConfig, where: str) -> dict[str, Tensor]:
+    """gptlab's state dict from GPT-2's (with or without the ``transformer.`` prefix)."""
+    sd = {k.removeprefix(PREFIX): v for k, v in hf_state.items() if not k.endswith(_IGNORED_SUFFIXES)}
+    used: set[str] = set()
+
+    def take(name: str, transpose: bool = False) -> Tensor:
+        if name not in sd:
+            raise CheckpointError(f"{where} does not match its config.json: weight {name} is missing")
+        used.add(name)
+        tensor = sd[name].to(torch.float32)
+        return (tensor.t() if transpose else tensor).contiguous()
+
+    out = {"tok_emb.weight": take("wte.weight"), "pos_emb.weight": take("wpe.weight")}
+    for i in range(config.n_layer):
+        g, h = f"blocks.{i}.", f"h.{i}."
+        out |= {
+            f"{g}norm1.weight": take(f"{h}ln_1.weight"),
+            f"{g}norm1.bias": take(f"{h}ln_1.bias"),
+            f"{g}attn.qkv.weight": take(f"{h}attn.c_attn.weight", transpose=True),
+            f"{g}attn.qkv.bias": take(f"{h}attn.c_attn.bias"),
+            f"{g}attn.out_proj.weight": take(f"{h}attn.c_proj.weight", transpose=True),
+            f"{g}attn.out_proj.bias": take(f"{h}attn.c_proj.bias"),
+            f"{g}norm2.weight": take(f"{h}ln_2.weight"),
+            f"{g}norm2.bias": take(f"{h}ln_2.bias"),
+            f"{g}mlp.up_proj.weight": take(f"{h}mlp.c_fc.weight", transpose=True),
+            f"{g}mlp.up_proj.bias": take(f"{h}mlp.c_fc.bias"),
+            f"{g}mlp.down_proj.weight": take(f"{h}mlp.c_proj.weight", transpose=True),
+            f"{g}mlp.down_proj.bias": take(f"{h}mlp.c_proj.bias"),
+        }
+    out["norm_f.weight"] = take("ln_f.weight")
+    out["norm_f.bias"] = take("ln_f.bias")
+    if not config.tie_weights:
+        out["lm_head.weight"] = take("lm_head.weight")
+    sd.pop("lm_head.weight", None)  # a tied head saved anyway is the embedding again
+    unexpected = sorted(set(sd) - used)
+    if unexpected:
+        raise CheckpointError(f"{where} does not match its config.json: unexpected weights {unexpected[:3]}")
+    return out

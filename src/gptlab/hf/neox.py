@@ -1,0 +1,190 @@
+"""gptlab's GPT with rotary positions <-> Hugging Face GPT-NeoX (``GPTNeoXForCausalLM``).
+
+GPT-NeoX is gptlab's rope model when it is configured as one: sequential residual
+(``use_parallel_residual=false``: attention, then the MLP on the updated stream), rotary
+on every channel of a head (``rotary_pct=1.0``), LayerNorm, biases (zeros for
+``bias=false``), and the same rotary frequencies, base^(-2i/head_size) for pair i.
+
+Rotary layout: GPT-NeoX rotates with ``rotate_half`` on ``cat(freqs, freqs)``, i.e. channel
+i is paired with channel i + head_size/2 at frequency i, and q' = q*cos + rotate_half(q)*sin.
+That is gptlab's layout (:func:`gptlab.model.positional.apply_rotary`), not the
+interleaved-pairs (2i, 2i+1) one, so q and k need no permutation of their channels.
+
+What does need reordering is the fused projection: GPT-NeoX's ``query_key_value`` output
+is grouped per head, (head, [q|k|v], head_size), where gptlab's ``qkv`` is
+([q|k|v], head, head_size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gptlab.errors import CheckpointError
+from gptlab.model import GPT, GPTConfig
+from gptlab.model.norm import EPS
+
+MODEL_TYPE = "gpt_neox"
+ARCHITECTURE = "GPTNeoXForCausalLM"
+PREFIX = "gpt_neox."
+HEAD = "embed_out.weight"  # the untied head's name in GPT-NeoX checkpoints
+EXPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
+IMPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
+
+
+def neox_config(config: GPTConfig, token_ids: Mapping[str, int | None]) -> dict[str, Any]:
+    """``config.json`` of the GPT-NeoX equivalent of a rope model with ``config``."""
+    return {
+        "architectures": [ARCHITECTURE],
+        "model_type": MODEL_TYPE,
+        "vocab_size": config.vocab_size,
+        "hidden_size": config.n_embd,
+        "num_hidden_layers": config.n_layer,
+        "num_attention_heads": config.n_head,
+        "intermediate_size": config.ffn_mult * config.n_embd,
+        "hidden_act": EXPORTED_ACTIVATIONS[config.activation],
+        "max_position_embeddings": config.context_size,
+        # Both spellings: rope_parameters for transformers >= 5, the rotary_* keys before.
+        "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_base, "partial_rotary_factor": 1.0},
+        "rotary_pct": 1.0,
+        "rotary_emb_base": config.rope_base,
+        "use_parallel_residual": False,
+        "layer_norm_eps": EPS,
+        "attention_bias": True,
+        "hidden_dropout": config.dropout,
+        "attention_dropout": config.dropout,
+        "initializer_range": 0.02,
+        "tie_word_embeddings": config.tie_weights,
+        "use_cache": True,
+        "torch_dtype": "float32",
+        **token_ids,
+    }
+
+
+def neox_state(model: GPT) -> dict[str, Tensor]:
+    """GPT-NeoX's state dict (its names, its qkv order) for ``model``."""
+    cfg = model.config
+    sd = model.state_dict()
+    C, H = cfg.n_embd, cfg.ffn_mult * cfg.n_embd
+
+    def bias(name: str, size: int) -> Tensor:
+        return sd[name] if name in sd else torch.zeros(size, dtype=sd["tok_emb.weight"].dtype)
+
+    out = {f"{PREFIX}embed_in.weight": sd["tok_emb.weight"]}
+    for i in range(cfg.n_layer):
+        g, h = f"blocks.{i}.", f"{PREFIX}layers.{i}."
+        out |= {
+            f"{h}input_layernorm.weight": sd[f"{g}norm1.weight"],
+            f"{h}input_layernorm.bias": bias(f"{g}norm1.bias", C),
+            f"{h}attention.query_key_value.weight": _per_head(sd[f"{g}attn.qkv.weight"], cfg.n_head),
+            f"{h}attention.query_key_value.bias": _per_head(bias(f"{g}attn.qkv.bias", 3 * C), cfg.n_head),
+            f"{h}attention.dense.weight": sd[f"{g}attn.out_proj.weight"],
+            f"{h}attention.dense.bias": bias(f"{g}attn.out_proj.bias", C),
+            f"{h}post_attention_layernorm.weight": sd[f"{g}norm2.weight"],
+            f"{h}post_attention_layernorm.bias": bias(f"{g}norm2.bias", C),
+            f"{h}mlp.dense_h_to_4h.weight": sd[f"{g}mlp.up_proj.weight"],
+            f"{h}mlp.dense_h_to_4h.bias": bias(f"{g}mlp.up_proj.bias", H),
+            f"{h}mlp.dense_4h_to_h.weight": sd[f"{g}mlp.down_proj.weight"],
+            f"{h}mlp.dense_4h_to_h.bias": bias(f"{g}mlp.down_proj.bias", C),
+        }
+    out[f"{PREFIX}final_layer_norm.weight"] = sd["norm_f.weight"]
+    out[f"{PREFIX}final_layer_norm.bias"] = bias("norm_f.bias", C)
+    if not cfg.tie_weights:
+        out[HEAD] = sd["lm_head.weight"]
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in out.items()}
+
+
+def _per_head(t: Tensor, n_head: int) -> Tensor:
+    """([q|k|v], head, hs, ...) -> (head, [q|k|v], hs, ...): gptlab's qkv rows in GPT-NeoX's order."""
+    rest = t.shape[1:]
+    return t.reshape(3, n_head, -1, *rest).transpose(0, 1).reshape(-1, *rest)
+
+
+def _per_part(t: Tensor, n_head: int) -> Tensor:
+    """The inverse of :func:`_per_head`."""
+    rest = t.shape[1:]
+    return t.reshape(n_head, 3, -1, *rest).transpose(0, 1).reshape(-1, *rest)
+
+
+def config_from_neox(hf: Mapping[str, Any], where: str) -> GPTConfig:
+    """The gptlab config of a GPT-NeoX ``config.json`` that is gptlab's rope model."""
+    rope = hf.get("rope_parameters") or {}
+    rotary_pct = float(rope.get("partial_rotary_factor", hf.get("rotary_pct", 0.25)))
+    base = float(rope.get("rope_theta", hf.get("rotary_emb_base", 10000.0)))
+    activation = hf.get("hidden_act", "gelu")
+    problems = []
+    if hf.get("use_parallel_residual", True):
+        problems.append("use_parallel_residual=true (gptlab's blocks are sequential)")
+    if rotary_pct != 1.0:
+        problems.append(f"rotary_pct={rotary_pct} (gptlab rotates every channel)")
+    if rope.get("rope_type", "default") != "default":
+        problems.append(f"rope_type={rope.get('rope_type')!r}")
+    if activation not in IMPORTED_ACTIVATIONS:
+        problems.append(f"hidden_act={activation!r}")
+    if abs(float(hf.get("layer_norm_eps", EPS)) - EPS) > 1e-12:
+        problems.append(f"layer_norm_eps={hf.get('layer_norm_eps')} (gptlab's is {EPS})")
+    if not hf.get("attention_bias", True):
+        problems.append("attention_bias=false")
+    n_embd, inner = int(hf["hidden_size"]), int(hf["intermediate_size"])
+    if inner % n_embd:
+        problems.append(f"intermediate_size={inner} (not a multiple of hidden_size)")
+    if problems:
+        raise CheckpointError(f"{where}: this GPT-NeoX model cannot be imported: {'; '.join(problems)}")
+    return GPTConfig(
+        vocab_size=int(hf["vocab_size"]),
+        context_size=int(hf["max_position_embeddings"]),
+        n_layer=int(hf["num_hidden_layers"]),
+        n_head=int(hf["num_attention_heads"]),
+        n_embd=n_embd,
+        dropout=float(hf.get("hidden_dropout", 0.0)),
+        bias=True,
+        pos_encoding="rope",
+        activation=IMPORTED_ACTIVATIONS[activation],
+        norm="layernorm",
+        tie_weights=bool(hf.get("tie_word_embeddings", False)),
+        rope_base=base,
+        ffn_mult=inner // n_embd,
+    )
+
+
+def state_from_neox(hf_state: Mapping[str, Tensor], config: GPTConfig, where: str) -> dict[str, Tensor]:
+    """gptlab's state dict from GPT-NeoX's."""
+    sd = {k.removeprefix(PREFIX): v for k, v in hf_state.items() if not k.endswith((".attention.bias", ".masked_bias"))}
+    sd = {("lm_head.weight" if k in (HEAD, "lm_head.weight") else k): v for k, v in sd.items()}
+    used: set[str] = set()
+
+    def take(name: str) -> Tensor:
+        if name not in sd:
+            raise CheckpointError(f"{where} does not match its config.json: weight {name} is missing")
+        used.add(name)
+        return sd[name].to(torch.float32).contiguous()
+
+    out = {"tok_emb.weight": take("embed_in.weight")}
+    for i in range(config.n_layer):
+        g, h = f"blocks.{i}.", f"layers.{i}."
+        out |= {
+            f"{g}norm1.weight": take(f"{h}input_layernorm.weight"),
+            f"{g}norm1.bias": take(f"{h}input_layernorm.bias"),
+            f"{g}attn.qkv.weight": _per_part(take(f"{h}attention.query_key_value.weight"), config.n_head),
+            f"{g}attn.qkv.bias": _per_part(take(f"{h}attention.query_key_value.bias"), config.n_head),
+            f"{g}attn.out_proj.weight": take(f"{h}attention.dense.weight"),
+            f"{g}attn.out_proj.bias": take(f"{h}attention.dense.bias"),
+            f"{g}norm2.weight": take(f"{h}post_attention_layernorm.weight"),
+            f"{g}norm2.bias": take(f"{h}post_attention_layernorm.bias"),
+            f"{g}mlp.up_proj.weight": take(f"{h}mlp.dense_h_to_4h.weight"),
+            f"{g}mlp.up_proj.bias": take(f"{h}mlp.dense_h_to_4h.bias"),
+            f"{g}mlp.down_proj.weight": take(f"{h}mlp.dense_4h_to_h.weight"),
+            f"{g}mlp.down_proj.bias": take(f"{h}mlp.dense_4h_to_h.bias"),
+        }
+    out["norm_f.weight"] = take("final_layer_norm.weight")
+    out["norm_f.bias"] = take("final_layer_norm.bias")
+    if not config.tie_weights:
+        out["lm_head.weight"] = take("lm_head.weight")
+    sd.pop("lm_head.weight", None)
+    unexpected = sorted(set(sd) - used)
+    if unexpected:
+        raise CheckpointError(f"{where} does not match its config.json: unexpected weights {unexpected[:3]}")
+    return {k: v.contiguous() for k, v in out.items()}

@@ -1,0 +1,126 @@
+"""A gptlab tokenizer as a Hugging Face fast tokenizer: ``tokenizer.json`` and its config files.
+
+``AutoTokenizer.from_pretrained(dir)`` then encodes and decodes as gptlab does:
+
+* byte-level BPE is already a ``tokenizers`` tokenizer: its JSON is written as is;
+* a char tokenizer becomes a BPE model without merges over the characters (with no
+  pre-tokenizer, BPE splits the text into characters and looks each one up), a
+  ``Fuse`` decoder that joins tokens without spaces, and ``<unk>`` decoding to U+FFFD
+  as gptlab's does. A character outside the vocabulary encodes as ``<unk>`` in the
+  exported tokenizer: a Hugging Face tokenizer cannot raise, so a char tokenizer with
+  ``unk_policy=error`` (which would refuse the text) exports as ``replace``; without an
+  ``<unk>`` special token such characters would be dropped, which the export warns about.
+
+Special tokens keep their ids and are marked ``special``; ``split_special_tokens`` makes
+the text "<|endoftext|>" encode as ordinary characters, as in gptlab (no input can forge a
+control token). Roles: end of text is ``eos_token`` and ``bos_token`` (GPT-2's convention,
+and what gptlab starts an empty prompt with); ``<unk>`` and ``<pad>`` are ``unk_token``
+and ``pad_token`` when present.
+
+Only JSON is written here: neither ``tokenizers`` nor ``transformers`` is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gptlab.tokenizer.base import Tokenizer, dumps_json
+from gptlab.tokenizer.char import REPLACEMENT_CHARACTER
+from gptlab.tokenizer.config import EOT_TOKEN, PAD_TOKEN, UNK_TOKEN
+
+log = logging.getLogger(__name__)
+
+TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP = "special_tokens_map.json"
+
+
+def tokenizer_files(tokenizer: Tokenizer, context_size: int) -> dict[str, str]:
+    """File name -> text of the Hugging Face tokenizer files for ``tokenizer``."""
+    roles = special_token_roles(tokenizer)
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": context_size,
+        "clean_up_tokenization_spaces": False,
+        "split_special_tokens": True,
+        "add_bos_token": False,
+        "add_eos_token": False,
+        **roles,
+    }
+    return {
+        TOKENIZER_FILE: dumps_json(tokenizer_json(tokenizer)),
+        TOKENIZER_CONFIG: dumps_json(config),
+        SPECIAL_TOKENS_MAP: dumps_json(roles),
+    }
+
+
+def special_token_roles(tokenizer: Tokenizer) -> dict[str, str]:
+    """``bos_token`` / ``eos_token`` / ``unk_token`` / ``pad_token`` -> token text, where present."""
+    specials = tokenizer.special_tokens
+    roles: dict[str, str] = {}
+    if EOT_TOKEN in specials:
+        roles["bos_token"] = EOT_TOKEN
+        roles["eos_token"] = EOT_TOKEN
+    if UNK_TOKEN in specials:
+        roles["unk_token"] = UNK_TOKEN
+    if PAD_TOKEN in specials:
+        roles["pad_token"] = PAD_TOKEN
+    return roles
+
+
+def tokenizer_json(tokenizer: Tokenizer) -> dict[str, Any]:
+    """The ``tokenizers`` JSON object equivalent to ``tokenizer``."""
+    data = tokenizer.to_dict()
+    if data["kind"] == "bpe":
+        return data["tokenizer"]
+    return char_tokenizer_json(data["chars"], data["special_tokens"])
+
+
+def char_tokenizer_json(chars: list[str], special_tokens: list[str]) -> dict[str, Any]:
+    """A BPE model without merges whose vocabulary is the specials, then the characters."""
+    has_unk = UNK_TOKEN in special_tokens
+    if not has_unk:
+        log.warning(
+            "the char tokenizer has no %s token: the exported tokenizer drops characters it has never seen",
+            UNK_TOKEN,
+        )
+    vocab = {token: i for i, token in enumerate([*special_tokens, *chars])}
+    decoders: list[dict[str, Any]] = []
+    if has_unk:
+        decoders.append({"type": "Replace", "pattern": {"String": UNK_TOKEN}, "content": REPLACEMENT_CHARACTER})
+    decoders.append({"type": "Fuse"})
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [_added_token(i, token) for i, token in enumerate(special_tokens)],
+        "normalizer": None,
+        "pre_tokenizer": None,
+        "post_processor": None,
+        "decoder": {"type": "Sequence", "decoders": decoders},
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": UNK_TOKEN if has_unk else None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": False,
+            "vocab": vocab,
+            "merges": [],
+        },
+    }
+
+
+def _added_token(token_id: int, content: str) -> dict[str, Any]:
+    return {
+        "id": token_id,
+        "content": content,
+        "single_word": False,
+        "lstrip": False,
+        "rstrip": False,
+        "normalized": False,
+        "special": True,
+    }

@@ -1,0 +1,163 @@
+"""The MLflow pyfunc model: prompts in, generated texts out, through gptlab's generation library.
+
+:class:`GptlabTextGenerator` is a ``mlflow.pyfunc.PythonModel``. Its one artifact,
+``model_dir``, is the safetensors model directory of the train stage (weights, config,
+tokenizer); ``load_context`` rebuilds it with :func:`gptlab.checkpoint.load_model_dir`
+(nothing is unpickled) and ``predict`` calls :func:`gptlab.generation.generate`.
+
+Input: a list of prompt strings, or a one-column DataFrame of them (MLflow turns the
+list into such a frame before ``predict`` sees it). Output: one generated text per
+prompt, the prompt itself not included. Inference params (:data:`PARAMS`, declared in
+the model signature with these defaults) pick the decoding; a value out of range is an
+``MlflowException`` with ``INVALID_PARAMETER_VALUE``, which MLflow's scoring server
+answers with HTTP 400 and the one-line reason.
+
+The model is logged as "models from code" (:mod:`gptlab.serving.model_code` is the
+code file MLflow stores and runs on load), so loading it unpickles nothing either.
+This module imports MLflow and pandas at import time (the class derives from
+``PythonModel``); only code that logs or loads the model imports it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+# name -> (MLflow param type, default, shape): the model signature's params.
+PARAMS: dict[str, tuple[str, Any, tuple[int, ...] | None]] = {
+    "max_new_tokens": ("long", 100, None),
+    "decoding": ("string", "sample", None),  # greedy | sample | beam
+    "temperature": ("double", 1.0, None),
+    "top_k": ("long", None, None),  # None: off
+    "top_p": ("double", None, None),  # None: off
+    "num_beams": ("long", 4, None),
+    "seed": ("long", None, None),  # None: new text every request; an integer: reproducible
+    "stop": ("string", [], (-1,)),  # a completion is cut before the first of these strings
+}
+# One request may not ask for more: a server shared by many clients must bound its work.
+MAX_NEW_TOKENS_LIMIT = 2048
+MAX_BEAMS_LIMIT = 32
+# Where the model runs: the environment variable wins, then the logged model_config.
+DEVICE_ENV = "GPTLAB_SERVE_DEVICE"
+MODEL_DIR_ARTIFACT = "model_dir"
+# GenerationConfig's messages, in the names a request uses.
+_RENAMES = {
+    "generation.strategy": "decoding",
+    "generation.stop_strings": "stop",
+    "generation.": "",
+    "strategy=": "decoding=",
+}
+
+
+def invalid(message: str) -> Exception:
+    """The error MLflow's scoring server turns into HTTP 400 with ``message``."""
+    from mlflow.exceptions import MlflowException
+
+    return MlflowException.invalid_parameter_value(message)
+
+
+def generation_config(params: dict[str, Any] | None) -> Any:
+    """The :class:`~gptlab.generation.GenerationConfig` of one request's params.
+
+    Missing params take their defaults (MLflow fills them from the signature already;
+    a direct ``PythonModel.predict`` call may pass none). Out-of-range values raise
+    :func:`invalid` with one line naming the param.
+    """
+    from gptlab.errors import ConfigError
+    from gptlab.generation import STRATEGIES, GenerationConfig
+
+    values = {name: default for name, (_, default, _) in PARAMS.items()}
+    values.update({k: v for k, v in (params or {}).items() if k in PARAMS})
+    decoding = values["decoding"]
+    if decoding not in STRATEGIES:
+        raise invalid(f"decoding must be one of {', '.join(STRATEGIES)}, got {decoding!r}")
+    for name, limit in (("max_new_tokens", MAX_NEW_TOKENS_LIMIT), ("num_beams", MAX_BEAMS_LIMIT)):
+        value = values[name]
+        if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+            raise invalid(f"{name} must be <= {limit} on this server, got {value}")
+    stop = values["stop"]
+    try:
+        return GenerationConfig(
+            strategy=decoding,
+            max_new_tokens=values["max_new_tokens"],
+            temperature=values["temperature"],
+            top_k=values["top_k"],
+            top_p=values["top_p"],
+            num_beams=values["num_beams"],
+            seed=values["seed"],
+            stop_strings=tuple(stop) if isinstance(stop, (list, tuple)) else stop,
+            num_samples=1,
+        )
+    except ConfigError as exc:
+        message = str(exc)
+        for old, new in _RENAMES.items():
+            message = message.replace(old, new)
+        raise invalid(message) from None
+
+
+def prompts_of(model_input: Any) -> list[str]:
+    """The prompt strings of a list, a 1-D array or Series, or a one-column DataFrame."""
+    if isinstance(model_input, str):
+        values: list[Any] = [model_input]
+    elif isinstance(model_input, pd.DataFrame):
+        if model_input.shape[1] != 1:
+            raise invalid(f"the input must have one column of prompts, got {model_input.shape[1]} columns")
+        values = model_input.iloc[:, 0].tolist()
+    elif isinstance(model_input, pd.Series):
+        values = model_input.tolist()
+    elif hasattr(model_input, "tolist"):  # a numpy array
+        values = model_input.tolist()
+    elif isinstance(model_input, (list, tuple)):
+        values = list(model_input)
+    else:
+        raise invalid(f"the input must be a list of prompt strings, got {type(model_input).__name__}")
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise invalid(f"prompt {i} must be a string, got {type(value).__name__} {value!r:.40}")
+    return [str(v) for v in values]
+
+
+class GptlabTextGenerator(PythonModel):
+    """A trained gptlab GPT behind MLflow's pyfunc interface."""
+
+    def __init__(self) -> None:
+        self.loaded: Any = None  # gptlab.checkpoint.LoadedModel, set by load_context
+
+    def load_context(self, context: Any) -> None:
+        from gptlab.checkpoint import load_model_dir
+        from gptlab.runtime import resolve_device
+
+        config = context.model_config or {}
+        device = resolve_device(os.environ.get(DEVICE_ENV) or str(config.get("device", "auto")))
+        self.loaded = load_model_dir(context.artifacts[MODEL_DIR_ARTIFACT], device=device)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> list[str]:
+        from gptlab.errors import GptlabError
+        from gptlab.generation import generate
+
+        prompts = prompts_of(model_input)
+        cfg = generation_config(params)
+        try:
+            completions = generate(self.loaded.model, self.loaded.tokenizer, prompts, cfg)
+        except GptlabError as exc:  # e.g. a character the tokenizer refuses: the request's fault
+            raise invalid(str(exc)) from None
+        return [texts[0] if texts else "" for texts in completions]
+
+
+def param_defaults() -> dict[str, Any]:
+    """The params a request may send, with their defaults (what the README lists)."""
+    return {name: default for name, (_, default, _) in PARAMS.items()}
+
+
+__all__ = [
+    "DEVICE_ENV",
+    "MAX_NEW_TOKENS_LIMIT",
+    "PARAMS",
+    "GptlabTextGenerator",
+    "generation_config",
+    "param_defaults",
+    "prompts_of",
+]

@@ -1,0 +1,188 @@
+"""MLflow's scoring server on a logged gptlab model: what ``python -m gptlab.serve`` runs.
+
+``mlflow models serve -m URI --env-manager local`` in its own process group (MLflow
+runs uvicorn as a child of its own), started, health-checked and stopped with the
+helpers of :mod:`gptlab.tracking.server`. The tracking store (where ``models:/`` and
+``runs:/`` URIs resolve) reaches the server through ``MLFLOW_TRACKING_URI`` in its
+environment, not its command line, and is printed redacted.
+
+Before anything starts, the model URI is resolved against the store, so a missing
+registered model, alias, version or run is one line (exit code 2) rather than the
+server's traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from gptlab.errors import ConfigError
+from gptlab.tracking.server import STOP_TIMEOUT_S, UiSettings, check_port_free, server_env, stop, wait_until_up
+from gptlab.tracking.store import check_store_exists, check_tracking_uri
+from gptlab.tracking.uri import normalize_tracking_uri, redact_uri
+
+START_TIMEOUT_S = 180.0
+EXAMPLE_REQUEST = {"inputs": ["ROMEO:"], "params": {"max_new_tokens": 40, "temperature": 0.8}}
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """The top-level keys of ``conf/serve.yaml``, which owns their defaults (none here)."""
+
+    model_uri: str  # models:/<name>@champion, models:/<name>/<version>, runs:/<id>/model, a path
+    tracking_uri: str  # where models:/ and runs:/ resolve; a relative sqlite path is anchored at the project root
+    host: str
+    port: int
+    workers: int
+    device: str  # where the model runs in the server: auto | cpu | cuda | cuda:1 ...
+
+    def __post_init__(self) -> None:
+        if not self.model_uri or str(self.model_uri).startswith("models:/None@"):
+            raise ConfigError("model_uri is not set (logger.registered_model_name is null): pass model_uri=...")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 < self.port < 65536:
+            raise ConfigError(f"port must be between 1 and 65535, got {self.port!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ConfigError(f"workers must be at least 1, got {self.workers!r}")
+        object.__setattr__(self, "tracking_uri", normalize_tracking_uri(self.tracking_uri))
+
+    @property
+    def server(self) -> UiSettings:
+        """The same host, port and store in the shape the tracking server's helpers take."""
+        return UiSettings(backend_store_uri=self.tracking_uri, host=self.host, port=self.port, workers=self.workers)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def resolve_model(s: ServeSettings) -> str:
+    """Check that ``s.model_uri`` names a model in the store; a line saying which one.
+
+    ``models:/`` and ``runs:/`` URIs are looked up in ``s.tracking_uri``; anything
+    else (a local path, ``file:``, ``s3:``...) is left to MLflow.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    scheme = urllib.parse.urlsplit(s.model_uri).scheme
+    if scheme not in ("models", "runs"):
+        return s.model_uri
+    check_store_exists(s.tracking_uri, "train a model first (dvc repro) or pass tracking_uri=...")
+    check_tracking_uri(s.tracking_uri)
+    client = MlflowClient(tracking_uri=s.tracking_uri)
+    where = redact_uri(s.tracking_uri)
+    path = s.model_uri.split(":/", 1)[1].lstrip("/")
+    try:
+        if scheme == "runs":
+            run_id = path.split("/", 1)[0]
+            client.get_run(run_id)
+            return f"{s.model_uri} (run {run_id})"
+        name, _, rest = path.partition("@")
+        if rest:  # models:/<name>@<alias>
+            mv = client.get_model_version_by_alias(name, rest)
+        else:  # models:/<name>/<version>
+            name, _, version = path.partition("/")
+            mv = client.get_model_version(name, version) if version else None
+            if mv is None:
+                raise ConfigError(
+                    f"model_uri {s.model_uri} names no version: use models:/{name}/<version> or @champion"
+                )
+    except MlflowException as exc:
+        reason = exc.message.splitlines()[0] if exc.message else str(exc)
+        raise ConfigError(
+            f"cannot find {s.model_uri} in the MLflow store {where}: {reason} "
+            "(train and evaluate a model first: dvc repro; or pass model_uri=...)"
+        ) from None
+    return f"{s.model_uri} (registered model {mv.name} version {mv.version})"
+
+
+def serve_command(s: ServeSettings) -> list[str]:
+    return [
+        sys.executable, "-m", "mlflow", "models", "serve",
+        "--model-uri", s.model_uri, "--env-manager", "local",
+        "--host", s.host, "--port", str(s.port), "--workers", str(s.workers),
+    ]  # fmt: skip
+
+
+def serve_env(s: ServeSettings) -> dict[str, str]:
+    from gptlab.serving.pyfunc_model import DEVICE_ENV
+
+    env = server_env(s.server)
+    env.pop("MLFLOW_BACKEND_STORE_URI", None)  # the UI's variable; the scoring server reads the next one
+    env["MLFLOW_TRACKING_URI"] = s.tracking_uri
+    env[DEVICE_ENV] = s.device
+    return env
+
+
+def start(s: ServeSettings) -> subprocess.Popen:
+    """Start the scoring server in its own process group (:func:`stop` ends it with its workers)."""
+    try:
+        check_port_free(s.host, s.port)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("--port", "port=...")) from None
+    return subprocess.Popen(serve_command(s), env=serve_env(s), start_new_session=True)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_all(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """:func:`~gptlab.tracking.server.stop`, then wait for the whole process group: MLflow's
+    CLI may exit before its uvicorn child has; SIGKILL what is left after ``timeout_s``."""
+    stop(proc, timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if group_alive(proc.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def curl_example(url: str) -> str:
+    body = json.dumps(EXAMPLE_REQUEST)
+    return f"curl -s {url}/invocations -H 'Content-Type: application/json' -d '{body}'"
+
+
+def serve(s: ServeSettings, start_timeout_s: float = START_TIMEOUT_S) -> int:
+    """Resolve the model, start the server, print its URL and a ``curl`` once it answers,
+    serve until Ctrl-C (or SIGTERM); 0, or the server's exit code if it stopped by itself."""
+    what = resolve_model(s)
+    proc = start(s)
+    print(f"starting MLflow's scoring server on {what} (pid {proc.pid})", file=sys.stderr, flush=True)
+
+    def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if wait_until_up(s.server, proc, timeout_s=start_timeout_s):
+            print(
+                f"serving {s.model_uri} at {s.url}/invocations (store {redact_uri(s.tracking_uri)}; Ctrl-C stops it)\n"
+                f"  {curl_example(s.url)}",
+                flush=True,
+            )
+        else:
+            print(f"{s.url} is not answering after {start_timeout_s:.0f} s; still waiting", flush=True)
+        code = proc.wait()
+        if code:
+            raise ConfigError(f"mlflow models serve exited with code {code} (its messages are above)")
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_all(proc)
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,112 @@
+"""Fine-tuning: start training from a pretrained model (``train.init_from=PATH``).
+
+``PATH`` is a gptlab model directory or a Hugging Face GPT-2 directory (see
+:mod:`gptlab.hf.import_hf`). Three things follow from it:
+
+* the model config is the checkpoint's (:func:`model_config`): the composed ``model``
+  section only contributes ``dropout``, which is a training choice. A ``model.*`` key given
+  on the command line that contradicts the checkpoint is an error naming both values;
+  the group's own defaults (e.g. conf/model/small.yaml) are simply replaced;
+* the weights are loaded before the first step (:func:`start_from_pretrained`), unless
+  the run resumes from its own checkpoint, which already holds fine-tuned weights;
+* the weights' sha256 joins the run's lineage (:func:`pretrained_sha256`).
+
+The dataset must have been encoded with the pretrained model's tokenizer
+(``tokenizer=pretrained tokenizer.path=PATH``): a vocabulary of another size is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gptlab.config import to_dataclass
+from gptlab.errors import ConfigError
+from gptlab.model import GPTConfig
+
+log = logging.getLogger(__name__)
+
+# Not part of the architecture: the fine-tune's own config decides it.
+TRAINING_CHOICES = ("dropout",)
+
+
+def model_config(
+    model_section: Any, init_from: str | None, vocab_size: int, overridden: Iterable[str] | None = None
+) -> GPTConfig:
+    """The model config of a fit: the ``model`` section, or the checkpoint's with ``init_from``.
+
+    ``vocab_size`` is the dataset's. ``overridden``: the ``model`` keys set on the command
+    line (None: read them from Hydra's overrides, when running under Hydra).
+    """
+    composed = to_dataclass(GPTConfig, model_section, "model", vocab_size=vocab_size)
+    if not init_from:
+        return composed
+    from gptlab.hf.import_hf import read_pretrained
+
+    pretrained = read_pretrained(init_from).config
+    given = set(command_line_model_keys() if overridden is None else overridden)
+    mine, theirs = composed.to_dict(), pretrained.to_dict()
+    architecture = [k for k in theirs if k not in TRAINING_CHOICES and k != "vocab_size"]
+    for key in architecture:
+        if mine[key] != theirs[key] and key in given:
+            raise ConfigError(
+                f"model.{key}={mine[key]!r} contradicts train.init_from={init_from}, whose {key} is {theirs[key]!r}: "
+                "drop the override (the model config comes from the checkpoint)"
+            )
+    if pretrained.vocab_size != vocab_size:
+        raise ConfigError(
+            f"train.init_from={init_from} has a vocabulary of {pretrained.vocab_size:,} tokens, the dataset "
+            f"{vocab_size:,}: encode the corpus with its tokenizer (tokenizer=pretrained tokenizer.path={init_from}, "
+            "then the build stage)"
+        )
+    replaced = [f"{k} {mine[k]!r} -> {theirs[k]!r}" for k in architecture if mine[k] != theirs[k]]
+    if replaced:
+        log.info("model config from %s: %s", init_from, ", ".join(replaced))
+    return GPTConfig(**{**theirs, **{k: mine[k] for k in TRAINING_CHOICES}})
+
+
+def command_line_model_keys() -> set[str]:
+    """The ``model`` keys a Hydra command line overrides (``model=tiny`` counts as all of them).
+
+    Only what the command line says: nothing outside Hydra's main, and nothing of a
+    ``dvc exp run -S`` (DVC composes those into params.yaml, where they cannot be told
+    from the defaults).
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    keys: set[str] = set()
+    for override in HydraConfig.get().overrides.task:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key == "model":
+            keys.update(GPTConfig.__dataclass_fields__)
+        elif key.startswith("model."):
+            keys.add(key.removeprefix("model."))
+    return keys
+
+
+def start_from_pretrained(model: Any, init_from: str | None, resume: Path | None) -> None:
+    """Load ``init_from``'s weights into ``model`` (a GPT) before training, unless resuming."""
+    if not init_from:
+        return
+    if resume is not None:
+        log.info("resuming from %s: its weights, not train.init_from's, are the starting point", resume)
+        return
+    from gptlab.hf.import_hf import load_pretrained_state, load_weights, read_pretrained
+
+    pretrained = read_pretrained(init_from)
+    load_weights(model, load_pretrained_state(pretrained), pretrained.weights)
+    log.info("starting from the weights of %s (%s)", init_from, pretrained.kind)
+
+
+def pretrained_sha256(init_from: str | None) -> str | None:
+    """sha256 of the weights file training starts from (None without ``init_from``)."""
+    if not init_from:
+        return None
+    from gptlab.hf.import_hf import read_pretrained
+    from gptlab.io import sha256_file
+
+    return sha256_file(read_pretrained(init_from).weights)

@@ -1,0 +1,181 @@
+"""Fine-tuning a Hugging Face GPT-2 directory through the real tokenize, build and train stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gptlab.errors import ConfigError
+from tests.conftest import SMALL_CORPUS, run_stage
+from tests.hf.conftest import save_hf_gpt2
+
+FINETUNE = (
+    "experiment=finetune", "data=file", "data.path=corpus.txt", "logger=none",
+    "trainer.max_steps=3", "trainer.val_check_interval=3", "trainer.limit_val_batches=2",
+    "trainer.log_every_n_steps=1", "train.batch_size=4", "train.sample_every_n_val=0",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finetune_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """prepare -> tokenize (the GPT-2's tokenizer, copied) -> build, on the small corpus."""
+    root = tmp_path_factory.mktemp("finetune")
+    gpt2 = save_hf_gpt2(root / "gpt2")
+    (root / "corpus.txt").write_text(SMALL_CORPUS * 4, encoding="utf-8")
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        for stage in ("prepare", "tokenize", "build"):
+            run_stage(stage, *FINETUNE, f"train.init_from={gpt2}")
+    finally:
+        os.chdir(old)
+    return root
+
+
+@pytest.fixture
+def workspace(finetune_dir: Path, workdir: Path) -> Path:
+    from tests.conftest import copy_built
+
+    copy_built(finetune_dir, workdir)
+    return finetune_dir / "gpt2"
+
+
+def test_tokenize_copies_the_pretrained_tokenizer(finetune_dir):
+    from gptlab.tokenizer import load_tokenizer
+    from gptlab.tokenizer.pretrained import load_pretrained_tokenizer
+
+    copied = load_tokenizer(finetune_dir / "artifacts/tokenizer/tokenizer.json")
+    assert copied.kind == "bpe" and copied.vocab_size == 300
+    assert copied.encode(SMALL_CORPUS) == load_pretrained_tokenizer(finetune_dir / "gpt2").encode(SMALL_CORPUS)
+    meta = json.loads((finetune_dir / "data/processed/meta.json").read_text())
+    assert meta["vocab_size"] == 300
+
+
+@pytest.mark.slow
+def test_finetune_starts_from_the_pretrained_models_loss(workspace):
+    from gptlab.checkpoint.model_dir import read_model_info
+    from gptlab.io import sha256_file
+    from tests.hf import finetune_probe
+
+    finetune_probe.RESULTS.clear()
+    probe = f"train.extra_callbacks=[{{_target_:tests.hf.finetune_probe.FirstStepProbe,pretrained:'{workspace}'}}]"
+    report = run_stage("train", *FINETUNE, f"train.init_from={workspace}", probe)
+    r = finetune_probe.RESULTS
+    assert r["weights_equal"] == 1.0  # before the first step, the model holds the pretrained weights
+    # Step 0 trains on the pretrained weights: its loss is the pretrained model's on that batch.
+    assert r["train_step0"] == pytest.approx(r["train_imported"], abs=1e-5)
+    assert r["train_step0"] == pytest.approx(r["train_transformers"], abs=1e-4)
+    # And so is the validation loss before any step.
+    assert r["val_trained_model"] == pytest.approx(r["val_transformers"], abs=1e-4)
+    assert report["steps"] == 3
+    info = read_model_info("artifacts/model")
+    model = info["model"]
+    assert (model["n_layer"], model["n_embd"], model["activation"]) == (2, 32, "gelu_tanh")  # the GPT-2's
+    assert info["lineage"]["init_sha256"] == sha256_file(workspace / "model.safetensors")
+
+
+def test_finetune_preset_lowers_lr_shortens_warmup_and_training():
+    from tests.conftest import compose
+
+    base, tuned = compose(), compose("experiment=finetune", "train.init_from=somewhere")
+    assert tuned.optim.lr < base.optim.lr and tuned.optim.warmup_steps < base.optim.warmup_steps
+    assert tuned.trainer.max_steps < base.trainer.max_steps
+    assert tuned.tokenizer.kind == "pretrained" and tuned.tokenizer.path == "somewhere"
+
+
+def test_model_config_is_the_checkpoints_and_dropout_stays_a_choice(workspace):
+    from gptlab.training.init_from import model_config
+
+    composed = {**_small_model(), "dropout": 0.25}
+    config = model_config(composed, str(workspace), vocab_size=300, overridden=())
+    assert (config.n_layer, config.n_embd, config.context_size, config.activation) == (2, 32, 32, "gelu_tanh")
+    assert config.dropout == 0.25
+
+
+def test_override_that_contradicts_the_checkpoint_names_both_values(workspace):
+    from gptlab.training.init_from import model_config
+
+    with pytest.raises(ConfigError, match=r"model\.n_layer=4 contradicts train\.init_from=.*whose n_layer is 2"):
+        model_config(_small_model(), str(workspace), vocab_size=300, overridden={"n_layer"})
+    # Given but equal to the checkpoint's: fine.
+    model_config({**_small_model(), "n_layer": 2}, str(workspace), vocab_size=300, overridden={"n_layer"})
+
+
+def test_dataset_of_another_vocabulary_is_refused(workspace):
+    from gptlab.training.init_from import model_config
+
+    with pytest.raises(ConfigError, match=r"vocabulary of 300 tokens, the dataset 65: .*tokenizer=pretrained"):
+        model_config(_small_model(), str(workspace), vocab_size=65, overridden=())
+
+
+def _small_model() -> dict:
+    from tests.conftest import conf_values
+
+    return conf_values("model", "model=small")
+
+
+# ---------------------------------------------------------------------- the CLI: one line, exit 2
+
+
+def _train_cli(cwd: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gptlab.train", *FINETUNE, *args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def _one_error_line(res: subprocess.CompletedProcess) -> str:
+    assert res.returncode == 2, res.stderr[-2000:]
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in res.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    return lines[0]
+
+
+def _broken(kind: str, gpt2: Path, tmp: Path) -> Path:
+    """A copy of the GPT-2 directory with one thing wrong."""
+    import shutil
+
+    if kind == "missing":
+        return tmp / "nope"
+    bad = tmp / kind
+    shutil.copytree(gpt2, bad)
+    config = json.loads((bad / "config.json").read_text())
+    if kind == "no-weights":
+        (bad / "model.safetensors").unlink()
+    elif kind == "pickle-only":
+        (bad / "model.safetensors").unlink()
+        (bad / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")
+    elif kind == "unknown-model-type":
+        (bad / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
+    elif kind == "vocab-mismatch":
+        (bad / "config.json").write_text(json.dumps({**config, "vocab_size": 320}))
+    return bad
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("missing", "error: pretrained model directory not found: "),
+        ("no-weights", "has no model.safetensors: it holds no weights"),
+        ("pickle-only", "holds its weights only as pytorch_model.bin, a pickle"),
+        ("unknown-model-type", "model_type 'bert' cannot be imported"),
+        ("vocab-mismatch", "has 300 tokens but the model's vocab_size is 320"),
+    ],
+)
+def test_bad_pretrained_directory_is_one_line_and_exit_2(workspace, workdir, subprocess_env, kind, message):
+    bad = _broken(kind, workspace, workdir)
+    line = _one_error_line(_train_cli(workdir, subprocess_env, f"train.init_from={bad}"))
+    assert message in line
+
+
+@pytest.mark.slow
+def test_contradicting_override_on_the_command_line_is_one_line_and_exit_2(workspace, workdir, subprocess_env):
+    line = _one_error_line(_train_cli(workdir, subprocess_env, f"train.init_from={workspace}", "model.n_layer=3"))
+    assert "model.n_layer=3 contradicts train.init_from=" in line and "whose n_layer is 2" in line
