@@ -118,10 +118,10 @@ class MlflowSweepCallback(Callback):
         uri, parent = self._open
         self._open = None
         atexit.unregister(self._end_on_exit)
-        finish_parent_run(uri, parent, aborted=aborted)
+        try:
+            finish_parent_run(uri, parent, aborted=aborted)
+        except Exception as exc:  # the jobs' own runs and results stand; say what is missing
+            log.warning("could not end the sweep's MLflow parent run %s: %s", parent.run_id, exc)
 
     def _end_on_exit(self) -> None:
-        try:
-            self._end(aborted=True)
-        except Exception as exc:  # at exit there is no one left to raise to
-            log.warning("could not end the sweep's MLflow parent run: %s", exc)
+        self._end(aborted=True)

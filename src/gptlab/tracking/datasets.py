@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gptlab.dataset.meta import DatasetMeta
+
+log = logging.getLogger(__name__)
 
 # MLflow's input tag for how a dataset was used, and the values gptlab gives it.
 CONTEXT_TAG = "mlflow.data.context"
@@ -98,13 +101,20 @@ def dataset_input(ds: SplitDataset, context: str) -> Any:
 
 
 def log_training_datasets(client: Any, run_id: str, meta: DatasetMeta, processed_dir: str | Path) -> None:
-    """Every non-empty split as an input of the training run: ``training``, ``validation``, ``test``."""
+    """Every non-empty split as an input of the training run: ``training``, ``validation``, ``test``.
+
+    A description of the data, not the training's results: a store that refuses it or has
+    just gone away costs a warning, not the run."""
     inputs = [
         dataset_input(split_dataset(meta, processed_dir, split), CONTEXTS.get(split, split))
         for split in dataset_splits(meta)
     ]
-    if inputs:
+    if not inputs:
+        return
+    try:
         client.log_inputs(run_id, datasets=inputs)
+    except Exception as exc:  # noqa: BLE001 - MlflowException, or the server's connection errors
+        log.warning("dataset inputs not logged to MLflow run %s: %s", run_id, exc)
 
 
 def log_evaluated_splits(
