@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -117,7 +118,7 @@ def train(root: Path, steps: int, tracking: str | None, on_first_checkpoint=None
 def sync_and_check(root: Path, server: Server, steps: int) -> str:
     from mlflow.tracking import MlflowClient
 
-    pending = sorted((root / ".cache/mlflow-outbox").glob("*.jsonl"))
+    pending = sorted((root / ".cache/gptlab/mlflow-outbox").glob("*.jsonl"))
     if not pending:
         return "nothing pending"
     n_ops = sum(len(p.read_text().splitlines()) - 1 for p in pending)
@@ -154,12 +155,15 @@ def main() -> None:
         uri = f"http://127.0.0.1:{server.settings.port}"
         walls: dict[str, list[float]] = {k: [] for k in ("untracked", "server up", "stopped", "hung")}
         notes: dict[str, str] = {}
+        waits: dict[str, list[float]] = {"stopped": [], "hung": []}
         for _ in range(args.repeats):
             walls["untracked"].append(train(root, args.steps, None)[0])
             walls["server up"].append(train(root, args.steps, uri)[0])
             for case, fault in (("stopped", server.stop), ("hung", server.hang)):
                 wall, out = train(root, args.steps, uri, on_first_checkpoint=fault)
                 walls[case].append(wall)
+                m = re.search(r"waited ([0-9.]+) s for it at the end", out)
+                waits[case].append(float(m.group(1)) if m else float("nan"))
                 landed = (root / "artifacts/model/model.safetensors").is_file()
                 server.stop()
                 server.start()
@@ -173,11 +177,12 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in walls.items()}
     print(f"train stage, experiment=smoke, {args.steps} steps, {args.repeats} repeats (median wall s); "
           f"load average {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs\n")  # fmt: skip
-    print("| run | wall (s) | extra vs server up | extra vs untracked | notes |")
-    print("|---|---:|---:|---:|---|")
+    print("| run | wall (s) | extra vs server up | extra vs untracked | waited at the end (s) | notes |")
+    print("|---|---:|---:|---:|---:|---|")
     for case, m in med.items():
         runs = ", ".join(f"{w:.1f}" for w in walls[case])
-        print(f"| {case} | {m:.1f} ({runs}) | {m - med['server up']:+.1f} | {m - med['untracked']:+.1f} | "
+        waited = ", ".join(f"{w:.1f}" for w in waits.get(case, [])) or "—"
+        print(f"| {case} | {m:.1f} ({runs}) | {m - med['server up']:+.1f} | {m - med['untracked']:+.1f} | {waited} | "
               f"{notes.get(case, '')} |")  # fmt: skip
 
 

@@ -1,12 +1,12 @@
 """Send the MLflow records a training run could not send: ``python -m gptlab.track sync``.
 
-    python -m gptlab.track sync                               # every file in .cache/mlflow-outbox/
-    python -m gptlab.track sync .cache/mlflow-outbox/RUN.jsonl
+    python -m gptlab.track sync                               # every file in .cache/gptlab/mlflow-outbox/
+    python -m gptlab.track sync .cache/gptlab/mlflow-outbox/RUN.jsonl
     python -m gptlab.track sync --tracking-uri http://user:pw@host:5000
 
 When the tracking server is away during training, training goes on and what it could
 not send (metrics, params, artifacts, the run's end, the MLflow model) is kept in
-``<project>/.cache/mlflow-outbox/``; the train stage's last line names the file. This
+``<project>/.cache/gptlab/mlflow-outbox/``; the train stage's last line names the file. This
 sends it, in order, to the URI the file records (or ``--tracking-uri``; credentials are
 never written to the file) and removes each file once sent. The library side:
 :mod:`gptlab.tracking.outbox`.
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m gptlab.track", description="MLflow tracking chores.")
     commands = parser.add_subparsers(dest="command", required=True)
     sync = commands.add_parser("sync", help="send the records kept while the tracking server was away")
-    sync.add_argument("paths", nargs="*", help="pending files or directories (default: <project>/.cache/mlflow-outbox)")
+    sync.add_argument("paths", nargs="*", help="pending files or directories (default: <project>/.cache/gptlab/mlflow-outbox)")
     sync.add_argument("--tracking-uri", default=None, help="where to send them (default: the URI each file records)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 

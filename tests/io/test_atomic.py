@@ -122,3 +122,16 @@ def test_human_bytes():
     assert atomic.human_bytes(0) == "0 B"
     assert atomic.human_bytes(1536) == "1.5 KiB"
     assert atomic.human_bytes(3 << 30) == "3.0 GiB"
+
+
+def test_a_full_disk_reported_by_a_rust_writer_is_one_line_too(tmp_path):
+    """safetensors writes the weights in Rust and raises ``SafetensorError('... (os error 28)')``."""
+
+    class SafetensorError(Exception):
+        pass
+
+    with pytest.raises(StorageError, match="no space left") as info, atomic_path(tmp_path / "model") as tmp:
+        tmp.mkdir()
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    assert f"cannot write {tmp_path / 'model'}" in str(info.value)
+    assert leftovers(tmp_path) == []

@@ -170,3 +170,17 @@ def test_a_trained_and_evaluated_run_has_all_of_it(built_data, workdir):
     assert json.loads(inputs["training"].source) == {"uri": "data/processed/train.bin"}
     assert run.data.tags[EVAL_SPLITS_TAG] == "val,test"
     assert any(k.startswith("system/cpu_utilization") for k in run.data.metrics)
+
+
+def test_a_run_shorter_than_the_interval_still_gets_one_sample(store):
+    from mlflow.tracking import MlflowClient
+
+    from gptlab.tracking.system_metrics import system_metrics
+
+    client = MlflowClient(store)
+    exp = client.create_experiment("short")
+    run_id = client.create_run(exp).info.run_id
+    with system_metrics(store, run_id, interval_s=60):
+        pass  # stopped long before the first interval ends
+    metrics = client.get_run(run_id).data.metrics
+    assert any(k.startswith("system/cpu_utilization") for k in metrics)

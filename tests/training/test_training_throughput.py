@@ -120,6 +120,8 @@ def test_too_short_a_run_reports_no_steady_rate(clock: Clock) -> None:
         ("NVIDIA L4", 121e12),
         ("NVIDIA GeForce RTX 4090", 165e12),
         ("Tesla T4", None),
+        ("NVIDIA L40S", None),  # not an L4: no made-up MFU
+        ("NVIDIA H200", 989e12),
     ],
 )
 def test_peak_flops_by_device_name(monkeypatch: pytest.MonkeyPatch, name: str, peak: float | None) -> None:

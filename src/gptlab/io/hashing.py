@@ -2,9 +2,9 @@
 
 Every hash gptlab records is computed from the bytes it actually read: a hash copied
 from another file's metadata would name what that file *said*, not what was used.
-sha256 runs at about 1.8 GB/s on a current x86 core with SHA extensions (``bench``:
-``python -c "import hashlib,os,time; ..."`` in ``docs/errors.md``), so a 10 GB split costs
-about 6 s plus the time to read it from disk.
+sha256 runs at about 1.8 GB/s on a current x86 core with SHA extensions, so a 10 GB
+split costs about 6 s plus the time to read it from disk (figures and the command:
+BENCHMARKS.md, "Faults").
 """
 
 from __future__ import annotations
@@ -53,8 +53,7 @@ class HashingReader(io.RawIOBase):
     """A binary file whose every byte read also goes into a sha256 (and a byte count).
 
     Wrap it in ``io.BufferedReader`` and ``io.TextIOWrapper`` to read text while
-    hashing exactly the bytes read; :meth:`drain` reads what is left, so that the
-    digest is that of the whole file.
+    hashing exactly the bytes read (read to the end, the digest is the whole file's).
     """
 
     def __init__(self, raw: io.RawIOBase | io.BufferedIOBase):
@@ -73,11 +72,6 @@ class HashingReader(io.RawIOBase):
             self.sha256.update(view)
             self.bytes_read += n
         return n or 0
-
-    def drain(self) -> None:
-        while chunk := self._raw.read(_CHUNK):
-            self.sha256.update(chunk)
-            self.bytes_read += len(chunk)
 
     def close(self) -> None:
         self._raw.close()

@@ -6,7 +6,7 @@ a daemon thread sends them. When a send fails because the server is away (connec
 refused, timeout, 5xx), the outbox
 
 * warns once, keeps the operation and everything after it, and appends them to a local
-  file, ``<project>/.cache/mlflow-outbox/<run>.jsonl``, so that nothing is lost even if
+  file, ``<project>/.cache/gptlab/mlflow-outbox/<run>.jsonl``, so that nothing is lost even if
   the process is killed;
 * retries every few seconds (2 s, doubling up to 15 s); when the server answers again,
   it sends the backlog in order and logging carries on (the file is removed once empty).
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ from gptlab.tracking.uri import redact_uri
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-OUTBOX_DIR = Path(".cache") / "mlflow-outbox"
+OUTBOX_DIR = Path(".cache") / "gptlab" / "mlflow-outbox"
 SYNC_COMMAND = "python -m gptlab.track sync"
 
 # Bounded HTTP for the process that trains (a user's own setting wins): MLflow's
@@ -216,6 +217,7 @@ class Outbox:
         self._spool_dir = Path(spool_dir) if spool_dir is not None else None
         self._spool: Path | None = None
         self.sent = 0
+        self.end_wait_s = 0.0
         self._thread = threading.Thread(target=self._run, name="gptlab-mlflow-outbox", daemon=True)
         self._thread.start()
         atexit.register(self.close)
@@ -249,7 +251,7 @@ class Outbox:
                     self._cond.wait(timeout)
                 if self._s.closed:
                     return
-                op, n = merge_batches(list(self._ops)[:2000])
+                op, n = merge_batches(list(itertools.islice(self._ops, 2000)))
                 self._s.sending = True
             error = None
             try:
@@ -344,7 +346,7 @@ class Outbox:
                 self._s.next_try = 0.0  # one last try, now
                 self._cond.notify_all()
             tried = self._s.attempts
-            while self._ops and not self._s.closed:
+            while self._ops and not self._s.closed and self._thread.is_alive():
                 if not self._s.online and self._s.attempts > tried and not self._s.sending:
                     break
                 left = None if deadline is None else deadline - time.monotonic()
@@ -360,7 +362,9 @@ class Outbox:
         """
         if self._s.closed:
             return list(self._ops)
+        t0 = time.monotonic()
         self.flush(wait_s)
+        self.end_wait_s = time.monotonic() - t0
         with self._cond:
             self._s.closed = True
             self._cond.notify_all()
@@ -372,9 +376,9 @@ class Outbox:
         if left:
             where = self._spool or "memory (no file could be written)"
             log.warning(
-                "%s of MLflow run %s were not recorded (%s unreachable: %s); they are kept in %s: send them when the "
-                "server is back with: %s %s", describe(left), left[0]["run_id"], redact_uri(self._uri),
-                _short(self._s.reason), where, SYNC_COMMAND, where,
+                "%s of MLflow run %s were not recorded (%s unreachable: %s; waited %.1f s for it at the end); they are "
+                "kept in %s: send them when the server is back with: %s %s", describe(left), left[0]["run_id"],
+                redact_uri(self._uri), _short(self._s.reason), self.end_wait_s, where, SYNC_COMMAND, where,
             )  # fmt: skip
         elif self._spool is not None:
             with contextlib.suppress(OSError):

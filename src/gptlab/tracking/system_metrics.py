@@ -7,8 +7,8 @@ the run page's *System metrics* tab. Lightning's MLflow logger creates its run t
 ``MlflowClient``, which starts no monitor of its own, so the fit starts one here.
 
 MLflow's environment variables win over the config: ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``
-replaces the interval. The first values reach the run one interval after the start (a
-run shorter than the interval logs none).
+replaces the interval. The first values reach the run one interval after the start; a
+run shorter than the interval gets one sample at its end.
 """
 
 from __future__ import annotations
@@ -48,8 +48,26 @@ def system_metrics(tracking_uri: str, run_id: str | None, interval_s: float | No
                    resumed: bool = False) -> Iterator[Any]:  # fmt: skip
     """Monitor the ``with`` body; stop and flush at its end, however it ends."""
     monitor = start_system_metrics(tracking_uri, run_id, interval_s, resumed)
+    first_step = getattr(monitor, "_logging_step", None)
     try:
         yield monitor
     finally:
         if monitor is not None:
             monitor.finish()
+            _log_one_sample_if_none(monitor, first_step)
+
+
+def _log_one_sample_if_none(monitor: Any, first_step: int | None) -> None:
+    """A run shorter than the interval still gets one sample, taken at its end.
+
+    MLflow's monitor drops the sample it is collecting when it is stopped mid-interval,
+    so a short run would otherwise show an empty System metrics tab.
+    """
+    if first_step is None or getattr(monitor, "_logging_step", first_step) != first_step:
+        return
+    try:
+        monitor.collect_metrics()
+        monitor.publish_metrics(monitor.aggregate_metrics())
+        monitor.mlflow_logger.flush()
+    except Exception as exc:  # noqa: BLE001 - metrics are best effort, never fail the run
+        log.warning("system metrics: the end-of-run sample was not logged (%s)", exc)

@@ -29,9 +29,12 @@ PEAK_FLOPS = {
 def peak_flops(device: torch.device) -> float | None:
     if device.type != "cuda":
         return None
+    import re
+
     name = torch.cuda.get_device_name(device)
     for key, value in PEAK_FLOPS.items():
-        if key in name:
+        # Whole model names only: "L4" must not match "NVIDIA L40S", nor "A10" "A100".
+        if re.search(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![0-9])", name):
             return value
     return None
 
