@@ -16,6 +16,7 @@ embedding or not. Differences handled here:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 from torch import Tensor
 
 from gptlab.errors import CheckpointError
+from gptlab.hf.state import bias_or_zeros
 from gptlab.model import GPT, GPTConfig
 from gptlab.model.norm import EPS
 
@@ -68,8 +70,7 @@ def gpt2_state(model: GPT) -> dict[str, Tensor]:
     sd = model.state_dict()
     C, H = cfg.n_embd, cfg.ffn_mult * cfg.n_embd
 
-    def bias(name: str, size: int) -> Tensor:
-        return sd[name] if name in sd else torch.zeros(size, dtype=sd["tok_emb.weight"].dtype)
+    bias = functools.partial(bias_or_zeros, sd)
 
     out = {f"{PREFIX}wte.weight": sd["tok_emb.weight"]}
     if cfg.pos_encoding == "learned":

@@ -17,6 +17,7 @@ is grouped per head, (head, [q|k|v], head_size), where gptlab's ``qkv`` is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ import torch
 from torch import Tensor
 
 from gptlab.errors import CheckpointError
+from gptlab.hf.state import bias_or_zeros
 from gptlab.model import GPT, GPTConfig
 from gptlab.model.norm import EPS
 
@@ -70,8 +72,7 @@ def neox_state(model: GPT) -> dict[str, Tensor]:
     sd = model.state_dict()
     C, H = cfg.n_embd, cfg.ffn_mult * cfg.n_embd
 
-    def bias(name: str, size: int) -> Tensor:
-        return sd[name] if name in sd else torch.zeros(size, dtype=sd["tok_emb.weight"].dtype)
+    bias = functools.partial(bias_or_zeros, sd)
 
     out = {f"{PREFIX}embed_in.weight": sd["tok_emb.weight"]}
     for i in range(cfg.n_layer):
