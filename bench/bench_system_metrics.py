@@ -60,15 +60,16 @@ def sample_cost(uri: str, samples: int) -> tuple[float, float]:
     from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
     from mlflow.tracking import MlflowClient
 
-    from gptlab.tracking import prepare_store
+    from gptlab.tracking import TrackingStore
 
-    client = MlflowClient(uri)
-    run_id = client.create_run(prepare_store(uri, "bench-sample-cost")).info.run_id
+    store = TrackingStore(uri)
+    client = store.client
+    run_id = client.create_run(store.ensure_experiment("bench-sample-cost")).info.run_id
     monitor = SystemMetricsMonitor(run_id, sampling_interval=3600, tracking_uri=uri)  # never started: driven here
     monitor.collect_metrics()  # psutil's first CPU reading is a baseline
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(samples):
-        MlflowClient(uri).get_run(run_id)  # the monitor's status check, once per sample
+        MlflowClient(store.uri).get_run(run_id)  # the monitor's status check (a new client each time, as it does)
         monitor.collect_metrics()
         monitor.publish_metrics(monitor.aggregate_metrics())
     monitor.mlflow_logger.flush()

@@ -16,7 +16,7 @@ in a child process, in these ways (one after the other, repeated):
 
 For each: the child's wall time, the extra over ``server up`` and over ``untracked``,
 whether the model directory landed, and, for the outage runs, the pending file's
-operations, which ``python -m gptlab.track sync`` then sends once the server is back
+operations, which ``python -m gptlab.track`` then sends once the server is back
 (checked: the run's whole loss curve and FINISHED status arrive). Before the fix, the
 ``stopped`` case never finished (stuck at step 60 after 420 s).
 Prints a Markdown table. Wall times include Python's start-up and imports: with other
@@ -122,7 +122,7 @@ def sync_and_check(root: Path, server: Server, steps: int) -> str:
     if not pending:
         return "nothing pending"
     n_ops = sum(len(p.read_text().splitlines()) - 1 for p in pending)
-    res = subprocess.run([sys.executable, "-m", "gptlab.track", "sync"], cwd=root, env=env(), capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "gptlab.track"], cwd=root, env=env(), capture_output=True,
                          text=True, timeout=600)  # fmt: skip
     if res.returncode != 0:
         raise SystemExit(f"sync failed: {res.stderr[-2000:]}")

@@ -1,8 +1,8 @@
 """Compare the MLflow runs of an experiment: ``python -m gptlab.compare``.
 
     python -m gptlab.compare                          # experiment `gptlab` in sqlite:///mlflow.db
-    python -m gptlab.compare experiment=sweep1        # another MLflow experiment
-    python -m gptlab.compare experiment=sweep1 tracking_uri=http://mlflow.example:5000 out_dir=reports/sweep1
+    python -m gptlab.compare experiment_name=sweep1   # another MLflow experiment
+    python -m gptlab.compare experiment_name=sweep1 tracking_uri=http://mlflow.example:5000 out_dir=reports/sweep1
     python -m gptlab.compare sweep=latest             # the newest sweep's runs (python -m gptlab.train -m ...)
     python -m gptlab.compare sweep=<parent run id>    # one sweep's runs, by its MLflow parent run
 
@@ -17,9 +17,7 @@ log x). The table is also printed on stdout.
 Config: ``conf/compare.yaml``, the main config plus four top-level keys:
 
 - ``experiment_name`` (default ``${logger.experiment_name}``, i.e. ``gptlab``): the MLflow
-  experiment. ``experiment=NAME`` is accepted as an alias: Hydra reserves
-  ``experiment=`` for the preset group (``conf/experiment/``), so this CLI renames it
-  before Hydra sees it. (There are no presets to pick when comparing.)
+  experiment. (Not ``experiment=``: that is Hydra's preset group, ``conf/experiment/``.)
 - ``tracking_uri`` (default ``${logger.tracking_uri}``, ``sqlite:///mlflow.db``): the store.
 - ``out_dir`` (default ``${paths.reports_dir}/compare``, ``reports/compare``).
 - ``sweep`` (default null: every run of the experiment, sweeps' parent runs left out): a
@@ -33,13 +31,10 @@ line naming it (and the experiments that do exist) and exit code 2.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from typing import Any
 
 from gptlab.cli import hydra_entry
 from gptlab.config import to_dataclass
-
-ALIASES = {"experiment": "experiment_name"}
 
 
 def settings(cfg: Any):
@@ -57,17 +52,7 @@ def run(cfg: Any):
     return result
 
 
-def rename_aliases(args: list[str]) -> list[str]:
-    """``experiment=NAME`` -> ``experiment_name=NAME`` (other arguments unchanged)."""
-    out = []
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        out.append(f"{ALIASES[key]}={value}" if sep and key in ALIASES else arg)
-    return out
-
-
 def main() -> None:
-    sys.argv = [sys.argv[0], *rename_aliases(sys.argv[1:])]
     hydra_entry(run, config_name="compare")
 
 

@@ -68,3 +68,7 @@ class TrainingInterrupted(GptlabError):
     """Training was stopped by SIGTERM (a scheduler, ``kill``); ``last.ckpt`` was saved."""
 
     exit_code = 143  # 128 + SIGTERM, what a shell reports for a terminated process
+
+
+class MissingProgramError(GptlabError):
+    """A program gptlab starts (``uvicorn``, ``bash``, ``git``...) is not installed."""

@@ -3,8 +3,13 @@
     python -m gptlab.params                      # the defaults (what is committed)
     python -m gptlab.params experiment=smoke     # what `dvc exp run -S experiment=smoke` writes
 
+    python -m gptlab.params --out /tmp/p.yaml model=tiny
+
 This composes exactly as DVC's Hydra composition does (``version_base=None``, resolved,
-without the ``hydra`` node), so ``dvc repro`` and ``dvc exp run`` see the same file.
+without the ``hydra`` node), so ``dvc repro`` and ``dvc exp run`` see the same file. The
+arguments are Hydra overrides, as for every stage; ``--out`` alone is this tool's own
+flag: the file it writes is no key of the config it composes (an ``out=`` override would
+be one, and would land in params.yaml).
 """
 
 from __future__ import annotations

@@ -154,23 +154,15 @@ def test_compare_config_defaults_to_the_training_store_and_experiment():
     assert (s.experiment_name, s.tracking_uri, s.out_dir) == ("gptlab", "sqlite:///mlflow.db", "reports/compare")
 
 
-def test_experiment_is_an_alias_the_preset_group_cannot_take():
-    from gptlab.compare import rename_aliases
-
-    assert rename_aliases(["experiment=sweep", "out_dir=x", "experiment_name=y"]) == [
-        "experiment_name=sweep", "out_dir=x", "experiment_name=y",
-    ]  # fmt: skip
-
-
 def test_cli_compares_the_named_experiment_and_fails_in_one_line(store, tmp_path, subprocess_env):
     cmd = [sys.executable, "-m", "gptlab.compare", f"tracking_uri={store}"]
-    ok = subprocess.run([*cmd, "experiment=sweep"], cwd=tmp_path, env=subprocess_env, capture_output=True, text=True, timeout=300)
+    ok = subprocess.run([*cmd, "experiment_name=sweep"], cwd=tmp_path, env=subprocess_env, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert (tmp_path / "reports/compare/comparison.md").is_file()
     assert (tmp_path / "reports/compare/comparison.png").is_file()
     assert "| deep | 2 | 0.001 | 1.5000 |" in ok.stdout
 
-    bad = subprocess.run([*cmd, "experiment=nope"], cwd=tmp_path, env=subprocess_env, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run([*cmd, "experiment_name=nope"], cwd=tmp_path, env=subprocess_env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
     errors = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "'nope'" in errors[0] and "'sweep'" in errors[0]

@@ -79,6 +79,8 @@ SECTIONS = (
     Section("gptlab.comparison:CompareSettings", "", "compare"),
     Section("gptlab.attention:AttentionCliConfig", "", "attention"),
     Section("gptlab.serving.server:ServeSettings", "", "serve"),
+    Section("gptlab.ui:UiConfig", "", "ui"),
+    Section("gptlab.track:TrackConfig", "", "track"),
 )
 
 # Built by to_dataclass in src/ but not a section's receiver: GenerationConfig is a library

@@ -48,7 +48,7 @@ def test_no_config_key_has_a_dataclass_default(section: Section):
     )
 
 
-@pytest.mark.parametrize("config_name", ["compare", "attention", "serve", "generate"])
+@pytest.mark.parametrize("config_name", ["compare", "attention", "serve", "generate", "ui", "track"])
 def test_cli_configs_build_their_dataclasses(config_name: str):
     """The CLI configs: their own keys and the main config's sections, with no key missing."""
     cfg = compose(*REQUIRED_OVERRIDES, config_name=config_name)

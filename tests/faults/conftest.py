@@ -19,7 +19,7 @@ from tests.conftest import REPO, copy_built, run_stage
 
 HERE = Path(__file__).resolve().parent
 # Hydra writes nothing besides the stage's own outputs (no outputs/<date>/, no log file),
-# as under `dvc repro` (--params).
+# as under `dvc repro` (dvc.yaml's ${with_params}).
 QUIET = ("hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=stdout")
 DATA = ("data=file", "data.path=corpus.txt")
 SMOKE = ("experiment=smoke", *DATA, "train.sample_every_n_val=0", "trainer.enable_progress_bar=false",

@@ -1,5 +1,8 @@
 """One boundary for failures: corrupt or unreadable stores (defect 4), missing devices (defect 5),
-operating-system refusals, the debug switch, and bugs that keep their traceback."""
+operating-system refusals, the debug switch, and bugs that keep their traceback.
+
+The stages run in this process, inside ``user_errors()`` as their CLIs run them
+(``cli_exit_code``); one test runs a CLI in a subprocess."""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import torch
 from gptlab.cli.app import user_errors
 from gptlab.errors import DeviceUnavailable, StoreError
 from gptlab.runtime import resolve_device
-from gptlab.tracking import check_store_exists, check_tracking_uri
+from gptlab.tracking import TrackingStore
+from tests.conftest import cli_exit_code, one_error_line
+from tests.evaluation.pipeline_fixtures import pipeline_copy, trained_pipeline  # noqa: F401 - fixtures
 from tests.faults.conftest import DATA, QUIET, SMOKE, assert_one_line_failure, cli, snapshot
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -26,7 +31,7 @@ no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has
 def test_a_store_that_is_not_sqlite_is_one_line(tmp_path, content):
     db = tmp_path / "mlflow.db"
     db.write_bytes(content)
-    for check in (lambda u: check_tracking_uri(u), lambda u: check_store_exists(u, "hint")):
+    for check in (lambda u: TrackingStore(u).check_usable(), lambda u: TrackingStore(u).check_exists("hint")):
         with pytest.raises(StoreError, match="is not an SQLite database") as info:
             check(f"sqlite:///{db}")
         assert f"mv {db} {db}.bad" in str(info.value)
@@ -45,7 +50,7 @@ def test_an_unreadable_store_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr("builtins.open", guarded)
     with pytest.raises(StoreError, match="cannot read .*Permission denied"):
-        check_tracking_uri(f"sqlite:///{db}")
+        TrackingStore(f"sqlite:///{db}").check_usable()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
@@ -54,29 +59,28 @@ def test_an_unreadable_store_file_is_one_line_for_real(tmp_path):
     db.write_bytes(b"SQLite format 3\x00")
     db.chmod(0)
     with pytest.raises(StoreError, match="cannot read"):
-        check_tracking_uri(f"sqlite:///{db}")
+        TrackingStore(f"sqlite:///{db}").check_usable()
 
 
 def test_a_directory_in_place_of_the_store_is_one_line(tmp_path):
     (tmp_path / "mlflow.db").mkdir()
     with pytest.raises(StoreError, match="is a directory"):
-        check_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        TrackingStore(f"sqlite:///{tmp_path / 'mlflow.db'}").check_usable()
 
 
 def test_an_empty_store_file_is_fine(tmp_path):
     (tmp_path / "mlflow.db").touch()  # SQLite makes an empty file a database
-    check_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    TrackingStore(f"sqlite:///{tmp_path / 'mlflow.db'}").check_usable()
 
 
-@pytest.mark.slow
-def test_train_on_a_corrupt_store_is_one_line_and_touches_nothing(project: Path, fault_env):
+def test_train_on_a_corrupt_store_is_one_line_and_touches_nothing(pipeline_copy: Path, capsys):
     """Defect 4: a 76-line SQLAlchemy traceback before."""
-    db = project / "mlflow.db"
+    db = pipeline_copy / "mlflow.db"
     db.write_bytes(b"this is not a database\n" * 10)
-    before = snapshot(project, "artifacts", "reports", "mlflow.db")
-    res = cli("train", *SMOKE, f"logger.tracking_uri=sqlite:///{db}", *QUIET, cwd=project, env=fault_env)
-    assert_one_line_failure(res, 2, "is not an SQLite database", str(db))
-    assert snapshot(project, "artifacts", "reports", "mlflow.db") == before
+    before = snapshot(pipeline_copy, "artifacts", "reports", "mlflow.db")
+    assert cli_exit_code("train", *SMOKE, f"logger.tracking_uri=sqlite:///{db}") == 2
+    one_error_line(capsys.readouterr().err, "is not an SQLite database", str(db))
+    assert snapshot(pipeline_copy, "artifacts", "reports", "mlflow.db") == before
 
 
 # -- devices
@@ -94,33 +98,40 @@ def test_an_unknown_device_is_one_line():
         resolve_device("gpu0")
 
 
-@pytest.mark.slow
 @no_cuda
 @pytest.mark.parametrize(
-    ("module", "args"),
+    ("module", "args", "config_name"),
     [
-        ("evaluate", (*DATA, "logger=none", "evaluate.device=cuda", *QUIET)),
-        ("sample", (*DATA, "logger=none", "sample.device=cuda", *QUIET)),
-        ("generate", ("device=cuda", "max_new_tokens=5")),
+        ("evaluate", (*DATA, "logger=none", "evaluate.device=cuda"), "config"),
+        ("sample", (*DATA, "logger=none", "sample.device=cuda"), "config"),
+        ("generate", ("device=cuda", "max_new_tokens=5"), "generate"),
     ],
     ids=["evaluate", "sample", "generate"],
 )
-def test_stages_asked_for_a_missing_gpu_say_so_in_one_line(project: Path, fault_env, module, args):
+def test_stages_asked_for_a_missing_gpu_say_so_in_one_line(pipeline_copy: Path, capsys, module, args, config_name):
     """Defect 5: an AssertionError traceback (``Torch not compiled with CUDA enabled``) before."""
-    before = snapshot(project, "reports")
-    res = cli(module, *args, cwd=project, env=fault_env)
-    assert_one_line_failure(res, 2, "device 'cuda' is not available")
-    assert snapshot(project, "reports") == before
+    before = snapshot(pipeline_copy, "reports")
+    assert cli_exit_code(module, *args, config_name=config_name) == 2
+    one_error_line(capsys.readouterr().err, "device 'cuda' is not available")
+    assert snapshot(pipeline_copy, "reports") == before
 
 
-@pytest.mark.slow
 @no_cuda
-def test_the_debug_switch_shows_the_traceback_and_keeps_the_exit_code(project: Path, fault_env):
-    res = cli("evaluate", *DATA, "logger=none", "evaluate.device=cuda", *QUIET, cwd=project, env=fault_env,
-              extra_env={"GPTLAB_DEBUG": "1"})  # fmt: skip
-    assert res.returncode == 2
-    assert "Traceback" in res.stderr and "DeviceUnavailable" in res.stderr
-    assert res.stderr.rstrip().splitlines()[-1].startswith("error: device 'cuda' is not available")
+def test_cli_asked_for_a_missing_gpu_says_so_in_one_line(pipeline_copy: Path, fault_env):
+    """The same through the sample CLI itself (argv, Hydra, the exit code of the process)."""
+    before = snapshot(pipeline_copy, "reports")
+    res = cli("sample", *DATA, "logger=none", "sample.device=cuda", *QUIET, cwd=pipeline_copy, env=fault_env)
+    assert_one_line_failure(res, 2, "device 'cuda' is not available")
+    assert snapshot(pipeline_copy, "reports") == before
+
+
+@no_cuda
+def test_the_debug_switch_shows_the_traceback_and_keeps_the_exit_code(pipeline_copy: Path, capsys, monkeypatch):
+    monkeypatch.setenv("GPTLAB_DEBUG", "1")
+    assert cli_exit_code("evaluate", *DATA, "logger=none", "evaluate.device=cuda") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "DeviceUnavailable" in err
+    assert err.rstrip().splitlines()[-1].startswith("error: device 'cuda' is not available")
 
 
 # -- the boundary itself (in-process)

@@ -29,11 +29,29 @@ def module_file(name: str) -> Path | None:
     return None
 
 
+# DVC runs every stage as one job, never as a Hydra multirun (-m): what only a sweep job
+# runs (train, evaluate and publish in the job's own directories) is no code of a DVC
+# stage, so the imports inside these functions are not followed. Without this the train
+# stage would depend on the publish stage's code (serving/, the registry).
+MULTIRUN_ONLY = {"gptlab.sweeps.run_job": {"train_sweep_job", "child_logger", "evaluate_job"}}
+
+
+def _nodes(tree: ast.AST, skip: set[str]):
+    """``ast.walk`` minus the bodies of the functions named in ``skip``."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in skip:
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+
+
 def imported_modules(file: Path, name: str) -> set[str]:
     """The ``gptlab`` modules that ``file`` (module ``name``) imports anywhere in its body."""
     package = name if file.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+    for node in _nodes(ast.parse(file.read_text(encoding="utf-8")), MULTIRUN_ONLY.get(name, set())):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -1,22 +1,34 @@
-"""The DVC pipeline end to end, in a temporary copy of the repository."""
+"""The DVC pipeline end to end, in a temporary copy of the repository.
+
+DVC is run as this interpreter's module, with the interpreter's ``bin/`` first on the
+``PATH`` it gets (as gptlab starts its own children: :mod:`gptlab.runtime.programs`),
+so that the stages' ``python`` is this environment's whether it is activated or not.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gptlab.params import compose_params
+from gptlab.runtime.programs import child_env
 from tests.conftest import CONF, REPO, SMALL_CORPUS
+from tests.runtime.environment import not_activated
 
 
 def _sh(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    res = subprocess.run(cmd, cwd=cwd, env=child_env(env), capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res
+
+
+def _dvc(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return _sh([sys.executable, "-m", "dvc", *args], cwd, env)
 
 
 @pytest.fixture
@@ -50,28 +62,32 @@ def _ran(res: subprocess.CompletedProcess) -> list[str]:
 
 @pytest.mark.slow
 def test_repro_build_runs_the_data_half_and_reruns_only_what_changed(repo_copy, subprocess_env):
-    env = dict(subprocess_env, GPTLAB_CONF_DIR=str(repo_copy / "conf"))
+    # As from `.venv/bin/python -m pytest`, not activated: the stages' `python` is still this one.
+    env = not_activated(dict(subprocess_env, GPTLAB_CONF_DIR=str(repo_copy / "conf")))
     _params(repo_copy, "data=file", "data.path=corpus.txt")
-    first = _sh(["dvc", "repro", "build"], repo_copy, env)
+    first = _dvc(["repro", "build"], repo_copy, env)
     assert _ran(first) == ["prepare", "tokenize", "build"]
     for name in ("train.bin", "val.bin", "test.bin", "meta.json"):
         assert (repo_copy / "data/processed" / name).is_file()
 
-    second = _sh(["dvc", "repro", "build"], repo_copy, env)
+    second = _dvc(["repro", "build"], repo_copy, env)
     assert _ran(second) == []
 
     _params(repo_copy, "data=file", "data.path=corpus.txt", "tokenizer=bpe", "tokenizer.vocab_size=300")
-    third = _sh(["dvc", "repro", "build"], repo_copy, env)
+    third = _dvc(["repro", "build"], repo_copy, env)
     assert _ran(third) == ["tokenize", "build"]
     assert json.loads((repo_copy / "data/processed/meta.json").read_text())["tokenizer_kind"] == "bpe"
+    # Hydra's flags in dvc.yaml keep each stage to its declared outputs
+    assert not (repo_copy / "outputs").exists() and not (repo_copy / ".hydra").exists()
+    assert not list(repo_copy.glob("*.log"))
 
 
 @pytest.mark.slow
 def test_dvc_exp_run_composes_conf_and_runs_the_whole_chain(repo_copy, subprocess_env):
     env = dict(subprocess_env, GPTLAB_CONF_DIR=str(repo_copy / "conf"))
     # DDP on two CPU processes, launched by DVC: the trainer flags reach it through params.yaml.
-    res = _sh(
-        ["dvc", "exp", "run", "-S", "experiment=smoke", "-S", "data=file", "-S", "data.path=corpus.txt",
+    res = _dvc(
+        ["exp", "run", "-S", "experiment=smoke", "-S", "data=file", "-S", "data.path=corpus.txt",
          "-S", "trainer=ddp_cpu", "-S", "logger.tracking_uri=sqlite:///mlflow.db"],
         repo_copy, env,
     )
@@ -101,18 +117,18 @@ def test_queued_dvc_grid_runs_and_each_experiment_is_an_mlflow_run(repo_copy, su
     from mlflow.tracking import MlflowClient
 
     env = dict(subprocess_env, GPTLAB_CONF_DIR=str(repo_copy / "conf"))
-    _sh(["dvc", "exp", "run", "--queue", "-S", "experiment=smoke", "-S", "data=file", "-S", "data.path=corpus.txt",
+    _dvc(["exp", "run", "--queue", "-S", "experiment=smoke", "-S", "data=file", "-S", "data.path=corpus.txt",
          "-S", "trainer.max_steps=10", "-S", "optim.lr=1e-3,3e-3"], repo_copy, env)
-    _sh(["dvc", "queue", "start", "-j", "1"], repo_copy, env)
+    _dvc(["queue", "start", "-j", "1"], repo_copy, env)
     deadline = time.time() + 600
     while time.time() < deadline:
-        status = _sh(["dvc", "queue", "status"], repo_copy, env).stdout
+        status = _dvc(["queue", "status"], repo_copy, env).stdout
         if "Queued" not in status and "Running" not in status:
             break
         time.sleep(3)
     assert status.count("Success") == 2, status
 
-    shown = json.loads(_sh(["dvc", "exp", "show", "--json"], repo_copy, env).stdout)
+    shown = json.loads(_dvc(["exp", "show", "--json"], repo_copy, env).stdout)
     text = json.dumps(shown)
     assert text.count('"val_loss"') >= 2
 

@@ -168,9 +168,11 @@ LOAD_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_the_logged_model_loads_from_the_run_and_the_champion_in_a_fresh_process(pipeline_copy, subprocess_env):
-    from gptlab import evaluate
+    from gptlab import evaluate, publish
 
-    evaluate.run(compose(*base_overrides(*mlflow_overrides(pipeline_copy))))  # makes it the champion
+    cfg = compose(*base_overrides(*mlflow_overrides(pipeline_copy)))
+    evaluate.run(cfg)
+    publish.run(cfg)  # logs runs:/<id>/model, registers v1, makes it the champion
     run_id = json.loads((pipeline_copy / "artifacts/model/config.json").read_text())["mlflow"]["run_id"]
     uris = [f"runs:/{run_id}/model", "models:/gptlab-file-char@champion"]
     env = {**subprocess_env, "MLFLOW_TRACKING_URI": f"sqlite:///{pipeline_copy / 'mlflow.db'}"}

@@ -4,13 +4,15 @@ the model lookup's one-line errors, the printed lines."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
 from gptlab import serve
-from gptlab.errors import ConfigError
+from gptlab.errors import ConfigError, MissingProgramError
 from gptlab.serving import server
 from gptlab.serving.server import ServeSettings
 from tests.conftest import CONF
@@ -61,6 +63,25 @@ def test_the_store_and_device_reach_the_server_by_environment():
     assert "MLFLOW_BACKEND_STORE_URI" not in env
 
 
+def test_the_server_finds_this_environment_s_programs_first(monkeypatch, tmp_path):
+    """MLflow starts the scoring server as `bash -c 'exec uvicorn ...'`: uvicorn is looked up
+    on the PATH it gets, where this interpreter's bin/ comes first, activated or not."""
+    monkeypatch.setenv("PATH", os.pathsep.join([str(tmp_path), "/usr/bin", "/bin"]))
+    env = server.serve_env(settings())
+    assert env["PATH"].split(os.pathsep)[:2] == [str(Path(sys.executable).parent), str(tmp_path)]
+    server.check_programs(env)  # bash from the system, uvicorn from this environment
+
+
+def test_a_missing_uvicorn_is_one_line_naming_it_and_how_to_install_it(tmp_path):
+    (tmp_path / "bash").write_text("#!/bin/sh\n")
+    (tmp_path / "bash").chmod(0o755)
+    with pytest.raises(MissingProgramError) as excinfo:
+        server.check_programs({"PATH": str(tmp_path)})
+    message = str(excinfo.value)
+    assert message.startswith("uvicorn is not installed") and "\n" not in message
+    assert message.endswith(f"install it with: {sys.executable} -m pip install uvicorn")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -77,7 +98,7 @@ def test_bad_settings_are_config_errors(kwargs, message):
     assert str(excinfo.value).startswith(message)
 
 
-def test_a_port_in_use_is_an_error_naming_the_key():
+def test_a_port_in_use_is_an_error_naming_the_key_as_the_cli_takes_it():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from gptlab.errors import DataError, TokenizerError
-from tests.conftest import SMALL_CORPUS, conf_section, run_stage
+from tests.conftest import REPO, SMALL_CORPUS, conf_section, run_stage
 
 
 def test_three_stages_write_their_declared_outputs(workdir, small_corpus):
@@ -106,16 +108,33 @@ def test_cli_user_error_is_one_line_and_exit_2(tmp_path, subprocess_env):
     assert not (tmp_path / "data").exists()
 
 
-def test_cli_unknown_group_option_lists_the_valid_ones(tmp_path, subprocess_env):
-    res = _cli(["gptlab.tokenize", "tokenizer=wordpiece"], tmp_path, subprocess_env)
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    assert "bpe" in res.stderr and "char" in res.stderr
+def hydra_cli(monkeypatch: pytest.MonkeyPatch, module: str, *args: str) -> int:
+    """``python -m gptlab.<module> ARGS`` in this process (its ``main()``: Hydra parses the
+    command line and reports its own errors); the exit code."""
+    import importlib
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    monkeypatch.setattr(sys, "argv", [f"{module}.py", *args])
+    try:
+        with pytest.raises(SystemExit) as info:
+            importlib.import_module(f"gptlab.{module}").main()
+    finally:
+        GlobalHydra.instance().clear()
+    return info.value.code
 
 
-def test_cli_unknown_key_is_refused(tmp_path, subprocess_env):
-    res = _cli(["gptlab.tokenize", "tokenizer.vocab_sise=300"], tmp_path, subprocess_env)
-    assert res.returncode != 0 and "vocab_sise" in res.stderr and "Traceback" not in res.stderr
+def test_cli_unknown_group_option_lists_the_valid_ones(workdir, monkeypatch, capsys):
+    assert hydra_cli(monkeypatch, "tokenize", "tokenizer=wordpiece") != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "bpe" in err and "char" in err
+
+
+def test_cli_unknown_key_is_refused(workdir, monkeypatch, capsys):
+    assert hydra_cli(monkeypatch, "tokenize", "tokenizer.vocab_sise=300") != 0
+    err = capsys.readouterr().err
+    assert "vocab_sise" in err and "Traceback" not in err
 
 
 def test_cli_runs_on_a_params_file(tmp_path, subprocess_env, small_corpus):
@@ -123,7 +142,10 @@ def test_cli_runs_on_a_params_file(tmp_path, subprocess_env, small_corpus):
     from tests.conftest import CONF
 
     (tmp_path / "params.yaml").write_text(compose_params(["data=file", f"data.path={small_corpus}"], config_dir=CONF))
-    res = _cli(["gptlab.prepare", "--params", "params.yaml"], tmp_path, subprocess_env)
+    # dvc.yaml's own Hydra flags: params.yaml as the primary config, nothing written but the outputs
+    (with_params,) = [v["with_params"] for v in yaml.safe_load((REPO / "dvc.yaml").read_text())["vars"] if "with_params" in v]
+    res = _cli(["gptlab.prepare", *shlex.split(with_params)], tmp_path, subprocess_env)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "data/raw/corpus.txt").read_text() == SMALL_CORPUS
     assert not (tmp_path / "outputs").exists() and not (tmp_path / ".hydra").exists()
+    assert not list(tmp_path.glob("*.log"))

@@ -55,6 +55,7 @@ def test_writes_metrics_and_loss_picture_and_logs_them_to_the_training_run(pipel
     steps = {m.step for m in client.get_metric_history(rid, "eval/val_bits_per_char")}
     assert steps == {json.loads((pipeline_copy / "artifacts/model/config.json").read_text())["training"]["steps"]}
     assert "plots/loss.png" in [a.path for a in client.list_artifacts(rid, "plots")]
+    assert client.search_registered_models() == []  # registering and promoting are the publish stage's
 
 
 def test_logging_off_leaves_the_run_alone(pipeline_copy):

@@ -1,7 +1,7 @@
 """python -m gptlab.serve with a real MLflow scoring server on 127.0.0.1 (a free port):
 requests over HTTP, seeded answers, bad requests, and Ctrl-C.
 
-The served model is the champion of a trained and evaluated test pipeline. Every wait
+The served model is the champion of a trained, evaluated and published test pipeline. Every wait
 is bounded; the server is stopped (its process group killed if need be) in any case.
 
 MLflow's behaviour, asserted as it is (README, "Registry and serving"): a bad request
@@ -35,6 +35,7 @@ from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     run_stages,
     trained_pipeline,
 )
+from tests.runtime.environment import not_activated
 
 START_TIMEOUT_S = 180
 REQUEST_TIMEOUT_S = 60
@@ -103,10 +104,12 @@ def kill_server(served: Served) -> None:
 def served(trained_pipeline, tmp_path_factory, subprocess_env):
     root = tmp_path_factory.mktemp("serve") / "pipeline"
     shutil.copytree(trained_pipeline, root)
-    run_stages(root, ["evaluate"], base_overrides(*mlflow_overrides(root)))  # v1 becomes the champion
+    run_stages(root, ["evaluate", "publish"], base_overrides(*mlflow_overrides(root)))  # v1 becomes the champion
     port = free_port()
     stdout, stderr = root / "serve.out", root / "serve.err"
-    env = {**subprocess_env, "GPTLAB_SERVE_DEVICE": "cpu"}
+    # Not activated, as `.venv/bin/python -m gptlab.serve` from cron or an IDE: MLflow's
+    # `bash -c 'exec uvicorn ...'` must still find this environment's uvicorn.
+    env = not_activated({**subprocess_env, "GPTLAB_SERVE_DEVICE": "cpu"})
     env.pop("MLFLOW_TRACKING_URI", None)
     with open(stdout, "w") as out, open(stderr, "w") as err:
         proc = subprocess.Popen(

@@ -81,6 +81,7 @@ def test_multirun_gives_one_run_and_one_directory_per_job(built, subprocess_env)
     for job in jobs:
         assert (job / "model/model.safetensors").is_file()
         assert "val" in json.loads((job / "reports/metrics.json").read_text())
+        assert json.loads((job / "reports/publish.json").read_text())["version"]  # published, as the stage does
         assert (job / "train/checkpoints/last.ckpt").is_file()
     assert not (built / "artifacts/model").exists()  # the sweep did not touch the pipeline's model
 
@@ -134,5 +135,8 @@ def test_ddp_inside_a_sweep_does_not_duplicate_jobs(built, subprocess_env):
             "model.n_layer=1,2"], built, subprocess_env)
     runs = _runs(built)
     assert len(runs) == 2
-    assert len(_job_dirs(built)) == 2
+    jobs = _job_dirs(built)
+    assert len(jobs) == 2
     assert not list(built.glob("multirun/train/*/*/*/reports"))  # no nested sweeps
+    # each job's second rank ran (started from the job's saved config) and trained with it
+    assert [json.loads((job / "reports/train.json").read_text())["world_size"] for job in jobs] == [2, 2]

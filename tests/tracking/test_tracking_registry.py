@@ -1,62 +1,111 @@
-"""The Model Registry: a version per run, the champion alias moving only on improvement, the tags.
+"""The Model Registry: a version per published model, the champion alias moving only on
+improvement, the tags, and the look-ups that make publishing safe to repeat.
 
-The fast tests register versions of empty runs in a scratch SQLite store; the slow one
-runs the real train and evaluate stages twice.
+Versions of empty runs' logged models in a scratch SQLite store; the publish stage on a
+trained model is tests/stages/test_publish_stage.py.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import pytest
 
 from gptlab.tracking import registry
-from gptlab.tracking.registry import BITS_TAG, CHAMPION, CHAMPION_BITS_TAG, COMPARED_TAG, PROMOTION_TAG
-from tests.evaluation.pipeline_fixtures import pipeline_copy, trained_pipeline  # noqa: F401 - fixtures
+from gptlab.tracking.registry import BITS_TAG, CHAMPION, CHAMPION_BITS_TAG, COMPARED_TAG, MODEL_TAG, PROMOTION_TAG
+from gptlab.tracking.store import TrackingStore
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+def store(tmp_path_factory: pytest.TempPathFactory) -> TrackingStore:
     """A scratch SQLite store with one experiment (created once: migrations take a second)."""
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'mlflow.db'}"
-    MlflowClient(uri).create_experiment("gptlab")
-    return uri
-
-
-def new_version(store: str, name: str):
-    """A fresh run and a version of ``name`` registered from it."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(store)
-    run = client.create_run(client.get_experiment_by_name("gptlab").experiment_id)
-    return registry.register_version(store, name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    root = tmp_path_factory.mktemp("registry")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)  # logged models' artifact folders land next to the store
+        s = TrackingStore(f"sqlite:///{root / 'mlflow.db'}")
+        s.ensure_experiment("gptlab")
+    return s
 
 
-def version_tags(store: str, name: str, version) -> dict:
-    return registry.client_for(store).get_model_version(name, str(version)).tags
+def new_run(store: TrackingStore):
+    """A finished run with one completely logged model; (run, logged model)."""
+    client = store.client
+    exp = client.get_experiment_by_name("gptlab").experiment_id
+    run = client.create_run(exp)
+    client.set_terminated(run.info.run_id, "FINISHED")
+    model = client.create_logged_model(exp, name="model", source_run_id=run.info.run_id,
+                                       tags={registry.PUBLISH_KEY_TAG: f"key-{run.info.run_id}"})  # fmt: skip
+    client.finalize_logged_model(model.model_id, "READY")
+    return client.get_run(run.info.run_id), model
 
 
-def champion_version(store: str, name: str) -> str | None:
-    mv = registry.champion(registry.client_for(store), name)
+def new_version(store: TrackingStore, name: str, model_sha256: str | None = None):
+    """A fresh run, and a version of ``name`` registered from its logged model."""
+    run, model = new_run(store)
+    with store.active_run(run.info.run_id):
+        return registry.register_version(store, name, model.model_uri, {MODEL_TAG: model_sha256 or run.info.run_id})
+
+
+def promote(store: TrackingStore, name: str, mv, bits: float | None):
+    return registry.promote(store, name, mv.version, bits, mv.tags.get(MODEL_TAG))
+
+
+def version_tags(store: TrackingStore, name: str, version) -> dict:
+    return store.client.get_model_version(name, str(version)).tags
+
+
+def champion_version(store: TrackingStore, name: str) -> str | None:
+    mv = registry.champion(store.client, name)
     return None if mv is None else str(mv.version)
 
 
 def test_each_registration_is_a_new_version_of_the_same_model(store):
     first, second = new_version(store, "versions"), new_version(store, "versions")
     assert (int(first.version), int(second.version)) == (1, 2)
-    assert first.run_id != second.run_id
-    assert [mv.run_id for mv in registry.run_versions(registry.client_for(store), second.run_id)] == [second.run_id]
+    assert first.run_id != second.run_id and first.source.startswith("models:/m-")
+    assert version_tags(store, "versions", first.version)[MODEL_TAG] == first.run_id
     assert champion_version(store, "versions") is None  # registering promotes nothing
 
 
-def test_the_first_evaluated_version_becomes_champion(store):
+def test_a_run_s_logged_model_and_its_version_are_found_again(store):
+    """What makes publishing safe to repeat: the logged model by its publish key, and the
+    version registered from it."""
+    run, model = new_run(store)
+    key = model.tags[registry.PUBLISH_KEY_TAG]
+    assert registry.published_model(store, run, key).model_id == model.model_id
+    assert registry.published_model(store, run, "another key") is None
+    rid = run.info.run_id
+    assert registry.model_version(store, "found", rid, model.model_uri) is None
+    with store.active_run(rid):
+        mv = registry.register_version(store, "found", model.model_uri, {})
+    assert registry.model_version(store, "found", rid, model.model_uri).version == mv.version
+    assert registry.model_version(store, "found", rid, "models:/m-other") is None
+
+
+def test_a_half_logged_model_is_not_found(store):
+    """A model whose logging failed part-way (not READY) is logged again, not reused."""
+    client = store.client
+    run, _ = new_run(store)
+    pending = client.create_logged_model(run.info.experiment_id, name="model", source_run_id=run.info.run_id,
+                                         tags={registry.PUBLISH_KEY_TAG: "half"})  # fmt: skip
+    assert registry.published_model(store, run, "half") is None
+    client.finalize_logged_model(pending.model_id, "READY")
+    assert registry.published_model(store, run, "half").model_id == pending.model_id
+
+
+def test_resuming_a_run_to_publish_keeps_its_status_and_end_time(store):
+    run, _ = new_run(store)
+    with registry.keeping_run_end(store, run), store.active_run(run.info.run_id):
+        assert store.client.get_run(run.info.run_id).info.status == "RUNNING"
+    after = store.client.get_run(run.info.run_id).info
+    assert (after.status, after.end_time) == ("FINISHED", run.info.end_time)
+
+
+def test_the_first_published_version_becomes_champion(store):
     mv = new_version(store, "first")
-    result = registry.promote_run_versions(store, mv.run_id, 2.5)
-    assert [r.promoted for r in result] == [True]
+    result = promote(store, "first", mv, 2.5)
+    assert result.promoted and result.champion_version is None
     assert champion_version(store, "first") == str(mv.version)
     tags = version_tags(store, "first", mv.version)
     assert float(tags[BITS_TAG]) == pytest.approx(2.5) and tags[PROMOTION_TAG] == CHAMPION
@@ -64,8 +113,8 @@ def test_the_first_evaluated_version_becomes_champion(store):
 
 def test_a_better_version_takes_the_alias_and_records_both_figures(store):
     old, new = new_version(store, "better"), new_version(store, "better")
-    registry.promote_run_versions(store, old.run_id, 2.5)
-    (result,) = registry.promote_run_versions(store, new.run_id, 2.25)
+    promote(store, "better", old, 2.5)
+    result = promote(store, "better", new, 2.25)
     assert result.promoted and result.champion_version == str(old.version)
     assert champion_version(store, "better") == str(new.version)
     tags = version_tags(store, "better", new.version)
@@ -78,9 +127,9 @@ def test_a_better_version_takes_the_alias_and_records_both_figures(store):
 def test_a_worse_or_equal_version_leaves_the_champion_and_says_so(store, bits, caplog):
     name = f"worse-{bits}"
     old, new = new_version(store, name), new_version(store, name)
-    registry.promote_run_versions(store, old.run_id, 2.5)
+    promote(store, name, old, 2.5)
     with caplog.at_level(logging.INFO, logger="gptlab.tracking"):
-        (result,) = registry.promote_run_versions(store, new.run_id, bits)
+        result = promote(store, name, new, bits)
     assert not result.promoted
     assert champion_version(store, name) == str(old.version)
     tags = version_tags(store, name, new.version)
@@ -92,82 +141,46 @@ def test_a_worse_or_equal_version_leaves_the_champion_and_says_so(store, bits, c
 
 def test_re_evaluating_the_champion_keeps_it_and_updates_its_figure(store):
     mv = new_version(store, "again")
-    registry.promote_run_versions(store, mv.run_id, 2.5)
-    (result,) = registry.promote_run_versions(store, mv.run_id, 2.75)  # e.g. another evaluate.stride
+    promote(store, "again", mv, 2.5)
+    result = promote(store, "again", mv, 2.75)  # e.g. another evaluate.stride
     assert result.promoted and champion_version(store, "again") == str(mv.version)
     assert float(version_tags(store, "again", mv.version)[BITS_TAG]) == pytest.approx(2.75)
 
 
+def test_the_champion_s_model_published_again_takes_over_the_alias(store):
+    """The same model directory logged again (new serving code) is the same model: its new
+    version serves, even on a tie; another model with the same figure does not."""
+    old = new_version(store, "republished", model_sha256="same-weights")
+    promote(store, "republished", old, 2.5)
+    other = new_version(store, "republished", model_sha256="other-weights")
+    assert not promote(store, "republished", other, 2.5).promoted
+    again = new_version(store, "republished", model_sha256="same-weights")
+    result = promote(store, "republished", again, 2.5)
+    assert result.promoted and "published again" in result.message
+    assert champion_version(store, "republished") == str(again.version)
+
+
 def test_a_champion_set_by_hand_without_a_figure_is_not_displaced(store):
     hand, new = new_version(store, "by-hand"), new_version(store, "by-hand")
-    registry.client_for(store).set_registered_model_alias("by-hand", CHAMPION, hand.version)
-    (result,) = registry.promote_run_versions(store, new.run_id, 0.5)
+    store.client.set_registered_model_alias("by-hand", CHAMPION, hand.version)
+    result = promote(store, "by-hand", new, 0.5)
     assert not result.promoted and champion_version(store, "by-hand") == str(hand.version)
     assert "records no val_bits_per_char tag" in result.message
 
 
-def test_a_run_registered_twice_promotes_only_its_newest_version(store):
-    """A finished run resumed with more steps registers again; its earlier version holds
-    the earlier model, which the new figure does not describe."""
-    first = new_version(store, "resumed")
-    again = registry.register_version(store, "resumed", f"runs:/{first.run_id}/model", first.run_id)
-    (result,) = registry.promote_run_versions(store, first.run_id, 2.0)
-    assert result.version == str(again.version) and champion_version(store, "resumed") == str(again.version)
-    assert BITS_TAG not in version_tags(store, "resumed", first.version)
-
-
-def test_nothing_to_promote_without_a_version_or_a_figure(store, caplog):
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(store)
-    run = client.create_run(client.get_experiment_by_name("gptlab").experiment_id)
-    with caplog.at_level(logging.INFO, logger="gptlab.tracking"):
-        assert registry.promote_run_versions(store, run.info.run_id, 2.0) == []
-    assert any("no registered model version comes from run" in r.getMessage() for r in caplog.records)
+def test_nothing_is_compared_without_a_finite_figure(store, caplog):
     mv = new_version(store, "no-figure")
-    assert registry.promote_run_versions(store, mv.run_id, None) == []
-    assert registry.promote_run_versions(store, mv.run_id, float("nan")) == []
+    with caplog.at_level(logging.INFO, logger="gptlab.tracking"):
+        assert promote(store, "no-figure", mv, None) is None
+    assert any("champion is not compared" in r.getMessage() for r in caplog.records)
+    assert promote(store, "no-figure", mv, float("nan")) is None
     assert champion_version(store, "no-figure") is None
+    assert BITS_TAG not in version_tags(store, "no-figure", mv.version)
 
 
-def test_the_sqlite_store_lock_is_the_store_s_own(tmp_path):
-    db = tmp_path / "mlflow.db"
-    with registry.store_lock(f"sqlite:///{db}"):
+def test_the_registry_s_lock_is_the_sqlite_store_s_own(tmp_path: Path):
+    with TrackingStore(f"sqlite:///{tmp_path / 'mlflow.db'}").lock():
         assert (tmp_path / "mlflow.db.lock").is_file()
-    with registry.store_lock("http://127.0.0.1:9"):  # other stores: no lock file anywhere
+    with TrackingStore("http://127.0.0.1:9").lock():  # servers serialise writes: no lock file anywhere
         pass
-
-
-@pytest.mark.slow
-def test_train_registers_and_evaluate_promotes_only_a_better_model(pipeline_copy):
-    """The stages end to end: the fixture's training registered v1; evaluate makes it the
-    champion; a second training registers v2, and its evaluate moves the alias only if
-    its whole-split validation bits/char are lower."""
-    from gptlab import evaluate, train
-    from tests.conftest import compose
-    from tests.evaluation.pipeline_fixtures import TRAIN_OVERRIDES, base_overrides, mlflow_overrides
-
-    store = f"sqlite:///{pipeline_copy / 'mlflow.db'}"
-    name = "gptlab-file-char"  # conf/logger/mlflow.yaml: gptlab-${data.source}-${tokenizer.kind}
-    overrides = base_overrides(*mlflow_overrides(pipeline_copy))
-    client = registry.client_for(store)
-
-    def model_run() -> str:
-        return json.loads((Path(pipeline_copy) / "artifacts/model/config.json").read_text())["mlflow"]["run_id"]
-
-    (v1,) = registry.run_versions(client, model_run())
-    assert v1.name == name and champion_version(store, name) is None
-    first = evaluate.run(compose(*overrides))["val"]["bits_per_char"]
-    assert champion_version(store, name) == str(v1.version)
-    assert float(version_tags(store, name, v1.version)[BITS_TAG]) == pytest.approx(first, abs=1e-6)
-
-    # Fewer steps than the fixture's model: almost surely worse, but only the rule is asserted.
-    train.run(compose(*overrides, *TRAIN_OVERRIDES, "trainer.max_steps=2", "trainer.val_check_interval=2"))
-    (v2,) = registry.run_versions(client, model_run())
-    assert int(v2.version) == int(v1.version) + 1
-    second = evaluate.run(compose(*overrides))["val"]["bits_per_char"]
-    expected = v2.version if second < first else v1.version
-    assert champion_version(store, name) == str(expected)
-    tags = version_tags(store, name, v2.version)
-    assert float(tags[BITS_TAG]) == pytest.approx(second, abs=1e-6)
-    assert float(tags[CHAMPION_BITS_TAG]) == pytest.approx(first, abs=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["mlflow.db.lock"]

@@ -51,7 +51,7 @@ def test_a_port_in_use_is_an_error(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}.*--port"):
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}.*port="):
             server.start(UiSettings(backend_store_uri=f"sqlite:///{db}", port=port))
 
 

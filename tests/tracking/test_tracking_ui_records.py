@@ -21,7 +21,7 @@ from gptlab.tracking.datasets import (
     log_training_datasets,
     split_dataset,
 )
-from gptlab.tracking.store import EXPERIMENT_KIND_TAG, TRAINING_KIND, prepare_store
+from gptlab.tracking.store import EXPERIMENT_KIND_TAG, TRAINING_KIND, TrackingStore
 from tests.conftest import copy_built, run_stage
 
 SHA = {s: c * 64 for s, c in (("train", "a"), ("val", "b"), ("test", "c"))}
@@ -46,7 +46,7 @@ def new_run(store: str, experiment: str = "gptlab"):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(store)
-    exp_id = prepare_store(store, experiment)
+    exp_id = TrackingStore(store).ensure_experiment(experiment)
     return client, client.create_run(exp_id).info.run_id
 
 
@@ -60,9 +60,9 @@ def inputs_by_context(client, run_id: str) -> dict:
 def test_a_new_experiment_is_a_training_experiment(store):
     from mlflow.tracking import MlflowClient
 
-    exp_id = prepare_store(store, "fresh")
+    exp_id = TrackingStore(store).ensure_experiment("fresh")
     assert MlflowClient(store).get_experiment(exp_id).tags[EXPERIMENT_KIND_TAG] == TRAINING_KIND
-    assert prepare_store(store, "fresh") == exp_id  # once only
+    assert TrackingStore(store).ensure_experiment("fresh") == exp_id  # once only
 
 
 def test_an_existing_experiment_without_a_kind_gets_the_training_kind_and_a_chosen_kind_stays(store):
@@ -71,8 +71,8 @@ def test_an_existing_experiment_without_a_kind_gets_the_training_kind_and_a_chos
     client = MlflowClient(store)
     plain = client.create_experiment("made-elsewhere")
     chosen = client.create_experiment("genai", tags={EXPERIMENT_KIND_TAG: "genai_development"})
-    prepare_store(store, "made-elsewhere")
-    prepare_store(store, "genai")
+    TrackingStore(store).ensure_experiment("made-elsewhere")
+    TrackingStore(store).ensure_experiment("genai")
     assert client.get_experiment(plain).tags[EXPERIMENT_KIND_TAG] == TRAINING_KIND
     assert client.get_experiment(chosen).tags[EXPERIMENT_KIND_TAG] == "genai_development"
 
@@ -184,3 +184,24 @@ def test_a_run_shorter_than_the_interval_still_gets_one_sample(store):
         pass  # stopped long before the first interval ends
     metrics = client.get_run(run_id).data.metrics
     assert any(k.startswith("system/cpu_utilization") for k in metrics)
+
+
+def test_stopping_the_monitor_is_bounded_when_the_server_stops_answering(monkeypatch, caplog):
+    """A server that accepts connections and never answers: the end of the run does not wait
+    for the monitor's requests (each bounded by MLflow's HTTP timeout) beyond END_WAIT_S."""
+    pytest.importorskip("psutil", reason="MLflow's system-metrics monitor needs psutil")
+    import socket
+
+    from gptlab.tracking import system_metrics as sm
+
+    monkeypatch.setattr(sm, "END_WAIT_S", 0.5)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        uri = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with sm.system_metrics(uri, "some-run", interval_s=0.05):
+            time.sleep(0.3)  # the monitor's status check is waiting on the server now
+            t0 = time.monotonic()
+        assert time.monotonic() - t0 < 2.0  # not the 2 x 3 s of MLflow's request
+    assert "did not answer within" in caplog.text

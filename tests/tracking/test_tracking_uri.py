@@ -105,6 +105,7 @@ def test_every_entry_point_finds_the_root_store_from_a_subdirectory(store_with_a
     assert [r.run_id for r in result.runs] == [run_id]
 
     # ui: the server is started on the root store
-    from gptlab.ui import parse_args
+    from gptlab.ui import settings as ui_settings
 
-    assert parse_args(["--backend-store-uri", default]).backend_store_uri == f"sqlite:///{root.resolve() / 'mlflow.db'}"
+    ui = ui_settings(compose(f"tracking_uri={default}", config_name="ui"))
+    assert ui.backend_store_uri == f"sqlite:///{root.resolve() / 'mlflow.db'}"

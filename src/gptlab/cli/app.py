@@ -6,14 +6,18 @@ and a ``main()`` that only hands it to :func:`hydra_entry`.
 Config lookup: ``$GPTLAB_CONF_DIR`` if set, else ``./conf`` when run from a project
 checkout, else the ``conf/`` of the source tree the package was installed from.
 
-``--params FILE`` (used by dvc.yaml) runs the stage on an already composed file, such
-as the ``params.yaml`` that DVC composes from ``conf/`` and tracks: that is how
-``dvc exp run -S key=value`` reaches the stages.
+Every stage and tool takes Hydra's own command line: ``key=value`` overrides, ``-m`` for
+a sweep, and Hydra's flags. dvc.yaml runs each stage on the ``params.yaml`` that DVC
+composes from ``conf/`` and tracks (that is how ``dvc exp run -S key=value`` reaches the
+stages) with Hydra's flags alone: ``--config-dir . --config-name params`` makes it the
+primary config, ``hydra.run.dir=. hydra.output_subdir=null hydra/job_logging=stdout``
+keeps a stage to the outputs it declares.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -90,47 +94,17 @@ def user_errors() -> Iterator[None]:
         raise SystemExit(err.exit_code) from None
 
 
-def _rewrite_params_flag(argv: list[str]) -> list[str]:
-    """``--params FILE`` -> Hydra flags that load FILE as the primary config.
-
-    No ``.hydra/`` output folder and logs to stdout only: a DVC stage writes exactly
-    the outputs it declares.
-    """
-    if "--params" not in argv:
-        return argv
-    i = argv.index("--params")
-    if i + 1 >= len(argv):
-        raise SystemExit("error: --params needs a file, e.g. --params params.yaml")
-    params = Path(argv[i + 1]).resolve()
-    if not params.is_file():
-        raise SystemExit(f"error: params file not found: {argv[i + 1]}")
-    rest = argv[:i] + argv[i + 2 :]
-    return [
-        rest[0],
-        "--config-dir",
-        str(params.parent),
-        "--config-name",
-        params.stem,
-        *rest[1:],
-        "hydra.output_subdir=null",
-        "hydra.run.dir=.",
-        "hydra/job_logging=stdout",
-    ]
-
-
 def hydra_entry(task: Callable[[Any], Any], config_name: str = "config") -> None:
-    """Run ``task(cfg)`` under ``@hydra.main`` with gptlab's config directory."""
+    """Run ``task(cfg)`` under ``@hydra.main`` with gptlab's config directory.
+
+    Hydra names the job after the function it runs, unwrapping decorators: the wrapper
+    below keeps ``task`` as its ``__wrapped__``, so the job is named after the stage's
+    own module (``train`` for ``python -m gptlab.train``) and run and sweep directories
+    read ``outputs/train/...``, ``multirun/train/...``.
+    """
     import hydra
 
-    sys.argv = _rewrite_params_flag(sys.argv)
-    # Name the job after the stage (not after this module), so run and sweep
-    # directories read outputs/train/..., multirun/train/...
-    module = sys.modules.get(task.__module__)
-    spec = getattr(module, "__spec__", None)  # `python -m gptlab.train` runs as __main__
-    stage = (spec.name if spec is not None else task.__module__).rsplit(".", 1)[-1]
-    if not any(a.startswith("hydra.job.name=") for a in sys.argv[1:]):
-        sys.argv = [*sys.argv, f"hydra.job.name={stage}"]
-
+    @functools.wraps(task)
     def _task(cfg: Any) -> Any:
         with user_errors():
             return task(cfg)

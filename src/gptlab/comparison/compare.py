@@ -20,7 +20,7 @@ from gptlab.comparison.runs import (
 from gptlab.comparison.table import by_val_loss, markdown_table, varying_keys
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_write_text
-from gptlab.tracking import normalize_tracking_uri, open_store, redact_uri
+from gptlab.tracking import TrackingStore, redact_uri
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +81,18 @@ def render_report(experiment: str, tracking_uri: str, runs: Sequence[RunSummary]
 
 
 def compare(settings: CompareSettings) -> Comparison:
-    uri = normalize_tracking_uri(settings.tracking_uri)  # the store train wrote to, from any subdirectory
-    client = open_store(uri)
+    store = TrackingStore(settings.tracking_uri)  # the store train wrote to, from any subdirectory
+    store.check_exists("train a model first (python -m gptlab.train) or set tracking_uri=...")
     sweep = None
     if settings.sweep is None:
-        experiment = find_experiment(client, settings.experiment_name, uri)
+        experiment = find_experiment(store, settings.experiment_name)
     else:
-        scope = find_experiment(client, settings.experiment_name, uri) if settings.sweep == LATEST else None
-        parent = find_sweep(client, settings.sweep, scope, uri)
+        scope = find_experiment(store, settings.experiment_name) if settings.sweep == LATEST else None
+        parent = find_sweep(store, settings.sweep, scope)
         # A run id names its own experiment, whatever experiment_name says.
-        experiment = client.get_experiment(parent.info.experiment_id)
+        experiment = store.client.get_experiment(parent.info.experiment_id)
         sweep = sweep_summary(parent)
-    runs = tuple(by_val_loss(load_runs(client, experiment, uri, parent_run_id=sweep.run_id if sweep else None)))
+    runs = tuple(by_val_loss(load_runs(store, experiment, parent_run_id=sweep.run_id if sweep else None)))
     keys = tuple(varying_keys(runs))
     out = Path(settings.out_dir)
     md = out / MARKDOWN_FILE

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gptlab.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from gptlab.tracking.store import TrackingStore
 
 VAL_LOSS = "val/loss"
 VAL_BPC = "eval/val_bits_per_char"
@@ -63,15 +66,13 @@ def _listing(names: list[str]) -> str:
     return f"existing experiments: {shown}{more}"
 
 
-def find_experiment(client: Any, name: str, tracking_uri: str) -> Any:
+def find_experiment(store: TrackingStore, name: str) -> Any:
     """The active experiment called ``name``; a ConfigError that lists the others if none."""
-    from gptlab.tracking import redact_uri
-
-    exp = client.get_experiment_by_name(name)
+    exp = store.client.get_experiment_by_name(name)
     if exp is None or exp.lifecycle_stage != "active":
         state = "is deleted" if exp is not None else "not found"
         raise ConfigError(
-            f"MLflow experiment {name!r} {state} in {redact_uri(tracking_uri)}; {_listing(experiment_names(client))} "
+            f"MLflow experiment {name!r} {state} in {store.redacted}; {_listing(experiment_names(store.client))} "
             "(choose one with experiment=NAME)"
         )
     return exp
@@ -88,30 +89,29 @@ class SweepSummary:
     best_run_name: str | None
 
 
-def find_sweep(client: Any, sweep: str, experiment: Any, tracking_uri: str) -> Any:
+def find_sweep(store: TrackingStore, sweep: str, experiment: Any) -> Any:
     """The parent run ``sweep`` names: a run id (in any experiment), or ``latest``, the most
     recently started sweep of ``experiment``."""
     from mlflow.exceptions import MlflowException
 
     from gptlab.sweeps.parent_run import PARENT_ROLE, ROLE_TAG
-    from gptlab.tracking import redact_uri
 
     if sweep == LATEST:
-        found = client.search_runs(
+        found = store.client.search_runs(
             [experiment.experiment_id], filter_string=f"tags.{ROLE_TAG} = '{PARENT_ROLE}'",
             order_by=["attributes.start_time DESC"], max_results=1,
         )  # fmt: skip
         if not found:
             raise DataError(
-                f"MLflow experiment {experiment.name!r} in {redact_uri(tracking_uri)} has no sweep "
+                f"MLflow experiment {experiment.name!r} in {store.redacted} has no sweep "
                 "(a parent run made by `python -m gptlab.train -m ...`); compare its runs without sweep=..."
             )
         return found[0]
     try:
-        return client.get_run(sweep)
+        return store.client.get_run(sweep)
     except MlflowException:
         raise ConfigError(
-            f"sweep={sweep!r} is not a run in {redact_uri(tracking_uri)}: give a sweep's parent run id "
+            f"sweep={sweep!r} is not a run in {store.redacted}: give a sweep's parent run id "
             "(the MLflow UI shows it on the run's page) or sweep=latest"
         ) from None
 
@@ -129,12 +129,12 @@ def sweep_summary(run: Any) -> SweepSummary:
     )
 
 
-def load_runs(client: Any, experiment: Any, tracking_uri: str, parent_run_id: str | None = None) -> list[RunSummary]:
+def load_runs(store: TrackingStore, experiment: Any, parent_run_id: str | None = None) -> list[RunSummary]:
     """Every active run of ``experiment`` (sweeps' parent runs left out), or only the child
     runs of the sweep ``parent_run_id``, summarized; a DataError if there are none."""
     from gptlab.sweeps.parent_run import PARENT_ROLE, PARENT_RUN_ID_TAG, ROLE_TAG
-    from gptlab.tracking import redact_uri
 
+    client = store.client
     runs = []
     token = None
     where = f"tags.`{PARENT_RUN_ID_TAG}` = '{parent_run_id}'" if parent_run_id else ""
@@ -146,13 +146,13 @@ def load_runs(client: Any, experiment: Any, tracking_uri: str, parent_run_id: st
             break
     if not runs and parent_run_id:
         raise DataError(
-            f"run {parent_run_id} of MLflow experiment {experiment.name!r} in {redact_uri(tracking_uri)} has no "
+            f"run {parent_run_id} of MLflow experiment {experiment.name!r} in {store.redacted} has no "
             "child runs: is it a sweep's parent run? (sweep=latest picks the newest sweep)"
         )
     if not runs:
         others = [n for n in experiment_names(client) if n != experiment.name]
         raise DataError(
-            f"MLflow experiment {experiment.name!r} in {redact_uri(tracking_uri)} has no runs to compare; "
+            f"MLflow experiment {experiment.name!r} in {store.redacted} has no runs to compare; "
             f"{_listing(others) if others else 'no other experiment exists'} "
             f"(train into it with logger.experiment_name={experiment.name})"
         )

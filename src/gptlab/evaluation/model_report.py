@@ -29,7 +29,6 @@ def evaluate_model(paths: PathsConfig, eval_cfg: EvalConfig, logger_cfg: LoggerC
     from gptlab.runtime import resolve_device
     from gptlab.tracking import training_run
     from gptlab.tracking.datasets import log_evaluated_splits
-    from gptlab.tracking.registry import promote_run_versions
 
     meta = load_meta(paths.dataset_meta)
     device = resolve_device(eval_cfg.device)
@@ -63,8 +62,6 @@ def evaluate_model(paths: PathsConfig, eval_cfg: EvalConfig, logger_cfg: LoggerC
         run_link.log_artifact(plot, "plots")
         log_evaluated_splits(run_link.client, run_link.run_id, meta, paths.processed_dir, report)
         log.info("logged to MLflow run %s", run_link.run_id)
-        # The registry's champion moves to this run's version only if it is better.
-        promote_run_versions(logger_cfg.tracking_uri, run_link.run_id, report.get("val", {}).get("bits_per_char"))
     return report
 
 

@@ -1,9 +1,10 @@
 """MLflow's scoring server on a logged gptlab model: what ``python -m gptlab.serve`` runs.
 
 ``mlflow models serve -m URI --env-manager local`` in its own process group (MLflow
-runs uvicorn as a child of its own), started, health-checked and stopped with the
-helpers of :mod:`gptlab.tracking.server`. The tracking store (where ``models:/`` and
-``runs:/`` URIs resolve) reaches the server through ``MLFLOW_TRACKING_URI`` in its
+runs uvicorn as a child of its own, found on ``PATH``: the running interpreter's
+``bin/`` comes first there, so an environment that is not activated serves too),
+started, health-checked and stopped with the helpers of :mod:`gptlab.tracking.server`.
+The tracking store (where ``models:/`` and ``runs:/`` URIs resolve) reaches the server through ``MLFLOW_TRACKING_URI`` in its
 environment, not its command line, and is printed redacted.
 
 Before anything starts, the model URI is resolved against the store, so a missing
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 
 from gptlab.errors import ConfigError
 from gptlab.tracking.server import STOP_TIMEOUT_S, UiSettings, check_port_free, server_env, stop, wait_until_up
-from gptlab.tracking.store import check_store_exists, check_tracking_uri
 from gptlab.tracking.uri import normalize_tracking_uri, redact_uri
 
 START_TIMEOUT_S = 180.0
@@ -69,15 +69,15 @@ def resolve_model(s: ServeSettings) -> str:
     else (a local path, ``file:``, ``s3:``...) is left to MLflow.
     """
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+
+    from gptlab.tracking import TrackingStore
 
     scheme = urllib.parse.urlsplit(s.model_uri).scheme
     if scheme not in ("models", "runs"):
         return s.model_uri
-    check_store_exists(s.tracking_uri, "train a model first (dvc repro) or pass tracking_uri=...")
-    check_tracking_uri(s.tracking_uri)
-    client = MlflowClient(tracking_uri=s.tracking_uri)
-    where = redact_uri(s.tracking_uri)
+    store = TrackingStore(s.tracking_uri)
+    store.check_exists("train a model first (dvc repro) or pass tracking_uri=...")
+    client, where = store.client, store.redacted
     path = s.model_uri.split(":/", 1)[1].lstrip("/")
     try:
         if scheme == "runs":
@@ -98,7 +98,7 @@ def resolve_model(s: ServeSettings) -> str:
         reason = exc.message.splitlines()[0] if exc.message else str(exc)
         raise ConfigError(
             f"cannot find {s.model_uri} in the MLflow store {where}: {reason} "
-            "(train and evaluate a model first: dvc repro; or pass model_uri=...)"
+            "(train, evaluate and publish a model first: dvc repro; or pass model_uri=...)"
         ) from None
     return f"{s.model_uri} (registered model {mv.name} version {mv.version})"
 
@@ -112,6 +112,9 @@ def serve_command(s: ServeSettings) -> list[str]:
 
 
 def serve_env(s: ServeSettings) -> dict[str, str]:
+    """The server's environment: the store and device, and the interpreter's ``bin/`` first
+    on ``PATH`` (:func:`~gptlab.tracking.server.server_env`), so that the ``uvicorn`` MLflow
+    starts is this environment's even when it is not activated."""
     from gptlab.serving.pyfunc_model import DEVICE_ENV
 
     env = server_env(s.server)
@@ -121,13 +124,22 @@ def serve_env(s: ServeSettings) -> dict[str, str]:
     return env
 
 
+def check_programs(env: dict[str, str]) -> None:
+    """MLflow starts the scoring server as ``bash -c 'exec uvicorn ...'``: both are looked up
+    on the ``PATH`` of ``env``, where the interpreter's ``bin/`` comes first (:func:`serve_env`).
+    A missing one is a line naming it here rather than a traceback from the server."""
+    from gptlab.runtime.programs import find_program, pip_install
+
+    find_program("bash", "install bash with the system's package manager (MLflow runs the scoring server with it)", env)
+    find_program("uvicorn", pip_install("uvicorn"), env)
+
+
 def start(s: ServeSettings) -> subprocess.Popen:
     """Start the scoring server in its own process group (:func:`stop` ends it with its workers)."""
-    try:
-        check_port_free(s.host, s.port)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("--port", "port=...")) from None
-    return subprocess.Popen(serve_command(s), env=serve_env(s), start_new_session=True)
+    check_port_free(s.host, s.port)
+    env = serve_env(s)
+    check_programs(env)
+    return subprocess.Popen(serve_command(s), env=env, start_new_session=True)
 
 
 def group_alive(pgid: int) -> bool:

@@ -5,36 +5,38 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from pathlib import Path
 
 from gptlab.config import PathsConfig
+from gptlab.errors import ConfigError
 from gptlab.sweeps.job import SweepJob
 
-# Hydra's flags that say where the config is: a worker must compose the same config.
-_CONFIG_FLAGS = ("--config-dir", "--config-name", "--config-path", "-cd", "-cn", "-cp")
-_PATH_KEYS = ("paths.train_dir", "paths.model_dir", "paths.reports_dir")
+_PATH_KEYS = ("train_dir", "model_dir", "reports_dir")
 
 
-def job_argv(argv: list[str], job: SweepJob, paths: PathsConfig) -> list[str]:
-    """The command line that runs *this job* alone, with its own directories.
+def worker_argv(program: str, job: SweepJob, paths: PathsConfig) -> list[str]:
+    """The command line of this job's DDP workers: the job's config as Hydra saved it.
 
-    Lightning starts DDP ranks > 0 by re-running ``sys.argv``; inside a sweep that holds
-    ``-m`` and the sweep lists, so each worker would start a sweep of its own (a known
-    failure of Hydra + Lightning).
+    Lightning starts ranks > 0 by re-running the script with ``sys.argv`` (adding the run
+    directory and a job name of its own). Inside a sweep that command line holds ``-m``
+    and the sweep lists, so each worker would start a sweep of its own. The job's own
+    config is in its output directory (``.hydra/config.yaml``, written by Hydra before
+    the job starts): a worker composes that as its primary config, with the job's
+    directories on top (the job moves them in code: :func:`gptlab.sweeps.job_paths`).
+    Nothing of the sweep's command line is read.
     """
-    keep: list[str] = []
-    i = 1
-    while i < len(argv):
-        a = argv[i]
-        if a in _CONFIG_FLAGS and i + 1 < len(argv):
-            keep += [a, argv[i + 1]]
-            i += 2
-            continue
-        if a.startswith(("--config-dir=", "--config-name=", "--config-path=")):
-            keep.append(a)
-        i += 1
-    task = [o for o in job.task_overrides if not o.startswith(_PATH_KEYS)]
-    paths_overrides = [f"{key}={getattr(paths, key.split('.')[1])}" for key in _PATH_KEYS]
-    return [argv[0], *keep, *task, *paths_overrides]
+    if job.saved_config is None or not job.saved_config.is_file():
+        raise ConfigError(
+            "DDP inside a sweep starts its workers from the job's saved config, and this sweep "
+            "saves none: leave hydra.output_subdir set (default .hydra)"
+        )
+    config_dir: Path = job.saved_config.resolve().parent
+    return [
+        program,
+        f"--config-path={config_dir}",
+        f"--config-name={job.saved_config.stem}",
+        *(f"paths.{key}={getattr(paths, key)}" for key in _PATH_KEYS),
+    ]
 
 
 _DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "RANK", "GROUP_RANK")
@@ -44,17 +46,21 @@ _DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE
 def ddp_job(job: SweepJob, paths: PathsConfig):
     """Run one DDP job of a sweep in this process, and undo what it leaves behind.
 
-    Lightning sets rank variables in ``os.environ`` and keeps the process group; the
-    next job in the same process would then believe it is an already-launched worker
-    and wait for peers that never come.
+    Lightning reads the workers' command line from ``sys.argv`` (it has no other way to
+    be told), so it holds :func:`worker_argv` while the job runs. Lightning also sets rank
+    variables in ``os.environ`` and keeps the process group; the next job in the same
+    process would then believe it is an already-launched worker and wait for peers that
+    never come.
     """
-    sys.argv = job_argv(sys.argv, job, paths)
+    argv = sys.argv
+    sys.argv = worker_argv(argv[0], job, paths)
     before = {k: os.environ.get(k) for k in _DDP_ENV}
     try:
         yield
     finally:
         import torch.distributed as dist
 
+        sys.argv = argv
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
         for key, value in before.items():

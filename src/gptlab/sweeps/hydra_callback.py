@@ -21,6 +21,8 @@ from hydra.experimental.callback import Callback
 
 log = logging.getLogger(__name__)
 
+# Hydra names the job after the module of the task function (gptlab.cli.hydra_entry keeps
+# the stage's own function visible to it): `python -m gptlab.train` is job "train".
 STAGE = "train"
 
 

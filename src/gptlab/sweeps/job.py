@@ -22,6 +22,9 @@ class SweepJob:
     task_overrides: tuple[str, ...]  # this job's overrides, e.g. ("optim.lr=1e-3",)
     # The sweep's MLflow parent run (None: tracking off, or a sweep started without it).
     parent: SweepParent | None = None
+    # The job's composed config as Hydra saved it (None: hydra.output_subdir=null); what
+    # its DDP workers run (gptlab.sweeps.ddp).
+    saved_config: Path | None = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -54,6 +57,7 @@ def current_sweep_job() -> SweepJob | None:
         num=int(hc.job.num),
         task_overrides=tuple(hc.overrides.task),
         parent=read_parent(str(hc.sweep.dir)),
+        saved_config=Path(hc.runtime.output_dir) / hc.output_subdir / "config.yaml" if hc.output_subdir else None,
     )
 
 

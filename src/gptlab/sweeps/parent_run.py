@@ -166,14 +166,14 @@ def read_parent(sweep_dir: str | Path) -> SweepParent | None:
 def start_parent_run(plan: SweepPlan) -> SweepParent:
     """Create the parent run and write :data:`PARENT_FILE` into the sweep directory."""
     from mlflow.entities import Param
-    from mlflow.tracking import MlflowClient
 
-    from gptlab.tracking import check_tracking_uri, prepare_store
+    from gptlab.tracking import TrackingStore
 
-    check_tracking_uri(plan.tracking_uri)
-    experiment_id = prepare_store(plan.tracking_uri, plan.experiment_name)
+    store = TrackingStore(plan.tracking_uri)
+    store.check_usable()
+    experiment_id = store.ensure_experiment(plan.experiment_name)
     keys = swept_keys(plan.overrides, plan.search_space)
-    client = MlflowClient(plan.tracking_uri)
+    client = store.client
     note = (
         f"Hydra sweep `{plan.sweep_dir}`: `{' '.join(plan.overrides)}`. Its jobs are the nested runs below; "
         f"the best one ({plan.direction} `{plan.objective}`) is tagged `{BEST_RUN_TAG}` when the sweep ends."
@@ -228,9 +228,9 @@ def record_job_result(tracking_uri: str, parent: SweepParent, num: int, result: 
     """After job ``num``: its objective on its child run, or the child FAILED if the job
     failed after the run was created (an error outside ``trainer.fit``, which Lightning
     does not mark)."""
-    from mlflow.tracking import MlflowClient
+    from gptlab.tracking import TrackingStore
 
-    client = MlflowClient(tracking_uri)
+    client = TrackingStore(tracking_uri).client
     found = client.search_runs(
         [parent.experiment_id],
         filter_string=f"tags.`{PARENT_RUN_ID_TAG}` = '{parent.run_id}' and tags.{JOB_TAG} = '{num}'",
@@ -267,10 +267,11 @@ def finish_parent_run(tracking_uri: str, parent: SweepParent, aborted: bool = Fa
     failed or the sweep was ``aborted``). A child still RUNNING now belongs to a job that
     ended without closing it (killed, or exited): it is marked FAILED."""
     from mlflow.entities import Metric, RunTag
-    from mlflow.tracking import MlflowClient
     from mlflow.utils.time import get_current_time_millis
 
-    client = MlflowClient(tracking_uri)
+    from gptlab.tracking import TrackingStore
+
+    client = TrackingStore(tracking_uri).client
     runs = children(client, parent)
     for r in runs:
         if r.info.status == "RUNNING":

@@ -15,11 +15,14 @@ if TYPE_CHECKING:  # the training stack loads when a job runs, not when Hydra lo
 
 
 def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) -> dict:
-    """Train in the job's own directories, then score the whole validation split.
+    """Train in the job's own directories, score the whole validation split, publish.
 
     The job's runs then rank by ``eval/val_loss`` and ``eval/val_bits_per_char`` without
-    another step (written to the job's ``reports/metrics.json`` and its MLflow run).
+    another step (written to the job's ``reports/metrics.json`` and its MLflow run), and
+    the job's model is published as the publish stage would (``reports/publish.json``):
+    a registered version, and the ``champion`` alias by the same rule.
     """
+    from gptlab.serving.publish import publish_model
     from gptlab.sweeps.ddp import ddp_job
     from gptlab.training.fit import fit
 
@@ -34,6 +37,7 @@ def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) 
         report = fit(settings)
     if report:  # rank 0 only
         report.update(evaluate_job(settings, eval_cfg))
+        publish_model(settings.paths, settings.logger)
     return report
 
 
@@ -42,11 +46,10 @@ def child_logger(logger: LoggerConfig, job: SweepJob) -> LoggerConfig:
     ``logger.run_name`` if one is set), unique among the sweep's runs."""
     if not logger.enabled or job.parent is None:
         return logger
-    from mlflow.tracking import MlflowClient
-
     from gptlab.sweeps.parent_run import unique_child_name
+    from gptlab.tracking import TrackingStore
 
-    name = unique_child_name(MlflowClient(logger.tracking_uri), job.parent, job.run_name, job.num)
+    name = unique_child_name(TrackingStore(logger.tracking_uri).client, job.parent, job.run_name, job.num)
     return dataclasses.replace(logger, run_name=f"{logger.run_name} {name}" if logger.run_name else name)
 
 

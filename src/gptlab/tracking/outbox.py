@@ -1,25 +1,29 @@
-"""What a training run sends to MLflow, sent in order by one background thread.
+"""What a training run writes to MLflow, sent in order by one background thread.
 
-Training never waits on the tracking server. Every write (metrics, params, tags, texts,
-artifacts, the run's end, the MLflow model) becomes an *operation* in an ordered outbox;
-a daemon thread sends them. When a send fails because the server is away (connection
-refused, timeout, 5xx), the outbox
+:class:`Outbox` takes the writes of the MLflow client methods a run uses (``log_batch``,
+``log_metric``, ``set_tag``, ``log_text``, ``log_artifact(s)``, ``set_terminated``) and
+returns at once; a daemon thread sends them, consecutive batches merged. When the store is
+away (connection refused, timeout, 5xx) it warns once, keeps what is not sent in
+``<project>/.cache/gptlab/mlflow-outbox/<run>-<pid>-<time>.jsonl`` (appended as it comes,
+so a killed process loses nothing), retries every few seconds and, when the store answers,
+sends the backlog and removes the file. A write the store *refuses* (a bad value, a run
+that does not exist) is dropped with a warning, as MLflow's own async logging does.
 
-* warns once, keeps the operation and everything after it, and appends them to a local
-  file, ``<project>/.cache/gptlab/mlflow-outbox/<run>.jsonl``, so that nothing is lost even if
-  the process is killed;
-* retries every few seconds (2 s, doubling up to 15 s); when the server answers again,
-  it sends the backlog in order and logging carries on (the file is removed once empty).
+:meth:`Outbox.close` waits while the store takes writes and, once it is away, for at most
+one failing request (each bounded by ``MLFLOW_HTTP_REQUEST_TIMEOUT`` x (1 + retries),
+:data:`~gptlab.tracking.store.HTTP_WORST_REQUEST_S`), then leaves what is left in the file
+with one line naming ``python -m gptlab.track`` (:func:`sync_files`), which sends it later.
 
-At the end, :meth:`Outbox.close` waits while the server is taking operations (every
-request is bounded: ``MLFLOW_HTTP_REQUEST_TIMEOUT`` 5 s, one retry), gives an absent
-server one last try, and keeps what is left in the file, with one line saying how to
-send it later: ``python -m gptlab.track sync`` (:func:`sync_files`). Whatever the
-outage, the wait at the end stays under :data:`WORST_END_WAIT_S`.
-
-An operation the server *refuses* (a bad value, a run that does not exist) is dropped
-with a warning, as MLflow's own async logging does; the MLflow model step is the
-exception: its failure is raised at :meth:`Outbox.close`, with its traceback.
+Why not MLflow's own async logging (the client's ``log_batch(..., synchronous=False)``,
+``MLFlowLogger(synchronous=False)``)? Measured with MLflow 3.17: a batch it fails to send
+is logged as an ERROR and dropped (30 batches against a stopped server: 30 error lines,
+nothing kept), and finding out which failed means waiting on each ``RunOperations``, which
+has no timeout; its worker pool sends its whole queue before the interpreter exits (200
+batches queued against a server that accepts connections but never answers kept the
+process alive 175 s after its last line, 10 requests of 10 s at a time); and only metrics,
+params and tags are asynchronous there: texts, artifacts and the run's end block the
+caller. What it does do, splitting an oversized batch into requests, it does here too
+(the client's ``log_batch``).
 """
 
 from __future__ import annotations
@@ -34,39 +38,30 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gptlab.tracking.store import HTTP_WORST_REQUEST_S, TrackingStore
 from gptlab.tracking.uri import redact_uri
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 OUTBOX_DIR = Path(".cache") / "gptlab" / "mlflow-outbox"
-SYNC_COMMAND = "python -m gptlab.track sync"
-
-# Bounded HTTP for the process that trains (a user's own setting wins): MLflow's
-# defaults (120 s timeout, 7 retries with exponential back-off) stall for minutes.
-HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"}
+SYNC_COMMAND = "python -m gptlab.track"
 RETRY_FIRST_S = 2.0
 RETRY_MAX_S = 15.0
-# A request can take (1 + retries) * timeout when the server accepts connections but never
-# answers: the end of a run waits for at most one such request in flight plus one last try.
-WORST_END_WAIT_S = 2 * 2 * 5.0 + 1.0
-
-# The largest batch sent in one request (MLflow's limits for one log-batch call).
-_MAX_ENTITIES = 1000
-_MAX_PARAMS_OR_TAGS = 100
+# The end of a run waits for at most one failing request (plus slack for a busy machine).
+WORST_END_WAIT_S = HTTP_WORST_REQUEST_S + 5.0
+# Batches are merged up to what one request carries, so that one operation is one request
+# and the bounded wait above holds.
+MAX_ENTITIES = 1000
+# The MLflow client methods an operation may name (the spool file is data, not code).
+SENT = ("log_batch", "log_text", "log_artifact", "log_artifacts", "set_terminated")
 # MLflow error codes that mean "this request will never succeed": drop, do not retry.
 _REFUSED = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST",
             "INVALID_STATE", "ENDPOINT_NOT_FOUND"}  # fmt: skip
-
-
-def limit_http_waits() -> None:
-    """Bound every MLflow HTTP request of this process (unless the user set the variables)."""
-    for name, value in HTTP_LIMITS.items():
-        os.environ.setdefault(name, value)
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -82,6 +77,14 @@ def is_outage(exc: BaseException) -> bool:
     return type(exc).__module__.startswith(("sqlalchemy", "urllib3", "requests", "http"))
 
 
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # MLflow's messages repeat the URL and urllib3's pool: keep the part that says why.
+    for marker in ("Caused by ", "failed with exception "):
+        reason = reason.split(marker, 1)[-1]
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
 # -- operations: plain JSON, so that they can wait in a file ------------------------------
 
 
@@ -95,23 +98,22 @@ def batch_op(run_id: str, metrics: Iterable = (), params: Iterable = (), tags: I
     }
 
 
-def _size(op: dict) -> tuple[int, int, int]:
-    return len(op["metrics"]) + len(op["params"]) + len(op["tags"]), len(op["params"]), len(op["tags"])
+def _entities(op: dict) -> int:
+    return len(op["metrics"]) + len(op["params"]) + len(op["tags"])
 
 
 def merge_batches(ops: list[dict]) -> tuple[dict, int]:
-    """The first op, with as many following log-batch ops of the same run merged in as one
-    request allows; (the op to send, how many queued ops it covers)."""
+    """The first op with the following log-batch ops of its run merged in, up to one
+    request's worth; (the op to send, how many queued ops it covers)."""
     first = ops[0]
     if first["op"] != "log_batch":
         return first, 1
-    merged = {**first, "metrics": list(first["metrics"]), "params": list(first["params"]), "tags": list(first["tags"])}
+    merged = {**first, **{k: list(first[k]) for k in ("metrics", "params", "tags")}}
     n = 1
     for op in ops[1:]:
         if op["op"] != "log_batch" or op["run_id"] != first["run_id"]:
             break
-        total, params, tags = (a + b for a, b in zip(_size(merged), _size(op), strict=True))
-        if total > _MAX_ENTITIES or params > _MAX_PARAMS_OR_TAGS or tags > _MAX_PARAMS_OR_TAGS:
+        if _entities(merged) + _entities(op) > MAX_ENTITIES:
             break
         for key in ("metrics", "params", "tags"):
             merged[key].extend(op[key])
@@ -119,40 +121,18 @@ def merge_batches(ops: list[dict]) -> tuple[dict, int]:
     return merged, n
 
 
-def send_op(client: Any, op: dict, tracking_uri: str) -> None:
-    """Carry out one operation on ``client`` (an ``MlflowClient`` on ``tracking_uri``)."""
+def send_op(client: Any, op: dict) -> None:
+    """Carry out one operation with ``client`` (the store's MLflow client)."""
     kind, run_id = op["op"], op["run_id"]
+    if kind not in SENT:  # e.g. "publish_model" from before publishing became its own stage
+        raise ValueError(f"unknown MLflow outbox operation {kind!r}")
+    args = {k: v for k, v in op.items() if k not in ("op", "run_id")}
     if kind == "log_batch":
         from mlflow.entities import Metric, Param, RunTag
 
-        client.log_batch(
-            run_id,
-            metrics=[Metric(k, v, t, s) for k, v, t, s in op["metrics"]],
-            params=[Param(k, v) for k, v in op["params"]],
-            tags=[RunTag(k, v) for k, v in op["tags"]],
-        )
-    elif kind == "log_text":
-        client.log_text(run_id, op["text"], op["artifact_file"])
-    elif kind == "log_artifact":
-        client.log_artifact(run_id, op["local_path"], op.get("artifact_path"))
-    elif kind == "log_artifacts":
-        client.log_artifacts(run_id, op["local_dir"], op.get("artifact_path"))
-    elif kind == "set_terminated":
-        client.set_terminated(run_id, op["status"], op.get("end_time"))
-    elif kind == "publish_model":
-        from gptlab.serving.log_model import publish_model
-        from gptlab.tracking.config import LoggerConfig
-
-        publish_model(LoggerConfig(**{**op["logger"], "tracking_uri": tracking_uri}), run_id, op["model_dir"])
-    else:
-        raise ValueError(f"unknown MLflow outbox operation {kind!r}")
-
-
-def publish_op(logger_cfg: Any, run_id: str, model_dir: str | Path) -> dict:
-    """The MLflow model step (``gptlab.serving.log_model.publish_model``) as an operation."""
-    settings = {k: v for k, v in asdict(logger_cfg).items() if k != "tracking_uri"}  # no credentials on disk
-    return {"op": "publish_model", "run_id": run_id, "model_dir": str(Path(model_dir).resolve()), "logger": settings,
-            "must_succeed": True}  # fmt: skip
+        args = {"metrics": [Metric(*m) for m in op["metrics"]], "params": [Param(*p) for p in op["params"]],
+                "tags": [RunTag(*t) for t in op["tags"]]}  # fmt: skip
+    getattr(client, kind)(run_id, **args)
 
 
 def describe(ops: list[dict]) -> str:
@@ -160,11 +140,11 @@ def describe(ops: list[dict]) -> str:
     other = sum(1 for op in ops if op["op"] != "log_batch")
     parts = [f"{metrics} metric values"] if metrics else []
     if other:
-        parts.append(f"{other} other records (artifacts, run status, model)")
+        parts.append(f"{other} other records (texts, artifacts, run status)")
     return " and ".join(parts) or f"{len(ops)} records"
 
 
-# -- the pending file -------------------------------------------------------------------
+# -- the spool file: a header line, then one operation per line ---------------------------
 
 
 def header(tracking_uri: str) -> dict:
@@ -172,11 +152,10 @@ def header(tracking_uri: str) -> dict:
 
 
 def read_file(path: Path) -> tuple[dict, list[dict]]:
-    """Header and operations of a pending file; a line torn by a crash ends the list."""
+    """Header and operations of a spool file; a line torn by a crash ends the list."""
     lines = path.read_text(encoding="utf-8").splitlines()
     if not lines:
         return {}, []
-    head = json.loads(lines[0])
     ops = []
     for i, line in enumerate(lines[1:], start=2):
         try:
@@ -184,7 +163,7 @@ def read_file(path: Path) -> tuple[dict, list[dict]]:
         except json.JSONDecodeError:
             log.warning("%s: line %d is incomplete (the process was killed while writing it): skipped", path, i)
             break
-    return head, ops
+    return json.loads(lines[0]), ops
 
 
 def write_file(path: Path, head: dict, ops: list[dict]) -> None:
@@ -193,52 +172,61 @@ def write_file(path: Path, head: dict, ops: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(x) + "\n" for x in (head, *ops)))
 
 
-@dataclass
-class _State:
-    online: bool = True
-    sending: bool = False
-    attempts: int = 0
-    closed: bool = False
-    retry_s: float = RETRY_FIRST_S
-    next_try: float = 0.0
-    reason: str = ""
-
-
 class Outbox:
-    """An ordered queue of MLflow operations and the daemon thread that sends them."""
+    """The writes of an MLflow client, queued and sent in order by one daemon thread."""
 
     def __init__(self, client: Any, tracking_uri: str, spool_dir: str | Path | None = None):
-        self._client = client
-        self._uri = tracking_uri
+        self._client, self._uri = client, tracking_uri
+        self._spool_dir = Path(spool_dir) if spool_dir is not None else None
+        self.spool: Path | None = None  # the file, once something had to be kept
         self._ops: deque[dict] = deque()
         self._cond = threading.Condition()
-        self._s = _State(retry_s=RETRY_FIRST_S)
-        self._error: BaseException | None = None
-        self._spool_dir = Path(spool_dir) if spool_dir is not None else None
-        self._spool: Path | None = None
-        self.sent = 0
+        self.online, self.closed, self._sending = True, False, False
+        self._tries, self._retry_s, self._next_try, self._reason = 0, RETRY_FIRST_S, 0.0, ""
         self.end_wait_s = 0.0
         self._thread = threading.Thread(target=self._run, name="gptlab-mlflow-outbox", daemon=True)
         self._thread.start()
-        atexit.register(self.close)
+        atexit.register(self.close)  # a run that ends without closing still keeps its writes
 
-    @property
-    def online(self) -> bool:
-        return self._s.online
+    # -- the writes (the MLflow client's signatures): they never wait
 
-    @property
-    def pending_file(self) -> Path | None:
-        return self._spool
+    def log_batch(self, run_id: str, metrics=(), params=(), tags=()) -> None:
+        if metrics or params or tags:
+            self._put(batch_op(run_id, metrics, params, tags))
 
-    def put(self, op: dict) -> None:
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
+                   step: int | None = None) -> None:  # fmt: skip
+        from mlflow.entities import Metric
+
+        self.log_batch(run_id, metrics=[Metric(key, value, timestamp or int(time.time() * 1000), step or 0)])
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        from mlflow.entities import RunTag
+
+        self.log_batch(run_id, tags=[RunTag(key, str(value))])
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._put({"op": "log_text", "run_id": run_id, "text": text, "artifact_file": artifact_file})
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        self._put({"op": "log_artifact", "run_id": run_id, "local_path": str(Path(local_path).resolve()),
+                   "artifact_path": artifact_path})  # fmt: skip
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        self._put({"op": "log_artifacts", "run_id": run_id, "local_dir": str(Path(local_dir).resolve()),
+                   "artifact_path": artifact_path})  # fmt: skip
+
+    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
+        self._put({"op": "set_terminated", "run_id": run_id, "status": status or "FINISHED",
+                   "end_time": end_time or int(time.time() * 1000)})  # fmt: skip
+
+    def _put(self, op: dict) -> None:
         with self._cond:
-            if self._s.closed:  # after close (an exit path logging once more): keep it for sync
-                self._ops.append(op)
-                self._write_pending()
-                return
             self._ops.append(op)
-            if not self._s.online:
-                self._append_pending(op)
+            if self.closed:  # written after close (an exit path): kept for sync
+                self._save()
+            elif not self.online:
+                self._append(op)
             self._cond.notify_all()
 
     # -- the sender thread
@@ -246,157 +234,108 @@ class Outbox:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._s.closed and (not self._ops or (not self._s.online and time.monotonic() < self._s.next_try)):
-                    timeout = None if self._s.online or not self._ops else max(0.0, self._s.next_try - time.monotonic())
-                    self._cond.wait(timeout)
-                if self._s.closed:
+                while not self.closed and (not self._ops or (not self.online and time.monotonic() < self._next_try)):
+                    self._cond.wait(None if self.online or not self._ops else self._next_try - time.monotonic())
+                if self.closed:
                     return
-                op, n = merge_batches(list(itertools.islice(self._ops, 2000)))
-                self._s.sending = True
-            error = None
+                op, n = merge_batches(list(itertools.islice(self._ops, MAX_ENTITIES)))
+                self._sending = True
             try:
-                send_op(self._client, op, self._uri)
+                send_op(self._client, op)
+                error = None
             except Exception as exc:  # noqa: BLE001 - classified below; the thread must live on
                 error = exc
             with self._cond:
-                self._s.sending = False
-                self._s.attempts += 1
-                if error is None or not is_outage(error):
+                self._sending, self._tries = False, self._tries + 1
+                if error is not None and is_outage(error):
+                    self._gone(error)
+                else:
                     for _ in range(n):
                         self._ops.popleft()
-                    if error is None:
-                        self.sent += n
-                        self._back_online()
-                    else:
-                        self._refused(op, error)
-                else:
-                    self._gone(error)
+                    if error is not None:
+                        log.warning("MLflow refused a %s for run %s and it was dropped: %s", op["op"], op["run_id"],
+                                    _first_line(error))  # fmt: skip
+                    elif not self.online:
+                        self.online, self._retry_s = True, RETRY_FIRST_S
+                        log.warning("MLflow tracking server %s answers again: sending what was kept (%d operations)",
+                                    redact_uri(self._uri), len(self._ops) + n)  # fmt: skip
+                    if not self._ops and self.spool is not None:
+                        with contextlib.suppress(OSError):
+                            self.spool.unlink()
+                        self.spool = None
                 self._cond.notify_all()
 
-    def _back_online(self) -> None:
-        if not self._s.online:
-            self._s.online = True
-            self._s.retry_s = RETRY_FIRST_S
-            log.warning("MLflow tracking server %s answers again: sending what was kept (%d operations)",
-                        redact_uri(self._uri), len(self._ops))  # fmt: skip
-        if not self._ops and self._spool is not None:
-            with contextlib.suppress(OSError):
-                self._spool.unlink()
-            self._spool = None
-
-    def _refused(self, op: dict, error: BaseException) -> None:
-        if op.get("must_succeed"):
-            self._error = error
-        else:
-            log.warning("MLflow refused a %s for run %s and it was dropped: %s", op["op"], op["run_id"],
-                        str(error).splitlines()[0] if str(error) else type(error).__name__)  # fmt: skip
-
     def _gone(self, error: BaseException) -> None:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        self._s.reason = reason
-        if self._s.online:
-            self._write_pending()
-            self._s.online = False
+        self._reason = _first_line(error)
+        if self.online:
+            self.online = False
+            self._save()
             log.warning(
                 "MLflow tracking server %s is not answering (%s): training goes on; what is not sent is kept in %s "
-                "and sent when the server is back", redact_uri(self._uri), _short(reason), self._spool or "memory",
+                "and sent when the server is back", redact_uri(self._uri), self._reason, self.spool or "memory",
             )  # fmt: skip
-        self._s.next_try = time.monotonic() + self._s.retry_s
-        self._s.retry_s = min(self._s.retry_s * 2, RETRY_MAX_S)
+        self._next_try = time.monotonic() + self._retry_s
+        self._retry_s = min(self._retry_s * 2, RETRY_MAX_S)
 
-    # -- the pending file, under the lock
+    # -- the spool file (under the lock); a full disk must not stop training
 
-    def _pending_path(self) -> Path | None:
-        if self._spool is None and self._spool_dir is not None:
+    def _spool_path(self) -> Path | None:
+        if self.spool is None and self._spool_dir is not None:
             run = next((op["run_id"] for op in self._ops), "run")
-            self._spool = self._spool_dir / f"{run}-{os.getpid()}-{int(time.time())}.jsonl"
-        return self._spool
+            self.spool = self._spool_dir / f"{run}-{os.getpid()}-{int(time.time())}.jsonl"
+        return self.spool
 
-    def _write_pending(self) -> None:
-        path = self._pending_path()
-        if path is None:
-            return
-        try:
-            write_file(path, header(self._uri), list(self._ops))
-        except Exception as exc:  # noqa: BLE001 - a full disk must not stop training
-            log.warning("cannot keep the unsent MLflow operations in %s: %s", path, exc)
+    def _save(self) -> None:
+        if (path := self._spool_path()) is not None:
+            try:
+                write_file(path, header(self._uri), list(self._ops))
+            except Exception as exc:  # noqa: BLE001
+                log.warning("cannot keep the unsent MLflow operations in %s: %s", path, exc)
 
-    def _append_pending(self, op: dict) -> None:
-        path = self._pending_path()
-        if path is None:
-            return
-        try:
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(op) + "\n")
-        except OSError as exc:
-            log.warning("cannot keep the unsent MLflow operations in %s: %s", path, exc)
+    def _append(self, op: dict) -> None:
+        if (path := self._spool_path()) is not None:
+            try:
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(op) + "\n")
+            except OSError as exc:
+                log.warning("cannot keep the unsent MLflow operations in %s: %s", path, exc)
 
     # -- the end
 
-    def flush(self, wait_s: float | None = None) -> bool:
-        """Wait while the server takes operations; True once all are sent.
-
-        Returns early (False) when the server is away, after one last try; an operation
-        in flight is waited for (each request is bounded by the HTTP limits).
-        ``wait_s`` bounds the whole wait (None: only progress bounds it).
-        """
-        deadline = None if wait_s is None else time.monotonic() + wait_s
-        with self._cond:
-            if not self._s.online and self._ops and not self._s.sending:
-                self._s.next_try = 0.0  # one last try, now
-                self._cond.notify_all()
-            tried = self._s.attempts
-            while self._ops and not self._s.closed and self._thread.is_alive():
-                if not self._s.online and self._s.attempts > tried and not self._s.sending:
-                    break
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    break
-                self._cond.wait(left if left is not None else 1.0)
-            return not self._ops
-
     def close(self, wait_s: float | None = None) -> list[dict]:
-        """Flush (bounded), stop the thread, keep what is left; the operations left.
-
-        Raises the failure of an operation that must succeed (the MLflow model step).
-        """
-        if self._s.closed:
+        """Send what is queued while the store takes it (``wait_s`` bounds that wait too),
+        or give an absent store one last try; stop; the operations left (kept in the file)."""
+        if self.closed:
             return list(self._ops)
         t0 = time.monotonic()
-        self.flush(wait_s)
-        self.end_wait_s = time.monotonic() - t0
         with self._cond:
-            self._s.closed = True
+            if not self.online and self._ops and not self._sending:
+                self._next_try = 0.0  # one last try, now
+                self._cond.notify_all()
+            tries = self._tries
+            while self._ops and self._thread.is_alive() and (self.online or self._sending or self._tries == tries):
+                left = None if wait_s is None else t0 + wait_s - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+            self.closed = True
             self._cond.notify_all()
+            self.end_wait_s = time.monotonic() - t0
             left = list(self._ops)
             if left:
-                self._write_pending()
-        with contextlib.suppress(Exception):
-            atexit.unregister(self.close)
+                self._save()
+        atexit.unregister(self.close)
         if left:
-            where = self._spool or "memory (no file could be written)"
+            where = self.spool or "memory (no file could be written)"
             log.warning(
                 "%s of MLflow run %s were not recorded (%s unreachable: %s; waited %.1f s for it at the end); they are "
-                "kept in %s: send them when the server is back with: %s %s", describe(left), left[0]["run_id"],
-                redact_uri(self._uri), _short(self._s.reason), self.end_wait_s, where, SYNC_COMMAND, where,
+                "kept in %s: send them when the server is back with: %s", describe(left), left[0]["run_id"],
+                redact_uri(self._uri), self._reason or "no answer", self.end_wait_s, where, SYNC_COMMAND,
             )  # fmt: skip
-        elif self._spool is not None:
-            with contextlib.suppress(OSError):
-                self._spool.unlink()
-        if self._error is not None:
-            raise self._error
         return left
 
 
-def _short(reason: str, limit: int = 160) -> str:
-    # MLflow's messages repeat the URL and urllib3's pool: keep the part that says why.
-    for marker in ("Caused by ", "failed with exception "):
-        if marker in reason:
-            reason = reason.split(marker, 1)[1]
-    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
-
-
-# -- sending later: python -m gptlab.track sync ----------------------------------------
+# -- sending later: python -m gptlab.track ---------------------------------------------
 
 
 @dataclass
@@ -413,21 +352,15 @@ def pending_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def sync_files(paths: Iterable[str | Path], tracking_uri: str | None = None) -> SyncResult:
-    """Send the operations kept in pending files, in order; remove each file once sent.
+    """Send the operations kept in spool files, in order; remove each file once sent.
 
     ``tracking_uri``: where to send (default: the URI the file records, unless its
     credentials were redacted). Stops at the first outage, keeping what is left.
     """
-    from mlflow.tracking import MlflowClient
-
     from gptlab.errors import ConfigError, DataError
-    from gptlab.tracking.store import check_tracking_uri
 
-    limit_http_waits()
-    files = pending_files(paths)
-    sent = 0
-    done: list[Path] = []
-    for path in files:
+    sent, done = 0, []
+    for path in pending_files(paths):
         if not path.is_file():
             raise DataError(f"no pending MLflow file at {path}")
         try:
@@ -438,29 +371,27 @@ def sync_files(paths: Iterable[str | Path], tracking_uri: str | None = None) -> 
             raise DataError(f"{path} is not a gptlab MLflow outbox file (format {head.get('gptlab_mlflow_outbox')!r})")
         uri = tracking_uri or head.get("tracking_uri", "")
         if "***@" in uri:
-            raise ConfigError(f"{path} was recorded for {uri}: pass the URI with its credentials (--tracking-uri)")
-        check_tracking_uri(uri)
-        client = MlflowClient(uri)
+            raise ConfigError(f"{path} was recorded for {uri}: pass the URI with its credentials (tracking_uri=...)")
+        store = TrackingStore(uri)
+        store.check_usable()
         i = 0
         while i < len(ops):
             op, n = merge_batches(ops[i:])
             try:
-                send_op(client, op, uri)
+                send_op(store.client, op)
             except Exception as exc:
-                if is_outage(exc):
+                if not is_outage(exc):
+                    log.warning("MLflow refused a %s for run %s (%s): skipped", op["op"], op["run_id"],
+                                _first_line(exc))  # fmt: skip
+                else:
                     write_file(path, head, ops[i:])
                     raise ConfigError(
-                        f"MLflow at {redact_uri(uri)} stopped answering ({_short(str(exc).splitlines()[0])}): "
+                        f"MLflow at {store.redacted} stopped answering ({_first_line(exc)}): "
                         f"{describe(ops[i:])} are still kept in {path}; run the same command again later"
                     ) from None
-                if op.get("must_succeed"):
-                    write_file(path, head, ops[i:])
-                    raise
-                log.warning("MLflow refused a %s for run %s (%s): skipped", op["op"], op["run_id"],
-                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)  # fmt: skip
             i += n
             sent += n
         path.unlink()
         done.append(path)
-        log.info("sent %s from %s to %s", describe(ops) if ops else "nothing", path, redact_uri(uri))
+        log.info("sent %s from %s to %s", describe(ops) if ops else "nothing", path, store.redacted)
     return SyncResult(sent=sent, files_done=done)

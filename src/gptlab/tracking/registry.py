@@ -1,19 +1,25 @@
-"""The MLflow Model Registry: a version per training run, and the ``champion`` alias.
+"""The MLflow Model Registry: a version per published model, and the ``champion`` alias.
 
-The train stage registers each run's logged pyfunc model as a new version of
-``logger.registered_model_name`` (:func:`register_version`). The evaluate stage then
-scores the whole validation split and calls :func:`promote_run_versions`: the alias
-``champion`` moves to the run's version only when its validation bits per character
-are strictly lower than the champion's. Both figures are kept as version tags
-(:data:`BITS_TAG` on every evaluated version; :data:`CHAMPION_BITS_TAG` and
-:data:`COMPARED_TAG` on a challenger), and one log line says what happened.
+The publish stage (:mod:`gptlab.serving.publish`) logs the trained model to its training
+run, registers it as a new version of ``logger.registered_model_name``
+(:func:`register_version`, MLflow's own ``mlflow.register_model``) and calls
+:func:`promote`: the alias ``champion`` moves to the version only when its whole-split
+validation bits per character are strictly lower than the champion's. Both figures are
+kept as version tags (:data:`BITS_TAG` on every published version; :data:`CHAMPION_BITS_TAG`
+and :data:`COMPARED_TAG` on a challenger), and one log line says what happened.
+
+Publishing again is safe: the model logged from the same model directory (the tag
+:data:`PUBLISH_KEY_TAG` on the logged model) and its version are found
+(:func:`published_model`, :func:`model_version`) and reused, so a retry after a half-done
+publish neither logs nor registers twice.
 
 Bits per character compare char and BPE models on one axis, but only on the same
 validation text: the default registered name holds the data source and tokenizer
 kind, and a version records its corpus in its run's tags (``corpus_sha256``).
 
-On a ``sqlite:///`` store the comparison and the alias move happen under the store's
-file lock, so parallel sweep jobs cannot both read the old champion and both move it.
+On a ``sqlite:///`` store registration, the comparison and the alias move happen under
+the store's file lock, so parallel sweep jobs cannot both read the old champion and
+both move it.
 """
 
 from __future__ import annotations
@@ -23,11 +29,9 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from gptlab.tracking.store import _file_lock
-from gptlab.tracking.uri import normalize_tracking_uri, redact_uri, sqlite_path
+from gptlab.tracking.store import TrackingStore
 
 log = logging.getLogger("gptlab.tracking")
 
@@ -36,6 +40,11 @@ BITS_TAG = "val_bits_per_char"  # the version's own whole-split validation bits/
 CHAMPION_BITS_TAG = "champion_val_bits_per_char"  # the champion's, when this version was compared
 COMPARED_TAG = "compared_with_version"
 PROMOTION_TAG = "promotion"  # "champion" or "not promoted"
+# On a version: the digest of the model directory it serves (the weights, config and
+# tokenizer), so that the same model published again is known as the same model.
+MODEL_TAG = "model_sha256"
+# On a logged model: the digest of what was logged (model directory and serving code).
+PUBLISH_KEY_TAG = "gptlab.publish_key"
 
 
 @dataclass(frozen=True)
@@ -51,38 +60,69 @@ class Promotion:
     message: str
 
 
-def client_for(uri: str) -> Any:
-    """An ``MlflowClient`` whose tracking store and (by MLflow's default) registry are ``uri``."""
-    from mlflow.tracking import MlflowClient
+# -- the training run -------------------------------------------------------------------
 
-    return MlflowClient(tracking_uri=normalize_tracking_uri(uri))
+
+def find_run(store: TrackingStore, run_id: str) -> Any | None:
+    """Run ``run_id`` of the store, or None when the store does not hold it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return store.client.get_run(run_id)
+    except MlflowException:
+        return None
 
 
 @contextlib.contextmanager
-def store_lock(uri: str) -> Iterator[None]:
-    """The store's inter-process lock for a ``sqlite:///`` store (the one prepare_store takes)."""
-    db = sqlite_path(normalize_tracking_uri(uri))
-    if db is None:
+def keeping_run_end(store: TrackingStore, run: Any) -> Iterator[None]:
+    """For the ``with`` body, which resumes ``run`` (``store.active_run``): afterwards the
+    run's status and end time are put back.
+
+    Publishing happens after evaluation, possibly much later; the run's duration should
+    stay its training's, not stretch to the moment its model was published.
+    """
+    try:
         yield
-        return
-    db = Path(db).resolve()
-    with _file_lock(db.with_name(db.name + ".lock")):
-        yield
+    finally:
+        if run.info.end_time:
+            store.client.set_terminated(run.info.run_id, run.info.status, end_time=run.info.end_time)
 
 
-def register_version(uri: str, name: str, source: str, run_id: str, model_id: str | None = None) -> Any:
-    """A new version of registered model ``name`` (created if missing) from ``source``."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+# -- the logged model and its version ----------------------------------------------------
 
-    client = client_for(uri)
-    with store_lock(uri):
-        try:
-            client.create_registered_model(name, description="gptlab text generator (python -m gptlab.serve)")
-        except MlflowException as exc:
-            if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-                raise
-        return client.create_model_version(name, source, run_id=run_id, model_id=model_id)
+
+def published_model(store: TrackingStore, run: Any, key: str) -> Any | None:
+    """The model logged to ``run`` with publish key ``key`` (completely logged), or None."""
+    from mlflow.entities import LoggedModelStatus
+
+    models = store.client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
+    )
+    found = [m for m in models if m.tags.get(PUBLISH_KEY_TAG) == key and m.status == LoggedModelStatus.READY]
+    return max(found, key=lambda m: m.creation_timestamp) if found else None
+
+
+def model_version(store: TrackingStore, name: str, run_id: str, model_uri: str) -> Any | None:
+    """The version of ``name`` registered from ``model_uri`` of run ``run_id``, or None."""
+    versions = store.client.search_model_versions(f"name = '{name}' AND run_id = '{run_id}'")
+    found = [mv for mv in versions if mv.source == model_uri]
+    return min(found, key=lambda mv: int(mv.version)) if found else None
+
+
+def register_version(store: TrackingStore, name: str, model_uri: str, tags: dict[str, str]) -> Any:
+    """A new version of ``name`` (created if missing) from the logged model ``model_uri``,
+    by ``mlflow.register_model``, under the store's lock.
+
+    Call it inside ``store.active_run(...)``: ``mlflow.register_model`` reads the process's
+    registry URI, which that context sets to the store's.
+    """
+    import mlflow
+
+    with store.lock():
+        return mlflow.register_model(model_uri, name, tags=tags)
+
+
+# -- the champion -------------------------------------------------------------------------
 
 
 def champion(client: Any, name: str) -> Any | None:
@@ -103,11 +143,14 @@ def _tag_float(version: Any, key: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def promote_if_better(client: Any, name: str, version: str, bits_per_char: float) -> Promotion:
+def promote_if_better(client: Any, name: str, version: str, bits_per_char: float,
+                      model_sha256: str | None = None) -> Promotion:  # fmt: skip
     """Move ``champion`` to ``version`` of ``name`` if its bits/char beat the champion's.
 
     Ties keep the champion. A champion without a recorded figure (an alias set by hand)
-    stays: there is nothing to compare with. The caller holds :func:`store_lock`.
+    stays: there is nothing to compare with. A champion that serves the same model
+    directory (``model_sha256``, published again with other serving code) is replaced by
+    the new version. The caller holds the store's lock.
     """
     version = str(version)
     bpc = float(bits_per_char)
@@ -120,6 +163,10 @@ def promote_if_better(client: Any, name: str, version: str, bits_per_char: float
     elif str(current.version) == version:
         promoted, old_bpc = True, bpc
         message = f"{label} is already the champion (val bits/char now {bpc:.4f})"
+    elif model_sha256 and current.tags.get(MODEL_TAG) == model_sha256:
+        promoted, old_bpc = True, _tag_float(current, BITS_TAG)
+        client.set_model_version_tag(name, version, COMPARED_TAG, str(current.version))
+        message = f"{label} is the champion: the champion v{current.version}'s model, published again"
     else:
         old_bpc = _tag_float(current, BITS_TAG)
         client.set_model_version_tag(name, version, COMPARED_TAG, str(current.version))
@@ -153,36 +200,17 @@ def promote_if_better(client: Any, name: str, version: str, bits_per_char: float
     )
 
 
-def run_versions(client: Any, run_id: str) -> list[Any]:
-    """The registered model versions created from run ``run_id`` (normally one), the newest
-    per registered model: a run resumed after it finished registers again, and only its
-    last version is the model the run ended with."""
-    newest: dict[str, Any] = {}
-    for mv in client.search_model_versions(f"run_id = '{run_id}'"):
-        if mv.name not in newest or int(mv.version) > int(newest[mv.name].version):
-            newest[mv.name] = mv
-    return [newest[name] for name in sorted(newest)]
-
-
-def promote_run_versions(uri: str, run_id: str, bits_per_char: float | None) -> list[Promotion]:
-    """The evaluate stage's step: promote each version registered from ``run_id`` if better.
+def promote(store: TrackingStore, name: str, version: str, bits_per_char: float | None,
+            model_sha256: str | None = None) -> Promotion | None:  # fmt: skip
+    """The publish step's decision for one version, under the store's lock, logged on one line.
 
     ``bits_per_char`` is the whole validation split's (None when the val split was not
-    scored: nothing is compared then). Each decision is logged on one line.
+    scored: nothing is compared then, and None is returned).
     """
     if bits_per_char is None or not math.isfinite(bits_per_char):
-        log.info("no finite validation bits/char: the registry's champion is not compared")
-        return []
-    client = client_for(uri)
-    versions = run_versions(client, run_id)
-    if not versions:
-        log.info("no registered model version comes from run %s (registration off?): nothing to promote in %s",
-                 run_id, redact_uri(normalize_tracking_uri(uri)))  # fmt: skip
-        return []
-    results = []
-    with store_lock(uri):
-        for mv in versions:
-            result = promote_if_better(client, mv.name, mv.version, bits_per_char)
-            log.info("%s", result.message)
-            results.append(result)
-    return results
+        log.info("no finite validation bits/char (evaluate the val split): the registry's champion is not compared")
+        return None
+    with store.lock():
+        result = promote_if_better(store.client, name, version, bits_per_char, model_sha256)
+    log.info("%s", result.message)
+    return result

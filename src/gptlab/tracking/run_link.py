@@ -16,16 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from gptlab.tracking.config import LoggerConfig
-from gptlab.tracking.store import check_tracking_uri
-from gptlab.tracking.uri import normalize_tracking_uri, redact_uri
+from gptlab.tracking.store import TrackingStore
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainingRun:
-    client: Any  # mlflow.tracking.MlflowClient
+    store: TrackingStore
     run_id: str
+
+    @property
+    def client(self) -> Any:
+        """The store's MLflow client."""
+        return self.store.client
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -56,25 +60,23 @@ def training_run(info: dict, logger_cfg: LoggerConfig) -> TrainingRun | None:
         return None
 
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
     # The same store the train stage wrote to: one anchoring rule for every entry point.
-    uri = normalize_tracking_uri(logger_cfg.tracking_uri)
-    check_tracking_uri(uri)
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+    store = TrackingStore(logger_cfg.tracking_uri)
+    store.check_usable()
+    if not store.exists():
         # Opening a missing sqlite store would create an empty one; it cannot hold the run.
-        log.warning("MLflow store %s does not exist: results not logged to MLflow", redact_uri(uri))
+        log.warning("MLflow store %s does not exist: results not logged to MLflow", store.redacted)
         return None
-    client = MlflowClient(tracking_uri=uri)
     try:
-        client.get_run(run_id)
+        store.client.get_run(run_id)
     except MlflowException:
         # The results are in the report files either way; a store that does not hold
         # the run (another machine's, a fresh sqlite file) should not fail the stage.
         log.warning(
             "MLflow run %s (the model's training run) is not in %s: results not logged to MLflow",
             run_id,
-            redact_uri(uri),
+            store.redacted,
         )
         return None
-    return TrainingRun(client, run_id)
+    return TrainingRun(store, run_id)

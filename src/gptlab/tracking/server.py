@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from gptlab.errors import ConfigError
-from gptlab.tracking.store import check_store_exists
+from gptlab.tracking.store import TrackingStore
 from gptlab.tracking.uri import normalize_tracking_uri, redact_uri
 
 DEFAULT_HOST = "127.0.0.1"
@@ -33,17 +33,26 @@ STOP_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class UiSettings:
+    """What ``python -m gptlab.ui`` runs (the top-level keys of ``conf/ui.yaml``, its
+    ``tracking_uri`` as ``backend_store_uri``); the scoring server reuses host, port and store."""
+
     backend_store_uri: str  # a relative sqlite path is anchored at the project root
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     workers: int = 1
-    extra_args: tuple[str, ...] = ()
+    server_args: tuple[str, ...] = ()  # more arguments for `mlflow server`, unchanged
 
     def __post_init__(self) -> None:
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"--port must be between 1 and 65535, got {self.port}")
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 < self.port < 65536:
+            raise ConfigError(f"port must be between 1 and 65535, got {self.port!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ConfigError(f"workers must be at least 1, got {self.workers!r}")
+        args = self.server_args
+        if not isinstance(args, (list, tuple)) or not all(isinstance(a, str) for a in args):
+            raise ConfigError(
+                f"server_args must be a list of strings, e.g. 'server_args=[--allowed-hosts,myhost:5000]', got {args!r}"
+            )
+        object.__setattr__(self, "server_args", tuple(args))
         object.__setattr__(self, "backend_store_uri", normalize_tracking_uri(self.backend_store_uri))
 
     @property
@@ -59,35 +68,29 @@ class UiSettings:
         return f"http://{host}:{self.port}"
 
 
-def project_tracking_uri() -> str:
-    """``logger.tracking_uri`` of the composed ``conf/`` (the train stage's store), as configured."""
-    from hydra import compose, initialize_config_dir
-
-    from gptlab.cli.app import conf_dir
-
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        return str(compose(config_name="config").logger.tracking_uri)
-
-
 def check_port_free(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): pass another --port") from None
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): pass another port=...") from None
 
 
 def server_command(s: UiSettings) -> list[str]:
     return [
         sys.executable, "-m", "mlflow", "server",
         "--host", s.host, "--port", str(s.port), "--workers", str(s.workers),
-        *s.extra_args,
+        *s.server_args,
     ]  # fmt: skip
 
 
 def server_env(s: UiSettings) -> dict[str, str]:
-    env = dict(os.environ)
+    """This process's environment with the interpreter's ``bin/`` first on ``PATH``: what
+    MLflow starts by name resolves in the environment that runs gptlab (gptlab.runtime.programs)."""
+    from gptlab.runtime.programs import child_env
+
+    env = child_env()
     env["MLFLOW_BACKEND_STORE_URI"] = s.backend_store_uri
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     return env
@@ -100,9 +103,8 @@ def start(s: UiSettings) -> subprocess.Popen:
     A ``sqlite:///`` store that does not exist is an error rather than a new empty
     database; so is a port already in use.
     """
-    check_store_exists(
-        s.backend_store_uri, "train a model first (python -m gptlab.train) or pass --backend-store-uri"
-    )
+    store = TrackingStore(s.backend_store_uri)
+    store.check_exists("train a model first (python -m gptlab.train) or pass tracking_uri=...")
     check_port_free(s.host, s.port)
     return subprocess.Popen(server_command(s), env=server_env(s), start_new_session=True)
 
@@ -137,7 +139,7 @@ def stop(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
 
 def serve(s: UiSettings) -> int:
     """Start the server, print its URL once it answers, serve until Ctrl-C (or SIGTERM);
-    the server's exit code."""
+    0, or an error if the server stopped by itself with a non-zero exit code."""
     proc = start(s)
 
     def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
@@ -149,7 +151,10 @@ def serve(s: UiSettings) -> int:
             print(f"MLflow UI: {s.url}  (store {redact_uri(s.backend_store_uri)}; Ctrl-C stops it)", flush=True)
         else:
             print(f"MLflow UI: {s.url} is not answering after {START_TIMEOUT_S:.0f} s; still waiting", flush=True)
-        return proc.wait()
+        code = proc.wait()
+        if code:
+            raise ConfigError(f"mlflow server exited with code {code} (its messages are above)")
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:

@@ -1,20 +1,56 @@
-"""The MLflow store: reachability checks before work starts, one-time set-up, opening it."""
+"""The one home of MLflow access: :class:`TrackingStore`, built from the configured URI at
+a stage's or tool's edge.
+
+Every stage and tool that talks to MLflow builds one ``TrackingStore`` from its
+``tracking_uri`` and goes through it: the URI is anchored once
+(:func:`~gptlab.tracking.uri.normalize_tracking_uri`), the ``MlflowClient`` is made once,
+every HTTP request is bounded, existence and reachability are checked with one-line
+errors, and an SQLite store is written under one inter-process file lock. No module
+outside ``gptlab.tracking`` builds an ``MlflowClient`` or parses a tracking URI.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from gptlab.errors import ConfigError, StoreError
-from gptlab.tracking.uri import SQLITE, redact_uri, sqlite_path
+from gptlab.tracking.uri import normalize_tracking_uri, redact_uri, sqlite_path
+
+# MLflow's defaults (120 s timeout, 7 retries with exponential back-off) stall a stage for
+# minutes on a dead server. A user's own setting of either variable wins.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"}
+# A request can take (1 + retries) * timeout when the server accepts connections but
+# never answers.
+HTTP_WORST_REQUEST_S = 2 * 5.0
+
+# The experiment tag that says what kind an experiment is: gptlab's are training ones
+# (MLflow's "Model training" view: runs table, charts), not GenAI ones. MLflow 3.17's UI
+# picks its view with a switch of its own, not from this tag: see docs/ui.md.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def bound_http_waits() -> None:
+    """Bound every MLflow HTTP request of this process (unless the user set the variables).
+
+    MLflow reads these variables at each request, so setting them once, before the first
+    request, covers every stage, tool and background thread of the process.
+    """
+    for name, value in HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path):
+def file_lock(path: Path) -> Iterator[None]:
     """An exclusive inter-process lock (POSIX ``flock``) held for the ``with`` body."""
     import fcntl
 
@@ -27,90 +63,93 @@ def _file_lock(path: Path):
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-# The experiment tag that says what kind an experiment is: gptlab's are training ones
-# (MLflow's "Model training" view: runs table, charts), not GenAI ones. MLflow 3.17's UI
-# picks its view with a switch of its own, not from this tag: see docs/ui.md.
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-TRAINING_KIND = "custom_model_development"
+class TrackingStore:
+    """An MLflow tracking store (and its model registry), by URI.
 
-
-def prepare_store(uri: str, experiment_name: str) -> str:
-    """Create the store's tables and the experiment once (under a lock for SQLite), tagged
-    as a training experiment; return the experiment's id.
-
-    Parallel sweep jobs (joblib launcher) that open a fresh SQLite store at the same
-    moment otherwise race in MLflow's schema migration and in experiment creation, and
-    all but one job fail.
+    ``TrackingStore(uri)`` anchors a relative ``sqlite:///`` URI at the project root and
+    bounds HTTP waits; nothing is opened until :attr:`client` is first used.
     """
-    from mlflow.tracking import MlflowClient
 
-    if not uri.startswith(SQLITE):
-        return ensure_training_experiment(MlflowClient(uri), experiment_name)
-    db = Path(uri[len(SQLITE) :]).expanduser().resolve()
-    with _file_lock(db.with_name(db.name + ".lock")):
-        return ensure_training_experiment(MlflowClient(uri), experiment_name)
+    def __init__(self, uri: str):
+        self.uri = normalize_tracking_uri(str(uri))
+        self._client: Any = None
+        bound_http_waits()
 
+    def __repr__(self) -> str:
+        return f"TrackingStore({self.redacted!r})"
 
-def ensure_training_experiment(client: Any, experiment_name: str) -> str:
-    """The experiment's id; created if missing, and tagged ``mlflow.experimentKind`` =
-    ``custom_model_development`` unless it already says what kind it is."""
-    from mlflow.exceptions import MlflowException
+    @property
+    def redacted(self) -> str:
+        """The URI without credentials: safe to print and log."""
+        return redact_uri(self.uri)
 
-    exp = client.get_experiment_by_name(experiment_name)
-    if exp is None:
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database file of an ``sqlite:///`` store, None for servers."""
+        return sqlite_path(self.uri)
+
+    @property
+    def client(self) -> Any:
+        """The ``MlflowClient`` on this store (tracking and registry), made on first use."""
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        return self._client
+
+    # -- checks, before work starts ---------------------------------------------------
+
+    def check_usable(self, timeout_s: float = 5.0) -> None:
+        """Fail with one line if the store cannot be used: a missing directory or a file that
+        is not an SQLite database; a server that does not answer."""
+        scheme = urllib.parse.urlsplit(self.uri).scheme
+        if scheme == "sqlite":
+            db = self.sqlite_file
+            if db is not None:
+                parent = db.resolve().parent
+                if not parent.is_dir():
+                    raise ConfigError(f"MLflow tracking URI {self.redacted}: directory {parent} does not exist")
+                self._check_sqlite_file(db)
+        elif scheme in ("http", "https"):
+            self._check_server(timeout_s)
+
+    def check_exists(self, hint: str) -> None:
+        """For readers: a ``sqlite:///`` store whose file is missing is an error (MLflow would
+        silently create an empty database, and a typo would then read as "no runs")."""
+        db = self.sqlite_file
+        if db is not None and not db.is_file():
+            raise ConfigError(f"no MLflow store at {self.redacted} ({db.resolve()} does not exist): {hint}")
+        self.check_usable()
+
+    def exists(self) -> bool:
+        """Whether the store can hold runs already (a server, or an existing SQLite file)."""
+        db = self.sqlite_file
+        return db is None or db.is_file()
+
+    def _check_sqlite_file(self, db: Path) -> None:
+        if not db.exists():
+            return  # an empty or missing file is fine for a writer: SQLite makes it a database
         try:
-            return client.create_experiment(experiment_name, tags={EXPERIMENT_KIND_TAG: TRAINING_KIND})
-        except MlflowException:  # another process (a server's client) created it meanwhile
-            exp = client.get_experiment_by_name(experiment_name)
-            if exp is None:
-                raise
-    if exp.lifecycle_stage == "active" and EXPERIMENT_KIND_TAG not in exp.tags:
-        client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
-    return exp.experiment_id
+            with open(db, "rb") as f:
+                head = f.read(len(SQLITE_HEADER))
+        except IsADirectoryError:
+            raise StoreError(
+                f"MLflow store {self.redacted}: {db} is a directory, not an SQLite database file"
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"MLflow store {self.redacted}: cannot read {db} ({exc.strerror or exc}): fix its permissions "
+                "or point logger.tracking_uri at another store"
+            ) from None
+        if head and head != SQLITE_HEADER:
+            raise StoreError(
+                f"MLflow store {self.redacted}: {db} is not an SQLite database (damaged or another kind of file): "
+                f"move it aside (mv {db} {db}.bad) to start a new store, or point logger.tracking_uri at another one"
+            )
 
-
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def check_sqlite_file(db: Path, uri: str) -> None:
-    """An existing store file must be readable and an SQLite database.
-
-    Otherwise MLflow's database layer fails deep inside with a long SQLAlchemy
-    traceback; an empty file is fine (SQLite makes it a database).
-    """
-    if not db.exists():
-        return
-    try:
-        with open(db, "rb") as f:
-            head = f.read(len(SQLITE_HEADER))
-    except IsADirectoryError:
-        raise StoreError(f"MLflow store {redact_uri(uri)}: {db} is a directory, not an SQLite database file") from None
-    except OSError as exc:
-        raise StoreError(
-            f"MLflow store {redact_uri(uri)}: cannot read {db} ({exc.strerror or exc}): fix its permissions "
-            "or point logger.tracking_uri at another store"
-        ) from None
-    if head and head != SQLITE_HEADER:
-        raise StoreError(
-            f"MLflow store {redact_uri(uri)}: {db} is not an SQLite database (damaged or another kind of file): "
-            f"move it aside (mv {db} {db}.bad) to start a new store, or point logger.tracking_uri at another one"
-        )
-
-
-def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
-    """Fail before work starts if the tracking store cannot be used."""
-    scheme = urllib.parse.urlsplit(uri).scheme
-    if scheme == "sqlite":
-        db = sqlite_path(uri)
-        parent = db.resolve().parent if db is not None else None
-        if parent is not None and not parent.is_dir():
-            raise ConfigError(f"MLflow tracking URI {uri}: directory {parent} does not exist")
-        if db is not None:
-            check_sqlite_file(db, uri)
-        return
-    if scheme in ("http", "https"):
+    def _check_server(self, timeout_s: float) -> None:
         # Reachability only: the credentials are MLflow's business, not part of the host.
-        parts = urllib.parse.urlsplit(uri)
+        parts = urllib.parse.urlsplit(self.uri)
         netloc = parts.hostname or ""
         if parts.port:
             netloc = f"{netloc}:{parts.port}"
@@ -122,23 +161,72 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
             return  # the server answered: reachable (auth is MLflow's business)
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ConfigError(f"MLflow tracking URI {redact_uri(uri)} cannot be reached: {reason}") from None
+            raise ConfigError(f"MLflow tracking URI {self.redacted} cannot be reached: {reason}") from None
 
+    # -- writing -----------------------------------------------------------------------
 
-def check_store_exists(uri: str, hint: str) -> None:
-    """A ``sqlite:///`` store whose file is missing is an error for readers: MLflow would
-    silently create an empty database, and a typo would then read as "no runs"."""
-    db = sqlite_path(uri)
-    if db is not None and not db.is_file():
-        raise ConfigError(f"no MLflow store at {redact_uri(uri)} ({db.resolve()} does not exist): {hint}")
-    if db is not None:
-        check_sqlite_file(db, uri)
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """The store's inter-process lock for an ``sqlite:///`` store (a no-op for servers,
+        which serialise writes themselves).
 
+        Parallel sweep jobs opening a fresh SQLite store at the same moment otherwise race
+        in MLflow's schema migration, experiment creation and champion moves.
+        """
+        db = self.sqlite_file
+        if db is None:
+            yield
+            return
+        db = db.resolve()
+        with file_lock(db.with_name(db.name + ".lock")):
+            yield
 
-def open_store(tracking_uri: str) -> Any:
-    """An ``MlflowClient`` on an existing, reachable store."""
-    from mlflow.tracking import MlflowClient
+    def ensure_experiment(self, name: str) -> str:
+        """The experiment's id: created if missing (tables too, under the lock), tagged as a
+        training experiment unless it already says what kind it is."""
+        from mlflow.exceptions import MlflowException
 
-    check_store_exists(tracking_uri, "train a model first (python -m gptlab.train) or set tracking_uri=...")
-    check_tracking_uri(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri)
+        with self.lock():
+            client = self.client
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                try:
+                    return client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: TRAINING_KIND})
+                except MlflowException:  # another process (a server's client) created it meanwhile
+                    exp = client.get_experiment_by_name(name)
+                    if exp is None:
+                        raise
+            if exp.lifecycle_stage == "active" and EXPERIMENT_KIND_TAG not in exp.tags:
+                client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
+            return exp.experiment_id
+
+    @contextlib.contextmanager
+    def active_run(self, run_id: str) -> Iterator[Any]:
+        """MLflow's fluent API (``mlflow.pyfunc.log_model``, ``mlflow.register_model``) on this
+        store with ``run_id`` active, for the ``with`` body; the process-wide tracking and
+        registry URIs are restored after it.
+
+        The fluent API reads process-wide settings; everywhere else gptlab passes the store
+        explicitly, and that should stay so.
+        """
+        import mlflow
+        from mlflow.tracking import is_tracking_uri_set
+
+        # MLflow mirrors both settings into these variables (for child processes), and
+        # set_registry_uri(None) leaves its variable behind: they are put back as they were.
+        env = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+        previous = mlflow.get_tracking_uri() if is_tracking_uri_set() else None
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        try:
+            with mlflow.start_run(run_id=run_id) as run:
+                yield run
+        finally:
+            mlflow.set_tracking_uri(previous)
+            # A registry URI set explicitly before is in the variable (set_registry_uri puts it there).
+            mlflow.set_registry_uri(env["MLFLOW_REGISTRY_URI"])
+            for name, value in env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

@@ -3,22 +3,28 @@
 ``mlflow.system_metrics.SystemMetricsMonitor`` samples CPU utilisation, memory, disk and
 network (``psutil``) and, where ``pynvml`` finds an NVIDIA GPU, GPU utilisation and
 memory, every ``interval_s`` seconds, and logs them to the run as ``system/...`` metrics:
-the run page's *System metrics* tab. Lightning's MLflow logger creates its run through
-``MlflowClient``, which starts no monitor of its own, so the fit starts one here.
+the run page's *System metrics* tab. gptlab creates its runs through MLflow's client,
+which starts no monitor of its own, so the fit starts one here.
 
 MLflow's environment variables win over the config: ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``
 replaces the interval. The first values reach the run one interval after the start; a
-run shorter than the interval gets one sample at its end.
+run shorter than the interval gets one sample at its end. Stopping the monitor waits for
+at most :data:`END_WAIT_S` (its last request, when the server has just gone away).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+from gptlab.tracking.store import HTTP_WORST_REQUEST_S
+
 log = logging.getLogger(__name__)
+
+END_WAIT_S = HTTP_WORST_REQUEST_S
 
 
 def start_system_metrics(tracking_uri: str, run_id: str | None, interval_s: float | None,
@@ -32,7 +38,17 @@ def start_system_metrics(tracking_uri: str, run_id: str | None, interval_s: floa
     except ImportError as exc:  # its CPU and disk monitors import psutil
         log.warning("system metrics not logged: MLflow's monitor needs psutil (%s); pip install psutil", exc)
         return None
-    monitor = SystemMetricsMonitor(
+
+    class CountingMonitor(SystemMetricsMonitor):
+        """MLflow's monitor, counting the samples it logs (its own counter is private)."""
+
+        published = 0
+
+        def publish_metrics(self, metrics: dict) -> None:
+            super().publish_metrics(metrics)
+            self.published += 1
+
+    monitor = CountingMonitor(
         run_id,
         sampling_interval=float(interval_s),
         samples_before_logging=1,
@@ -48,22 +64,27 @@ def system_metrics(tracking_uri: str, run_id: str | None, interval_s: float | No
                    resumed: bool = False) -> Iterator[Any]:  # fmt: skip
     """Monitor the ``with`` body; stop and flush at its end, however it ends."""
     monitor = start_system_metrics(tracking_uri, run_id, interval_s, resumed)
-    first_step = getattr(monitor, "_logging_step", None)
     try:
         yield monitor
     finally:
         if monitor is not None:
-            monitor.finish()
-            _log_one_sample_if_none(monitor, first_step)
+            # In a daemon thread: a server that stopped answering costs at most END_WAIT_S.
+            stopper = threading.Thread(target=_stop, args=(monitor,), name="gptlab-system-metrics-stop", daemon=True)
+            stopper.start()
+            stopper.join(END_WAIT_S)
+            if stopper.is_alive():
+                log.warning("system metrics: the tracking server did not answer within %.0f s; the last samples "
+                            "were not logged", END_WAIT_S)  # fmt: skip
 
 
-def _log_one_sample_if_none(monitor: Any, first_step: int | None) -> None:
-    """A run shorter than the interval still gets one sample, taken at its end.
+def _stop(monitor: Any) -> None:
+    """Stop the monitor; a run shorter than the interval still gets one sample, taken now.
 
     MLflow's monitor drops the sample it is collecting when it is stopped mid-interval,
     so a short run would otherwise show an empty System metrics tab.
     """
-    if first_step is None or getattr(monitor, "_logging_step", first_step) != first_step:
+    monitor.finish()
+    if monitor.published:
         return
     try:
         monitor.collect_metrics()

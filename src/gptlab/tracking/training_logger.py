@@ -1,4 +1,4 @@
-"""The training run's MLflow side: Lightning's logger, run tags, config and artifacts."""
+"""The training run's MLflow side: a Lightning logger on the run, run tags, config and artifacts."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gptlab.tracking.uri import redact_uri
+
+if TYPE_CHECKING:
+    from gptlab.tracking.store import TrackingStore
+
+# Lightning's status words -> MLflow's run statuses.
+RUN_STATUS = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED"}
+# Param values are cut here, as Lightning's MLflow logger did (MLflow itself takes 6000 characters).
+MAX_PARAM = 250
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -43,108 +51,82 @@ def git_state(cwd: str | Path = ".") -> dict[str, str]:
         return {"git_commit": "unknown", "git_dirty": "unknown"}
 
 
-class QueuedClient:
-    """An ``MlflowClient`` whose writes go through an :class:`~gptlab.tracking.outbox.Outbox`.
+def make_mlflow_logger(store: TrackingStore, experiment_id: str, run_name: str, run_id: str | None, tags: dict) -> Any:
+    """A Lightning logger on one MLflow run of ``store``, created on first use (rank 0 only);
+    ``run_id`` continues a run (resume).
 
-    Reads (``get_run``, ``search_runs``, creating the run) pass straight through: they
-    happen before training, when the store was just checked. Writes return at once, so
-    Lightning's logging, the progress samples and the end of the fit never wait on the
-    server.
+    Every write goes through an :class:`~gptlab.tracking.outbox.Outbox`, so training never
+    waits on the tracking server; ``experiment`` is that outbox (the MLflow client's write
+    methods, with the run id first), ``store`` the run's store for reads, and ``close()``
+    ends the sending with a bounded wait, saying how to send what is left.
     """
+    from lightning.pytorch.loggers import Logger
+    from lightning.pytorch.loggers.logger import rank_zero_experiment
+    from lightning.pytorch.utilities import rank_zero_only
 
-    def __init__(self, client: Any, outbox: Any):
-        self._client = client
-        self.outbox = outbox
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def log_batch(self, run_id: str, metrics=(), params=(), tags=(), synchronous: bool | None = None) -> None:
-        from gptlab.tracking.outbox import batch_op
-
-        if metrics or params or tags:
-            self.outbox.put(batch_op(run_id, metrics, params, tags))
-
-    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None,
-                   **_: Any) -> None:  # fmt: skip
-        from mlflow.entities import Metric
-
-        self.log_batch(run_id, metrics=[Metric(key, value, timestamp or int(time.time() * 1000), step or 0)])
-
-    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
-        from mlflow.entities import Param
-
-        self.log_batch(run_id, params=[Param(key, str(value))])
-        return value
-
-    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
-        from mlflow.entities import RunTag
-
-        self.log_batch(run_id, tags=[RunTag(key, str(value))])
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self.outbox.put({"op": "log_text", "run_id": run_id, "text": text, "artifact_file": artifact_file})
-
-    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
-        self.outbox.put({"op": "log_artifact", "run_id": run_id, "local_path": str(Path(local_path).resolve()),
-                         "artifact_path": artifact_path})  # fmt: skip
-
-    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
-        self.outbox.put({"op": "log_artifacts", "run_id": run_id, "local_dir": str(Path(local_dir).resolve()),
-                         "artifact_path": artifact_path})  # fmt: skip
-
-    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
-        self.outbox.put({"op": "set_terminated", "run_id": run_id, "status": status or "FINISHED",
-                         "end_time": end_time or int(time.time() * 1000)})  # fmt: skip
-
-
-def make_mlflow_logger(tracking_uri: str, experiment_name: str, run_name: str, run_id: str | None, tags: dict):
-    """Lightning's MLflow logger, sending through an outbox; ``run_id`` continues a run (resume).
-
-    Training never blocks on the tracking server (:mod:`gptlab.tracking.outbox`): the
-    logger's ``close()`` ends the sending with a bounded wait and says how to send what
-    is left. Every HTTP request of the process is bounded (``MLFLOW_HTTP_REQUEST_TIMEOUT``,
-    ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``; values the user set are kept).
-    """
-    from lightning.pytorch.loggers import MLFlowLogger
-
-    from gptlab.tracking.outbox import OUTBOX_DIR, Outbox, limit_http_waits, publish_op
+    from gptlab.tracking.outbox import OUTBOX_DIR, Outbox
     from gptlab.tracking.uri import project_root
 
-    limit_http_waits()
+    class MlflowRunLogger(Logger):
+        """Lightning's logger interface (its public base class) on one MLflow run."""
 
-    class OutboxMLFlowLogger(MLFlowLogger):
-        """Lightning's MLflow logger whose client is a :class:`QueuedClient`."""
+        def __init__(self) -> None:
+            super().__init__()
+            self.store = store
+            self._run_id = run_id
+            self._outbox: Outbox | None = None
 
-        def __init__(self, **kwargs: Any):
-            super().__init__(**kwargs)
-            self.outbox = Outbox(self._mlflow_client, tracking_uri, project_root() / OUTBOX_DIR)
-            self._mlflow_client = QueuedClient(self._mlflow_client, self.outbox)
+        @property
+        def name(self) -> str:
+            return experiment_id
 
+        @property
+        def version(self) -> str | None:
+            return self.run_id
+
+        @property
+        def run_id(self) -> str | None:
+            _ = self.experiment
+            return self._run_id
+
+        @property
+        @rank_zero_experiment
+        def experiment(self) -> Outbox:
+            if self._outbox is None:
+                if self._run_id is None:
+                    from mlflow.tracking.context.registry import resolve_tags  # user, source, git commit
+
+                    run = store.client.create_run(experiment_id, run_name=run_name, tags=resolve_tags(tags))
+                    self._run_id = run.info.run_id
+                self._outbox = Outbox(store.client, store.uri, project_root() / OUTBOX_DIR)
+            return self._outbox
+
+        @rank_zero_only
+        def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+            from mlflow.entities import Metric
+
+            now = int(time.time() * 1000)
+            numbers = {k: v for k, v in metrics.items() if v is not None and not isinstance(v, str)}
+            batch = [Metric(k, float(v), now, step or 0) for k, v in numbers.items()]
+            self.experiment.log_batch(self.run_id, metrics=batch)
+
+        @rank_zero_only
+        def log_hyperparams(self, params: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+            from mlflow.entities import Param
+
+            flat = flatten(params)
+            self.experiment.log_batch(self.run_id, params=[Param(k, str(v)[:MAX_PARAM]) for k, v in flat.items()])
+
+        @rank_zero_only
         def finalize(self, status: str = "success") -> None:
-            # Lightning's own asks the server whether the run exists first (a round trip
-            # that would wait on an absent server); the end of the run is queued instead.
-            if not self._initialized:
-                return
-            status = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED"}.get(status, status)
-            self.experiment.set_terminated(self.run_id, status)
-
-        def publish_model(self, logger_cfg: Any, model_dir: str | Path) -> None:
-            """Queue the MLflow model step (``gptlab.serving.log_model.publish_model``)."""
-            self.outbox.put(publish_op(logger_cfg, self.run_id, model_dir))
+            if self._outbox is not None:  # no run was made: nothing to end
+                self._outbox.set_terminated(self._run_id, RUN_STATUS.get(status, status))
 
         def close(self, wait_s: float | None = None) -> list[dict]:
             """Send what is queued (bounded wait), stop; the operations not sent (kept on disk)."""
-            return self.outbox.close(wait_s)
+            return self._outbox.close(wait_s) if self._outbox is not None else []
 
-    return OutboxMLFlowLogger(
-        experiment_name=experiment_name,
-        run_name=run_name,
-        tracking_uri=tracking_uri,
-        tags=tags,
-        run_id=run_id,
-        log_model=False,
-    )
+    return MlflowRunLogger()
 
 
 def _redacted_config(resolved: dict) -> dict:
@@ -163,7 +145,7 @@ def log_config(logger: Any, resolved: dict) -> None:
     # MLflow params are write-once. A resumed run keeps its original params; settings
     # that changed on resume (e.g. a longer max_steps) are recorded as tags instead.
     try:
-        logged = logger.experiment.get_run(logger.run_id).data.params
+        logged = logger.store.client.get_run(logger.run_id).data.params
     except Exception as exc:  # noqa: BLE001 - the server went away just now: the outbox will keep the params
         from gptlab.tracking.outbox import is_outage
 

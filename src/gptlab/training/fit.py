@@ -100,18 +100,18 @@ def fit(settings: FitSettings) -> dict:
 
 
 def build_logger(settings: FitSettings, meta: DatasetMeta, lineage: Lineage, resume: Path | None) -> Any:
-    """Lightning's MLflow logger on a checked store, or None when tracking is off.
+    """A Lightning logger on an MLflow run of the checked store, or None when tracking is off.
 
     A resumed run continues the MLflow run recorded in ``run.json``.
     """
     if not settings.logger.enabled:
         return None
-    from gptlab.tracking import check_tracking_uri, prepare_store
+    from gptlab.tracking import TrackingStore
     from gptlab.tracking.training_logger import git_state, make_mlflow_logger
 
-    uri = settings.logger.tracking_uri
-    check_tracking_uri(uri)
-    prepare_store(uri, settings.logger.experiment_name)
+    store = TrackingStore(settings.logger.tracking_uri)
+    store.check_usable()
+    experiment_id = store.ensure_experiment(settings.logger.experiment_name)
     run_file = Path(settings.paths.train_dir) / RUN_FILE
     run_id = json.loads(run_file.read_text()).get("run_id") if resume is not None and run_file.is_file() else None
     tags = {
@@ -123,7 +123,7 @@ def build_logger(settings: FitSettings, meta: DatasetMeta, lineage: Lineage, res
         **settings.tags,
     }
     run_name = settings.logger.run_name or default_run_name(settings.model, meta.tokenizer_kind)
-    return make_mlflow_logger(uri, settings.logger.experiment_name, run_name, run_id, tags)
+    return make_mlflow_logger(store, experiment_id, run_name, run_id, tags)
 
 
 def default_run_name(model: GPTConfig, tokenizer_kind: str) -> str:
@@ -158,7 +158,6 @@ def model_summary(model: Any) -> str:
 def start_run_files(settings: FitSettings, module: Any, logger: Any, meta: DatasetMeta) -> None:
     """Rank 0, before training: the model line, the run's config and dataset splits in
     MLflow, ``run.json``."""
-    from gptlab.tracking import redact_uri
     from gptlab.tracking.datasets import log_training_datasets
     from gptlab.tracking.training_logger import log_config
 
@@ -167,8 +166,8 @@ def start_run_files(settings: FitSettings, module: Any, logger: Any, meta: Datas
     train_dir.mkdir(parents=True, exist_ok=True)
     if logger is not None:
         log_config(logger, settings.resolved_config)
-        log_training_datasets(logger.experiment, logger.run_id, meta, settings.paths.processed_dir)
-        record = {"run_id": logger.run_id, "tracking_uri": redact_uri(settings.logger.tracking_uri)}
+        log_training_datasets(logger.store.client, logger.run_id, meta, settings.paths.processed_dir)
+        record = {"run_id": logger.run_id, "tracking_uri": logger.store.redacted}
         atomic_write_json(train_dir / RUN_FILE, record)
 
 
@@ -222,8 +221,8 @@ def training_report(trainer: Any, module: Any, callbacks: FitCallbacks, wall_s: 
 
 def finish_run(settings: FitSettings, module: Any, callbacks: FitCallbacks, lineage: Lineage, meta: DatasetMeta,
                logger: Any, report: dict) -> None:  # fmt: skip
-    """Rank 0, after training: loss CSVs, the model directory, ``train.json``, MLflow artifacts,
-    the MLflow model (``runs:/<id>/model``) and a new registered version of it."""
+    """Rank 0, after training: loss CSVs, the model directory, ``train.json`` and the MLflow
+    artifacts (publishing the model is the publish stage's)."""
     from gptlab.reporting.loss_plot import plot_loss_curves
     from gptlab.tracking.training_logger import log_training_artifacts
     from gptlab.training.model_export import best_weights, export_model_dir
@@ -238,10 +237,9 @@ def finish_run(settings: FitSettings, module: Any, callbacks: FitCallbacks, line
     if logger is not None:
         logger.experiment.log_metric(logger.run_id, "model/params", report["params"], step=0)
         log_training_artifacts(logger, plot, paths.model_dir, paths.tokenizer_json)
-        logger.publish_model(settings.logger, paths.model_dir)  # gptlab.serving.log_model.publish_model, queued
         logger.finalize("success")
         # Bounded wait for the queued MLflow writes; what cannot be sent is kept on disk,
-        # with one line saying how to send it (python -m gptlab.track sync).
+        # with one line saying how to send it (python -m gptlab.track).
         logger.close()
     log.info(
         "done: val_loss=%.4f train_loss=%.4f steps=%d tokens/s=%.0f -> %s",
