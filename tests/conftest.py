@@ -6,10 +6,17 @@ import copy
 import dataclasses
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# One torch thread, here and in the CLI subprocesses (they inherit the environment; set
+# before anything imports torch). The tests' models are tiny: a second intra-op thread
+# gains nothing, and on the busy 2-core CI runner the threads wait for each other (the
+# sample stage took 3.9 s with two, 0.55 s with one). Set OMP_NUM_THREADS to override.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -25,6 +32,12 @@ SMALL_CORPUS = (
     )
     + "\n"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A plugin may have imported torch before this file set OMP_NUM_THREADS.
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def compose(*overrides: str, config_name: str = "config"):
@@ -119,6 +132,37 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
+_EMPTY_STORE: list[Path] = []
+
+
+def new_mlflow_store(root: Path, factory: pytest.TempPathFactory) -> str:
+    """A new, empty MLflow store at ``root/mlflow.db``; its URI, by absolute path.
+
+    A copy of one made once per session: MLflow makes a new store's tables by running all
+    its migrations, about 6 s on the busy CI runner, against a few milliseconds to copy.
+    (The template is made in its own folder, so that the artifacts of its ``Default``
+    experiment would land there, never in the repository.)
+    """
+    import shutil
+
+    if not _EMPTY_STORE:
+        from mlflow.tracking import MlflowClient
+
+        folder = factory.mktemp("empty-mlflow-store")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(folder)
+            MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+        _EMPTY_STORE.append(folder / "mlflow.db")
+    shutil.copyfile(_EMPTY_STORE[0], root / "mlflow.db")
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URI of a new, empty MLflow store, ``tmp_path/mlflow.db`` (see :func:`new_mlflow_store`)."""
+    return new_mlflow_store(tmp_path, tmp_path_factory)
+
+
 def run_stage(module: str, *overrides: str):
     """Run a stage's plain ``run(cfg)`` in the current directory, as the CLI would."""
     import importlib
@@ -126,9 +170,69 @@ def run_stage(module: str, *overrides: str):
     return importlib.import_module(f"gptlab.{module}").run(compose(*overrides))
 
 
-@pytest.fixture(scope="module")
+def cli_exit_code(module: str, *overrides: str, config_name: str = "config") -> int:
+    """``gptlab.<module>.run(cfg)`` in this process, inside ``user_errors()`` as its CLI
+    runs it (one ``error:`` line on stderr for a user error); the exit code the CLI would
+    end with, 0 when it returns. The CLI itself (argv, Hydra) is each CLI's one subprocess test."""
+    import importlib
+
+    from gptlab.cli.app import user_errors
+
+    try:
+        with user_errors():
+            importlib.import_module(f"gptlab.{module}").run(compose(*overrides, config_name=config_name))
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+# Hydra's flags that keep an in-process main() from writing outputs/ or touching logging.
+HYDRA_QUIET = ("hydra.run.dir=.", "hydra.output_subdir=null", "hydra/job_logging=none", "hydra/hydra_logging=none")
+
+
+def main_exit_code(monkeypatch: pytest.MonkeyPatch, module: str, *args: str) -> int:
+    """``python -m gptlab.<module> ARGS`` in this process: the module's ``main()`` on that
+    command line (Hydra parses it, reports its own errors, and knows the overrides, which
+    ``compose`` does not tell); the exit code, 0 when it returns. Hydra's globals are
+    cleared after, so that no later test sees this command line."""
+    import importlib
+
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(sys, "argv", [f"{module}.py", *args, *HYDRA_QUIET])
+    try:
+        importlib.import_module(f"gptlab.{module}").main()
+    except SystemExit as exc:
+        return exc.code
+    finally:
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
+    return 0
+
+
+def one_error_line(stderr: str, *words: str) -> str:
+    """The one ``error:`` line of ``stderr`` (the last thing on it, no traceback before), which holds ``words``."""
+    assert "Traceback" not in stderr, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and stderr.rstrip().splitlines()[-1] == lines[0], stderr[-3000:]
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(autouse=True)
+def _no_debug_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see one-line errors whatever the shell sets (the switch prints tracebacks first);
+    a test of the switch sets it itself."""
+    for name in ("GPTLAB_DEBUG", "HYDRA_FULL_ERROR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
 def built_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory where prepare -> tokenize -> build ran on the small corpus (char)."""
+    """Read-only: a directory where prepare -> tokenize -> build ran on the small corpus
+    (char), once per session (copy it with :func:`copy_built` to write)."""
     root = tmp_path_factory.mktemp("built")
     (root / "corpus.txt").write_text(SMALL_CORPUS * 4, encoding="utf-8")
     old = Path.cwd()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONF, SMALL_CORPUS, compose, model_config, tokenizer_config
+from tests.conftest import CONF, SMALL_CORPUS, compose, model_config, new_mlflow_store, tokenizer_config
 
 # A few steps are enough: the tests check plumbing and arithmetic, not quality.
 TRAIN_OVERRIDES = (
@@ -36,8 +36,13 @@ def base_overrides(*extra: str) -> list[str]:
 def mlflow_overrides(root: Path) -> list[str]:
     """Tracking on, in ``root/mlflow.db``, by absolute path: MLflow keeps one database
     engine per URI string per process, so a relative URI would stick to the first
-    directory it was opened in."""
-    return ["logger=mlflow", f"logger.tracking_uri=sqlite:///{root / 'mlflow.db'}"]
+    directory it was opened in. System metrics off: no test of these pipelines reads
+    them (tests/tracking does), and the sampler thread only costs time."""
+    return [
+        "logger=mlflow",
+        f"logger.tracking_uri=sqlite:///{root / 'mlflow.db'}",
+        "logger.system_metrics_interval_s=0",
+    ]
 
 
 def run_stages(root: Path, stages: list[str], overrides: list[str]) -> None:
@@ -74,6 +79,7 @@ def char_trained(factory: pytest.TempPathFactory) -> Path:
     """prepare -> tokenize (char) -> build -> train, MLflow tracking in ``root/mlflow.db``."""
     if "char_trained" not in _BUILT:
         root = _new_root(factory, "char_trained")
+        new_mlflow_store(root, factory)
         run_stages(
             root,
             ["prepare", "tokenize", "build", "train"],

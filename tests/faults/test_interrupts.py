@@ -66,12 +66,13 @@ def test_sigkill_then_resume_gives_the_bitwise_same_val_loss(built_data, tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])  # SIGINT is what Ctrl-C sends
-def test_an_interrupt_saves_a_last_checkpoint_before_exiting(built_data, tmp_path, env, sig):
+def test_an_interrupt_saves_a_last_checkpoint_before_exiting(built_data, tmp_path, env, sig, mlflow_store):
     from mlflow.tracking import MlflowClient
 
     root = copy_built(built_data, tmp_path)
     res = _train(root, env, f"train.extra_callbacks=[{{_target_:fault_callbacks.SignalAtStep,step:13,sig:{sig}}}]",
-                 "logger=mlflow", f"logger.tracking_uri=sqlite:///{root}/mlflow.db", "logger.experiment_name=faults")
+                 "logger=mlflow", f"logger.tracking_uri={mlflow_store}", "logger.experiment_name=faults",
+                 "logger.system_metrics_interval_s=0")
     # Non-zero, so neither a scheduler nor `dvc repro` takes it for a finished run.
     assert res.returncode == (143 if sig == "SIGTERM" else 1)
     assert "saved" in res.stdout + res.stderr
@@ -79,7 +80,7 @@ def test_an_interrupt_saves_a_last_checkpoint_before_exiting(built_data, tmp_pat
     ckpt = torch.load(root / "artifacts/train/checkpoints/last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 13
     assert not (root / "reports/train.json").exists()
-    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
+    client = MlflowClient(mlflow_store)
     (run,) = client.search_runs([client.get_experiment_by_name("faults").experiment_id])
     assert run.info.status == "KILLED"  # stopped, not failed: a resume finishes it
 

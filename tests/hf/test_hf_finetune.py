@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gptlab.errors import ConfigError
-from tests.conftest import SMALL_CORPUS, run_stage
+from tests.conftest import SMALL_CORPUS, cli_exit_code, main_exit_code, one_error_line, run_stage
 from tests.hf.conftest import save_hf_gpt2
 
 FINETUNE = (
@@ -56,7 +54,6 @@ def test_tokenize_copies_the_pretrained_tokenizer(finetune_dir):
     assert meta["vocab_size"] == 300
 
 
-@pytest.mark.slow
 def test_finetune_starts_from_the_pretrained_models_loss(workspace):
     from gptlab.checkpoint.model_dir import read_model_info
     from gptlab.io import sha256_file
@@ -119,21 +116,15 @@ def _small_model() -> dict:
     return conf_values("model", "model=small")
 
 
-# ---------------------------------------------------------------------- the CLI: one line, exit 2
+# ------------------------------------------------ one line, exit 2 (in-process, as the CLI runs the stage)
 
 
-def _train_cli(cwd: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gptlab.train", *FINETUNE, *args], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
-
-
-def _one_error_line(res: subprocess.CompletedProcess) -> str:
-    assert res.returncode == 2, res.stderr[-2000:]
-    lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in res.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+def _one_error_line(capsys: pytest.CaptureFixture, *args: str) -> str:
+    assert cli_exit_code("train", *FINETUNE, *args) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
     return lines[0]
 
 
@@ -158,7 +149,6 @@ def _broken(kind: str, gpt2: Path, tmp: Path) -> Path:
     return bad
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
@@ -169,13 +159,15 @@ def _broken(kind: str, gpt2: Path, tmp: Path) -> Path:
         ("vocab-mismatch", "has 300 tokens but the model's vocab_size is 320"),
     ],
 )
-def test_bad_pretrained_directory_is_one_line_and_exit_2(workspace, workdir, subprocess_env, kind, message):
+def test_bad_pretrained_directory_is_one_line_and_exit_2(workspace, workdir, capsys, kind, message):
     bad = _broken(kind, workspace, workdir)
-    line = _one_error_line(_train_cli(workdir, subprocess_env, f"train.init_from={bad}"))
-    assert message in line
+    assert message in _one_error_line(capsys, f"train.init_from={bad}")
+    assert not (workdir / "artifacts/train").exists()
 
 
-@pytest.mark.slow
-def test_contradicting_override_on_the_command_line_is_one_line_and_exit_2(workspace, workdir, subprocess_env):
-    line = _one_error_line(_train_cli(workdir, subprocess_env, f"train.init_from={workspace}", "model.n_layer=3"))
-    assert "model.n_layer=3 contradicts train.init_from=" in line and "whose n_layer is 2" in line
+def test_contradicting_override_on_the_command_line_is_one_line_and_exit_2(workspace, workdir, capsys, monkeypatch):
+    # Through main(): only Hydra's command line tells which model keys were given.
+    code = main_exit_code(monkeypatch, "train", *FINETUNE, f"train.init_from={workspace}", "model.n_layer=3")
+    assert code == 2
+    one_error_line(capsys.readouterr().err, "model.n_layer=3 contradicts train.init_from=", "whose n_layer is 2")
+    assert not (workdir / "artifacts/train").exists()

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from gptlab.errors import DataError, TokenizerError
-from tests.conftest import REPO, SMALL_CORPUS, conf_section, run_stage
+from tests.conftest import REPO, SMALL_CORPUS, cli_exit_code, conf_section, main_exit_code, one_error_line, run_stage
 
 
 def test_three_stages_write_their_declared_outputs(workdir, small_corpus):
@@ -100,39 +100,21 @@ def _cli(args, cwd, env):
     return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_cli_user_error_is_one_line_and_exit_2(tmp_path, subprocess_env):
-    res = _cli(["gptlab.prepare", "data=file", "data.path=missing.txt"], tmp_path, subprocess_env)
-    assert res.returncode == 2
-    assert "Traceback" not in res.stderr
-    assert res.stderr.strip().startswith("error:") and "missing.txt" in res.stderr
-    assert not (tmp_path / "data").exists()
-
-
-def hydra_cli(monkeypatch: pytest.MonkeyPatch, module: str, *args: str) -> int:
-    """``python -m gptlab.<module> ARGS`` in this process (its ``main()``: Hydra parses the
-    command line and reports its own errors); the exit code."""
-    import importlib
-
-    from hydra.core.global_hydra import GlobalHydra
-
-    monkeypatch.setattr(sys, "argv", [f"{module}.py", *args])
-    try:
-        with pytest.raises(SystemExit) as info:
-            importlib.import_module(f"gptlab.{module}").main()
-    finally:
-        GlobalHydra.instance().clear()
-    return info.value.code
+def test_user_error_is_one_line_and_exit_2(workdir, capsys):
+    assert cli_exit_code("prepare", "data=file", "data.path=missing.txt") == 2
+    one_error_line(capsys.readouterr().err, "missing.txt")
+    assert not (workdir / "data").exists()
 
 
 def test_cli_unknown_group_option_lists_the_valid_ones(workdir, monkeypatch, capsys):
-    assert hydra_cli(monkeypatch, "tokenize", "tokenizer=wordpiece") != 0
+    assert main_exit_code(monkeypatch, "tokenize", "tokenizer=wordpiece") != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "bpe" in err and "char" in err
 
 
 def test_cli_unknown_key_is_refused(workdir, monkeypatch, capsys):
-    assert hydra_cli(monkeypatch, "tokenize", "tokenizer.vocab_sise=300") != 0
+    assert main_exit_code(monkeypatch, "tokenize", "tokenizer.vocab_sise=300") != 0
     err = capsys.readouterr().err
     assert "vocab_sise" in err and "Traceback" not in err
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from gptlab import export
-from gptlab.errors import CheckpointError, ConfigError
+from gptlab.cli.app import user_errors
+from gptlab.errors import ConfigError
 from tests.conftest import compose
 from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     base_overrides,
@@ -63,11 +64,6 @@ def test_export_without_tracking_still_writes_the_directory(pipeline_copy):
     assert (pipeline_copy / "elsewhere/hf/model.safetensors").is_file()
 
 
-def test_missing_model_directory(pipeline_copy):
-    with pytest.raises(CheckpointError, match="model directory not found: nowhere"):
-        export.run(compose(*base_overrides("logger=none", "export.model_dir=nowhere")))
-
-
 def _rmsnorm_model_dir(root: Path) -> Path:
     """A model directory of the pipeline's tokenizer whose model uses RMSNorm."""
     from gptlab.checkpoint import save_model_dir
@@ -87,7 +83,6 @@ def test_unmappable_model_is_refused_and_nothing_is_written(pipeline_copy):
     assert not (pipeline_copy / "out").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -97,11 +92,21 @@ def test_unmappable_model_is_refused_and_nothing_is_written(pipeline_copy):
                                     "(GPT-2 and GPT-NeoX use LayerNorm)"),
     ],
 )
-def test_cli_user_error_is_one_line_and_exit_code_2(pipeline_copy, subprocess_env, args, message):
+def test_user_error_is_one_line_and_exit_code_2(pipeline_copy, capsys, args, message):
+    # In-process, inside user_errors() as the CLI runs it (the CLI itself: the test below).
     _rmsnorm_model_dir(pipeline_copy)
+    with pytest.raises(SystemExit) as info, user_errors():
+        export.run(compose(*base_overrides("logger=none", *args)))
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [message]
+
+
+def test_cli_user_error_is_one_line_and_exit_code_2(pipeline_copy, subprocess_env):
     proc = subprocess.run(
-        [sys.executable, "-m", "gptlab.export", *base_overrides("logger=none", *args)],
+        [sys.executable, "-m", "gptlab.export", *base_overrides("logger=none", "export.model_dir=nowhere")],
         cwd=pipeline_copy, env=subprocess_env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [message]
+    assert proc.stderr.strip().splitlines() == [
+        "error: model directory not found: nowhere (train one first: dvc repro train)"
+    ]

@@ -1,97 +1,111 @@
-"""``python -m gptlab.generate``: the three decodings, streaming, interactive mode, errors."""
+"""``python -m gptlab.generate``: the three decodings, streaming, interactive mode, errors.
+
+One test runs the CLI in a subprocess (argv -> Hydra -> stdout, exit code, nothing
+written); the rest call ``gptlab.generate.run(cfg)`` in this process, inside
+``user_errors()`` as the CLI does where the one-line error and its exit code are tested.
+"""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from gptlab.cli.app import user_errors
 from gptlab.errors import ConfigError
-from gptlab.generate import settings
-from tests.conftest import CONF
+from gptlab.generate import run, settings
+from tests.conftest import compose
 from tests.evaluation.pipeline_fixtures import strict_char_model_dir, trained_pipeline  # noqa: F401 - fixtures
 
 
-def generate_cli(cwd: Path, env: dict, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gptlab.generate", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def compose_generate(*overrides: str):
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose(config_name="generate", overrides=list(overrides))
+    return compose(*overrides, config_name="generate")
 
 
-@pytest.mark.parametrize("decoding", ["greedy", "sample", "beam"])
-def test_each_decoding_prints_the_prompt_and_its_completion(trained_pipeline, subprocess_env, decoding):
+@pytest.fixture
+def in_pipeline(trained_pipeline: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The trained pipeline as the working directory (generate only reads it)."""
+    monkeypatch.chdir(trained_pipeline)
+    return trained_pipeline
+
+
+def generate(capsys: pytest.CaptureFixture, *overrides: str) -> str:
+    """``run(cfg)`` as the CLI calls it; what it printed to stdout."""
+    capsys.readouterr()
+    with user_errors():
+        run(compose_generate(*overrides))
+    return capsys.readouterr().out
+
+
+def generate_error(capsys: pytest.CaptureFixture, *overrides: str) -> tuple[int, str, str]:
+    """A run that fails: its exit code, stdout and stderr."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        generate(capsys, *overrides)
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def test_cli_prints_the_prompt_and_its_completion_and_writes_nothing(trained_pipeline, subprocess_env):
     before = sorted(p.name for p in trained_pipeline.iterdir())
-    proc = generate_cli(
-        trained_pipeline, subprocess_env, "prompt=ROMEO:", "max_new_tokens=12", f"decoding={decoding}", "seed=3"
-    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "gptlab.generate", "prompt=ROMEO:", "max_new_tokens=12", "decoding=greedy"],
+        cwd=trained_pipeline, env=subprocess_env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("ROMEO:")
+    assert proc.stdout.startswith("ROMEO:") and len(proc.stdout) > len("ROMEO:")
     assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in trained_pipeline.iterdir()) == before  # no Hydra outputs/ or log file
 
 
-def test_greedy_is_reproducible_and_several_samples_get_one_block_each(trained_pipeline, subprocess_env):
+@pytest.mark.parametrize("decoding", ["greedy", "sample", "beam"])
+def test_each_decoding_prints_the_prompt_and_its_completion(in_pipeline, capsys, decoding):
+    out = generate(capsys, "prompt=ROMEO:", "max_new_tokens=12", f"decoding={decoding}", "seed=3")
+    assert out.startswith("ROMEO:") and len(out) > len("ROMEO:")
+
+
+def test_greedy_is_reproducible_and_several_samples_get_one_block_each(in_pipeline, capsys):
     args = ("prompt=ROMEO:", "max_new_tokens=8", "decoding=greedy", "num_samples=2")
-    first = generate_cli(trained_pipeline, subprocess_env, *args)
-    second = generate_cli(trained_pipeline, subprocess_env, *args)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout == second.stdout
-    blocks = first.stdout.split("--- sample ")
+    first = generate(capsys, *args)
+    assert generate(capsys, *args) == first
+    blocks = first.split("--- sample ")
     assert blocks[0] == "" and [b[:4] for b in blocks[1:]] == ["1/2 ", "2/2 "]
     assert blocks[1] == blocks[2].replace("2/2", "1/2")  # greedy: the same text twice
 
 
-def test_interactive_reads_prompts_until_an_empty_line(trained_pipeline, subprocess_env):
-    proc = generate_cli(
-        trained_pipeline, subprocess_env,
-        "interactive=true", "decoding=greedy", "max_new_tokens=4",
-        stdin="ROMEO:\nJULIET:\n\nnever read\n",
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("ROMEO:")
-    assert "\nJULIET:" in proc.stdout and "never read" not in proc.stdout
+def test_interactive_reads_prompts_until_an_empty_line(in_pipeline, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("ROMEO:\nJULIET:\n\nnever read\n"))
+    out = generate(capsys, "interactive=true", "decoding=greedy", "max_new_tokens=4")
+    assert out.startswith("ROMEO:")
+    assert "\nJULIET:" in out and "never read" not in out
 
 
-def test_bad_model_dir_is_one_line_and_exit_code_2(trained_pipeline, subprocess_env):
-    proc = generate_cli(trained_pipeline, subprocess_env, "model_dir=no/such/model", "prompt=ROMEO:")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
+def test_bad_model_dir_is_one_line_and_exit_code_2(in_pipeline, capsys):
+    code, _, err = generate_error(capsys, "model_dir=no/such/model", "prompt=ROMEO:")
+    assert code == 2
+    assert err.strip().splitlines() == [
         "error: model directory not found: no/such/model (train one first: dvc repro train)"
     ]
 
 
-def test_unencodable_characters_are_the_tokenizers_error(strict_char_model_dir, subprocess_env, tmp_path):
+def test_unencodable_characters_are_the_tokenizers_error(strict_char_model_dir, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     # Hydra needs quotes around characters outside its unquoted-value grammar.
-    proc = generate_cli(tmp_path, subprocess_env, f"model_dir={strict_char_model_dir}", "prompt='ROMEO€'")
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: character '€' (U+20AC)"), proc.stderr
-    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    code, out, err = generate_error(capsys, f"model_dir={strict_char_model_dir}", "prompt='ROMEO€'")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: character '€' (U+20AC)"), err
+    assert out == ""
 
 
-def test_long_prompt_is_cropped_with_one_warning(trained_pipeline, subprocess_env):
+def test_long_prompt_is_cropped_with_one_warning(in_pipeline, capsys, caplog):
     long_prompt = "ROMEO " * 20  # 120 characters, the model's context is 32
-    proc = generate_cli(
-        trained_pipeline, subprocess_env, f"prompt='{long_prompt}'", "max_new_tokens=3", "num_samples=2", "seed=1"
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.count("longer than the model's context") == 1
-    assert proc.stdout.count(long_prompt) == 2  # the full prompt is echoed in each block
+    out = generate(capsys, f"prompt='{long_prompt}'", "max_new_tokens=3", "num_samples=2", "seed=1")
+    assert [r.levelname for r in caplog.records if "longer than the model's context" in r.getMessage()] == ["WARNING"]
+    assert out.count(long_prompt) == 2  # the full prompt is echoed in each block
 
 
 def test_shorthands_and_section_keys_are_the_same_setting():

@@ -22,8 +22,9 @@ def built(built_data, workdir) -> Path:
     return copy_built(built_data, workdir)
 
 
-def _mlflow(tmp: Path) -> tuple[str, ...]:
-    return (f"logger.tracking_uri=sqlite:///{tmp}/mlflow.db", "logger.experiment_name=test")
+def _mlflow(uri: str) -> tuple[str, ...]:
+    # System metrics off: tests/tracking tests them; here the sampler thread only costs time.
+    return (f"logger.tracking_uri={uri}", "logger.experiment_name=test", "logger.system_metrics_interval_s=0")
 
 
 def test_train_writes_reports_and_a_loadable_model_dir(built, caplog, capsys):
@@ -55,11 +56,11 @@ def test_training_lowers_the_loss(built):
     assert report["train_loss"] < first - 0.5
 
 
-def test_mlflow_run_has_config_metrics_tags_and_artifacts(built):
+def test_mlflow_run_has_config_metrics_tags_and_artifacts(built, mlflow_store):
     from mlflow.tracking import MlflowClient
 
-    report = run_stage("train", *SMOKE, *_mlflow(built))
-    client = MlflowClient(f"sqlite:///{built}/mlflow.db")
+    report = run_stage("train", *SMOKE, *_mlflow(mlflow_store))
+    client = MlflowClient(mlflow_store)
     exp = client.get_experiment_by_name("test")
     (run,) = client.search_runs([exp.experiment_id])
     assert run.data.params["model.n_layer"] == "1"
@@ -74,15 +75,15 @@ def test_mlflow_run_has_config_metrics_tags_and_artifacts(built):
     assert {"model.safetensors", "config.json", "tokenizer.json"} <= model_files
 
 
-def test_resume_last_continues_steps_and_the_mlflow_run(built):
+def test_resume_last_continues_steps_and_the_mlflow_run(built, mlflow_store):
     from mlflow.tracking import MlflowClient
 
-    run_stage("train", *SMOKE, *_mlflow(built), "trainer.max_steps=20")
+    run_stage("train", *SMOKE, *_mlflow(mlflow_store), "trainer.max_steps=20")
     first_run = json.loads((built / "artifacts/train/run.json").read_text())["run_id"]
-    report = run_stage("train", *SMOKE, *_mlflow(built), "trainer.max_steps=30", "train.resume=last")
+    report = run_stage("train", *SMOKE, *_mlflow(mlflow_store), "trainer.max_steps=30", "train.resume=last")
     assert report["steps"] == 30
     assert json.loads((built / "artifacts/train/run.json").read_text())["run_id"] == first_run
-    client = MlflowClient(f"sqlite:///{built}/mlflow.db")
+    client = MlflowClient(mlflow_store)
     runs = client.search_runs([client.get_experiment_by_name("test").experiment_id])
     assert len(runs) == 1
 
@@ -165,11 +166,11 @@ def test_compiled_module_keeps_plain_checkpoint_keys():
 
 
 @pytest.mark.slow
-def test_ddp_on_two_cpu_processes_makes_one_run_with_twice_the_tokens(built, subprocess_env):
+def test_ddp_on_two_cpu_processes_makes_one_run_with_twice_the_tokens(built, mlflow_store, subprocess_env):
     from mlflow.tracking import MlflowClient
 
     res = subprocess.run(
-        [sys.executable, "-m", "gptlab.train", *SMOKE, *_mlflow(built), "trainer.max_steps=10",
+        [sys.executable, "-m", "gptlab.train", *SMOKE, *_mlflow(mlflow_store), "trainer.max_steps=10",
          "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"],
         cwd=built, env=subprocess_env, capture_output=True, text=True, timeout=600,
     )
@@ -178,7 +179,7 @@ def test_ddp_on_two_cpu_processes_makes_one_run_with_twice_the_tokens(built, sub
     report = json.loads((built / "reports/train.json").read_text())
     assert report["world_size"] == 2
     assert report["tokens_seen"] == 10 * 8 * 32 * 2
-    client = MlflowClient(f"sqlite:///{built}/mlflow.db")
+    client = MlflowClient(mlflow_store)
     assert len(client.search_runs([client.get_experiment_by_name("test").experiment_id])) == 1
 
 

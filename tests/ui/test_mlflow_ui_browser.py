@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_built
+from tests.conftest import copy_built, new_mlflow_store
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,7 @@ def swept(built_data, tmp_path_factory, subprocess_env):
     from gptlab.sweeps.parent_run import PARENT_ROLE, PARENT_RUN_ID_TAG, ROLE_TAG
 
     root = copy_built(built_data, tmp_path_factory.mktemp("ui-sweep"))
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = new_mlflow_store(root, tmp_path_factory)
     res = subprocess.run([sys.executable, "-m", "gptlab.train", *SWEEP, f"logger.tracking_uri={uri}"], cwd=root,
                          env=subprocess_env, capture_output=True, text=True, timeout=1200)  # fmt: skip
     assert res.returncode == 0, res.stderr[-4000:]
