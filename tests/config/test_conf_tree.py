@@ -118,5 +118,5 @@ def test_gpu_recipe_preset_is_nanogpts():
     c = compose("experiment=shakespeare_char_gpu")
     m = c.model
     assert (m.n_layer, m.n_head, m.n_embd, m.context_size, m.dropout) == (6, 6, 384, 256, 0.2)
-    assert (c.train.batch_size, c.trainer.max_steps) == (64, 5000)
+    assert (c.train.batch_size, c.trainer.max_steps) == (64, 2000)  # not 5,000: nanoGPT's schedule overfits
     assert (c.trainer.precision, c.trainer.compile) == ("bf16-mixed", True)

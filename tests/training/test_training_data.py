@@ -1,13 +1,15 @@
-"""RandomWindows: well-formed windows, different streams per rank, resumable from a counter."""
+"""RandomWindows: well-formed windows, different streams per rank, resumable from a counter,
+the same batches whether cut on the host, on the device or ahead by a worker thread."""
 
 from __future__ import annotations
 
 from itertools import islice
 
 import numpy as np
+import pytest
 import torch
 
-from gptlab.training.data import BatchCounter, FixedWindows, RandomWindows, TokenDataModule
+from gptlab.training.data import BatchCounter, FixedWindows, RandomWindows, SplitWindows, TokenDataModule
 
 CONTEXT, BATCH = 8, 4
 # Token i has value i, so a window's tokens reveal exactly where it starts.
@@ -80,5 +82,37 @@ def test_fixed_windows_span_the_split_evenly() -> None:
     # 100 tokens, context 8: starts 0..91; 4 windows at 0, 30.33, 60.67, 91 -> truncated.
     fw = FixedWindows(np.arange(100, dtype=np.uint16), CONTEXT, 4)
     assert fw.starts.tolist() == [0, 30, 60, 91]
+    assert len(fw) == 4
     x, y = fw[3]
-    assert x.tolist() == list(range(91, 99)) and y.tolist() == list(range(92, 100))
+    assert x.tolist() == [list(range(91, 99))] and y.tolist() == [list(range(92, 100))]
+
+
+def test_fixed_windows_come_in_whole_batches_the_last_one_short() -> None:
+    fw = FixedWindows(np.arange(100, dtype=np.uint16), CONTEXT, 5, batch_size=2)
+    assert len(fw) == 3
+    batches = [fw[i] for i in range(len(fw))]
+    assert [x.shape[0] for x, _ in batches] == [2, 2, 1]
+    assert [s for x, _ in batches for s in x[:, 0].tolist()] == fw.starts.tolist()
+    with pytest.raises(IndexError):
+        fw[3]
+
+
+def test_a_split_kept_as_a_tensor_gives_the_same_windows() -> None:
+    # resident=True takes the device path (a gather on a tensor holding the split) on the CPU.
+    host, tensor = SplitWindows(DATA, CONTEXT), SplitWindows(DATA, CONTEXT, resident=True)
+    assert not host.on_device and tensor.on_device
+    starts = np.array([0, 5, 991, 400])
+    for a, b in zip(host(starts), tensor(starts), strict=True):
+        assert a.dtype == b.dtype == torch.int64
+        assert torch.equal(a, b)
+
+
+def test_a_prefetching_worker_draws_the_same_stream_and_counts_what_was_taken() -> None:
+    counter = BatchCounter()
+    counter.value = 3  # resumed
+    ahead = RandomWindows(DATA, CONTEXT, BATCH, 7, 0, counter, prefetch=4)
+    stream = iter(ahead)
+    got = list(islice(stream, 6))
+    assert counter.value == 9  # batches handed out, not the ones cut ahead
+    stream.close()  # stops the worker
+    assert _starts(got) == _starts(list(islice(_stream(), 9))[3:])

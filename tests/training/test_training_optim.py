@@ -73,7 +73,7 @@ def test_make_adamw_uses_the_config() -> None:
     assert [g["weight_decay"] for g in opt.param_groups] == [0.05, 0.0]
     for g in opt.param_groups:
         assert (g["lr"], g["betas"], g["eps"]) == (3e-4, (0.8, 0.95), 1e-6)
-        assert not g["fused"]  # "auto" means fused only on CUDA
+        assert g["fused"]  # "auto": the fused kernel, on the CPU too
 
 
 def test_one_step_decays_only_the_decay_group() -> None:
@@ -91,10 +91,13 @@ def test_one_step_decays_only_the_decay_group() -> None:
         torch.testing.assert_close(p.detach(), before[name] * factor)
 
 
-def test_auto_fuses_on_cuda_unless_a_grad_scaler_scales_the_gradients() -> None:
+def test_auto_fuses_on_cuda_and_cpu_unless_a_grad_scaler_scales_the_gradients() -> None:
     model = GPT(model_config("tiny", **TINY))
     cfg = conf_section(OptimConfig, "optim", fused="auto")
-    assert not make_adamw(model, cfg, "cpu").defaults["fused"]
+    assert make_adamw(model, cfg, "cpu").defaults["fused"]
+    assert not make_adamw(model, cfg, "cpu", grad_scaler=True).defaults["fused"]
+    assert not make_adamw(model, cfg, "mps").defaults["fused"]
+    assert not make_adamw(model, conf_section(OptimConfig, "optim", fused=False), "cpu").defaults["fused"]
     assert make_adamw(model, cfg, "cuda").defaults["fused"]
     # 16-mixed: Lightning must unscale before clipping, which a fused step would do itself
     assert not make_adamw(model, cfg, "cuda", grad_scaler=True).defaults["fused"]

@@ -1,4 +1,5 @@
-"""Callbacks: throughput (tokens/s, MFU), the loss history for plots, and samples."""
+"""Callbacks: the log step (loss, lr, tokens/s, MFU), the loss history for plots, samples,
+and what checkpoints need (RNG states, the save on an interrupt)."""
 
 from __future__ import annotations
 
@@ -14,34 +15,60 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gptlab.io import atomic_write_text
 
-# Dense bf16 peak FLOP/s of common accelerators, for MFU. Unknown devices (CPUs
-# included) get no MFU rather than a made-up one.
+# Dense peak FLOP/s of common accelerators, for MFU, by the precision of the matrix
+# products: (16-bit, TF32, FP32). Unknown devices (CPUs included) get no MFU rather than a
+# made-up one. Lightning has such a table (lightning.fabric.utilities.throughput.
+# get_available_flops), not used here: for "NVIDIA H200", the name an H200 reports, it
+# finds nothing (it looks for "h200 sxm1"), its H200 entry is the sparse figure (2e15,
+# twice the dense peak), and it takes an "NVIDIA L40S" for an L4.
 PEAK_FLOPS = {
-    "H100": 989e12,
-    "H200": 989e12,
-    "A100": 312e12,
-    "L4": 121e12,
-    "A10": 125e12,
-    "4090": 165e12,
+    "H100": (989e12, 494.7e12, 66.9e12),
+    "H200": (989e12, 494.7e12, 66.9e12),
+    "A100": (312e12, 156e12, 19.5e12),
+    "L4": (121e12, 60e12, 30.3e12),
+    "A10": (125e12, 62.5e12, 31.2e12),
+    "4090": (165e12, 82.6e12, 82.6e12),
 }
 
 
-def peak_flops(device: torch.device) -> float | None:
+def matmul_kind(precision: str) -> str | None:
+    """Which column of PEAK_FLOPS a Lightning precision flag computes in (None: no peak known)."""
+    p = str(precision)
+    if p.startswith(("bf16", "16")):
+        return "16-bit"
+    if p.startswith("32"):
+        # Without set_float32_matmul_precision("high"), float32 products stay true FP32.
+        return "fp32" if torch.get_float32_matmul_precision() == "highest" else "tf32"
+    return None
+
+
+def peak_flops(device: torch.device, precision: str = "bf16-mixed") -> float | None:
+    """The device's dense peak FLOP/s in the precision the training's matrix products use."""
     if device.type != "cuda":
         return None
     import re
 
+    kind = matmul_kind(precision)
+    if kind is None:
+        return None
     name = torch.cuda.get_device_name(device)
-    for key, value in PEAK_FLOPS.items():
+    for key, peaks in PEAK_FLOPS.items():
         # Whole model names only: "L4" must not match "NVIDIA L40S", nor "A10" "A100".
         if re.search(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![0-9])", name):
-            return value
+            return peaks[("16-bit", "tf32", "fp32").index(kind)]
     return None
 
 
 class StepProgressBar(TQDMProgressBar):
     """A tqdm bar over optimizer steps (the training stream is endless, so Lightning's
-    default bar has no total), showing loss and tokens/s."""
+    default bar has no total), showing the last log step's loss and tokens/s.
+
+    The numbers come from :class:`StepLog`, already read: the bar never reads a tensor.
+    """
+
+    def __init__(self, refresh_rate: int, step_log: StepLog):
+        super().__init__(refresh_rate=refresh_rate)
+        self.step_log = step_log
 
     def on_train_epoch_start(self, trainer, *args) -> None:
         super().on_train_epoch_start(trainer, *args)
@@ -51,106 +78,176 @@ class StepProgressBar(TQDMProgressBar):
 
     def get_metrics(self, trainer, pl_module) -> dict:
         metrics = super().get_metrics(trainer, pl_module)
-        short = {"train/loss": "loss", "val/loss": "val_loss", "train/tokens_per_s": "tok/s"}
+        metrics.pop("v_num", None)
         out = {}
-        for key, value in metrics.items():
-            if key == "v_num":
-                continue
-            if key == "train/tokens_per_s":
-                value = f"{float(value):.0f}"
-            out[short.get(key, key)] = value
-        return out
+        if "val/loss" in metrics:
+            out["val_loss"] = metrics.pop("val/loss")
+        latest = self.step_log.latest
+        if "train/loss" in latest:
+            out["loss"] = f"{latest['train/loss']:.4g}"
+        if "train/tokens_per_s" in latest:
+            out["tok/s"] = f"{latest['train/tokens_per_s']:.0f}"
+        return {**out, **metrics}
 
 
 class Throughput(L.Callback):
-    """Tokens per second over the last ``window`` optimizer steps, and MFU where known.
+    """Tokens per second and MFU: over each log interval (for the logger and the bar) and
+    over the steady state (for ``reports/train.json``).
 
-    Also keeps the totals that go into ``reports/train.json``. The timer skips the
-    first steps (warm-up, compilation) so the steady state is what is reported.
+    :class:`StepLog` calls :meth:`mark` at each log step, right after its read of the
+    loss has waited for the device: the host clock then is the device's too. Validation
+    (and the checkpoint writes after it) is left out. The steady state starts at the
+    first mark at or past step ``skip`` (warm-up, compilation). The interval figures are
+    Lightning's own ``Throughput`` meter (lightning.fabric.utilities.throughput); its
+    callback, ``ThroughputMonitor``, is not used because it calls
+    ``torch.cuda.synchronize()`` after every batch, which stops the host from running
+    ahead of the GPU.
     """
 
-    def __init__(self, tokens_per_step: int, flops_per_token: float, window: int = 10, skip: int = 5):
-        self.tokens_per_step = tokens_per_step
+    def __init__(self, tokens_per_step: int, flops_per_token: float, skip: int = 5):
+        self.tokens_per_step = tokens_per_step  # all ranks together (set by fit)
         self.flops_per_token = flops_per_token
-        self.window = window
         self.skip = skip
+        self.world_size = 1
         self.start_wall = 0.0
-        self.steady_start: float | None = None
-        self.steady_steps = 0
-        self.steady_excluded = 0.0  # seconds spent in validation inside the steady window
+        self.peak: float | None = None
+        self._meter = None
+        self._excluded = 0.0  # seconds of validation since training started
         self._val_start: float | None = None
+        self._first_step = 0
+        self._last_mark_step = 0
+        self._steady: tuple[int, float] | None = None  # (step, training seconds) where it starts
         self._last_t = 0.0
-        self._last_step = 0
         self.tokens_per_s: float | None = None
         self.mfu: float | None = None
-        self.peak: float | None = None
 
     def on_train_start(self, trainer, pl_module) -> None:
+        from lightning.fabric.utilities.throughput import Throughput as Meter
+
+        self.world_size = trainer.world_size
+        self.peak = peak_flops(pl_module.device, str(trainer.precision))
+        # A window of 2 marks: the rate over the last log interval.
+        self._meter = Meter(available_flops=self.peak, world_size=self.world_size, window_size=2)
         self.start_wall = time.perf_counter()
-        self.peak = peak_flops(pl_module.device)
-        self._last_t = self.start_wall
-        self._last_step = trainer.global_step
+        self._excluded, self._val_start, self._last_t = 0.0, None, 0.0
+        self._first_step = self._last_mark_step = trainer.global_step
+        self._meter.update(time=0.0, batches=0, samples=0, flops=0)
 
     def on_validation_start(self, trainer, pl_module) -> None:
-        self._val_start = time.perf_counter()
+        if not trainer.sanity_checking:  # the sanity check runs before on_train_start
+            self._val_start = time.perf_counter()
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._end_pause()
 
     def _end_pause(self) -> None:
-        """Leave validation time out of the throughput, and the checkpoint writes after it:
-        Lightning saves checkpoints after every other callback's ``on_validation_end``, so
-        the pause ends only when training resumes."""
-        if self._val_start is None:
-            return
-        spent = time.perf_counter() - self._val_start
-        self._val_start = None
-        self._last_t += spent
-        if self.steady_start is not None:
-            self.steady_excluded += spent
+        """Lightning saves checkpoints after every other callback's ``on_validation_end``,
+        so the pause ends only when training resumes."""
+        if self._val_start is not None:
+            self._excluded += time.perf_counter() - self._val_start
+            self._val_start = None
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = trainer.global_step
-        if step == self._last_step:
-            return  # still accumulating gradients for this step
-        now = time.perf_counter()
-        if self.steady_start is None and step >= self.skip:
-            self.steady_start, self.steady_steps = now, step
-        if step - self._last_step >= self.window:
-            rate = self.tokens_per_step * (step - self._last_step) / max(now - self._last_t, 1e-9)
-            pl_module.log("train/tokens_per_s", rate, on_step=True, prog_bar=True, rank_zero_only=True)
-            if self.peak:
-                pl_module.log("train/mfu", rate * self.flops_per_token / self.peak, on_step=True, rank_zero_only=True)
-            self._last_t, self._last_step = now, step
+    def _training_s(self) -> float:
+        return time.perf_counter() - self.start_wall - self._excluded
+
+    def mark(self, step: int) -> dict:
+        """At a log step, after the device caught up: the interval's tokens/s (and MFU)."""
+        t = self._training_s()
+        if self._meter is None or step <= self._last_mark_step or t <= self._last_t:
+            return {}
+        if self._steady is None and step >= self.skip:
+            self._steady = (step, t)
+        per_device = self.tokens_per_step / self.world_size
+        steps = step - self._first_step
+        self._meter.update(
+            time=t, batches=steps, samples=int(steps * per_device),
+            flops=int((step - self._last_mark_step) * per_device * self.flops_per_token),
+        )  # fmt: skip
+        self._last_mark_step, self._last_t = step, t
+        m = self._meter.compute()
+        out = {"train/tokens_per_s": m["device/samples_per_sec"] * self.world_size}
+        if "device/mfu" in m:
+            out["train/mfu"] = m["device/mfu"]
+        return out
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._end_pause()
-        now = time.perf_counter()
-        if self.steady_start is not None and trainer.global_step > self.steady_steps:
-            elapsed = now - self.steady_start - self.steady_excluded
-            self.tokens_per_s = self.tokens_per_step * (trainer.global_step - self.steady_steps) / max(elapsed, 1e-9)
-            if self.peak:
-                self.mfu = self.tokens_per_s * self.flops_per_token / self.peak
+        if self._steady is None or trainer.global_step <= self._steady[0]:
+            return
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize(pl_module.device)  # once, at the end: the last steps' time
+        step0, t0 = self._steady
+        self.tokens_per_s = self.tokens_per_step * (trainer.global_step - step0) / max(self._training_s() - t0, 1e-9)
+        if self.peak:
+            self.mfu = self.tokens_per_s / self.world_size * self.flops_per_token / self.peak
 
     @property
     def wall_s(self) -> float:
         return time.perf_counter() - self.start_wall
 
 
-class LossHistory(L.Callback):
-    """Train loss per logged step and val loss per validation, as DVC plots CSVs."""
+def wait_for_checkpoints(trainer) -> None:
+    """Block until the checkpoints being written in the background are on disk, and raise
+    a write's error here (see trainer_build.atomic_checkpoint_io)."""
+    wait = getattr(trainer.strategy.checkpoint_io, "wait", None)
+    if wait is not None:
+        wait()
 
-    def __init__(self, plots_dir: str | Path, every: int):
-        self.plots_dir = Path(plots_dir)
+
+class StepLog(L.Callback):
+    """Once every ``every`` optimizer steps, at the end of the step: the log step.
+
+    The step's one read of a tensor (the loss, which also says whether any loss since the
+    last read was NaN or inf: ``GPTLightningModule.read_train_loss``), then the loss
+    curve, the logger's scalars (loss, lr, tokens/s, MFU, plain numbers handed to the
+    loggers directly) and the progress bar's figures. Between log steps a training step
+    reads nothing, so on a GPU the host runs ahead of the device.
+
+    Checkpoints written in the background are waited for here too, so a checkpoint is on
+    disk by the next log step: what a SIGKILL can lose is bounded by one log interval
+    (and this callback runs before user callbacks, which see the same state).
+    """
+
+    def __init__(self, every: int, history: LossHistory, throughput: Throughput):
         self.every = max(1, every)
-        self.train: list[tuple[int, float]] = []
-        self.val: list[tuple[int, float]] = []
+        self.history = history
+        self.throughput = throughput
+        self.latest: dict[str, float] = {}
+        self._last_step = 0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._last_step = trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
-        if step % self.every == 0 and outputs is not None and (not self.train or self.train[-1][0] != step):
-            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-            self.train.append((step, float(loss.detach()) * trainer.accumulate_grad_batches))
+        if step == self._last_step or step % self.every:
+            return  # still accumulating gradients for this step, or not a log step
+        self._last_step = step
+        loss = pl_module.read_train_loss()
+        self.history.add_train(step, loss)
+        self.latest = {"train/loss": loss, "train/lr": pl_module.lr_at(step - 1), **self.throughput.mark(step)}
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.log_metrics(self.latest, step=step)
+        wait_for_checkpoints(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        # Before the other callbacks' on_train_end (a user's may stop disk writes there).
+        wait_for_checkpoints(trainer)
+
+
+class LossHistory(L.Callback):
+    """Train loss per log step and val loss per validation, as DVC plots CSVs."""
+
+    def __init__(self, plots_dir: str | Path):
+        self.plots_dir = Path(plots_dir)
+        self.train: list[tuple[int, float]] = []
+        self.val: list[tuple[int, float]] = []
+
+    def add_train(self, step: int, loss: float) -> None:
+        """One training loss, read at a log step by :class:`StepLog`."""
+        if not self.train or self.train[-1][0] != step:
+            self.train.append((step, loss))
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:

@@ -7,10 +7,21 @@ batch counter (kept in the checkpoint through the datamodule's ``state_dict``).
 
 Validation uses fixed windows spread evenly over the split, so the number is
 comparable between runs and between steps.
+
+Where the windows are cut (:class:`SplitWindows`), so that a step never waits for its
+batch: on a GPU, a split that fits in a quarter of the free device memory is copied there
+once and each batch is one gather on the device (only the batch's start offsets, a few
+bytes, cross over, from pinned memory without blocking); a larger split stays memmapped,
+and a worker thread cuts the next batches ahead into pinned memory, which Lightning
+copies to the device without blocking. On the CPU the memmap is cut directly (the page
+cache holds it), one vectorised gather per batch. The start offsets are drawn the same
+way everywhere, so a batch is the same on every device.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +34,77 @@ from gptlab.dataset.integrity import open_split
 from gptlab.dataset.meta import DatasetMeta
 from gptlab.errors import DataError
 
+# A split goes to the device when its int64 tokens take at most this share of the free
+# device memory (the model, activations and optimizer state need the rest).
+DEVICE_SHARE = 0.25
+# Tokens per copy when a split is uploaded (bounds the host memory the upload needs).
+UPLOAD_CHUNK = 1 << 26
+# Batches a worker thread cuts ahead when the split stays on the host for a GPU.
+PREFETCH = 4
+
+
+def window_block(data: np.ndarray, starts: np.ndarray, context: int) -> torch.Tensor:
+    """The ``context + 1`` tokens from each of ``starts``: (B, T + 1), int64, one gather."""
+    idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(context + 1)
+    return torch.from_numpy(np.asarray(data[idx], dtype=np.int64))
+
 
 def windows_at(data: np.ndarray, starts: np.ndarray, context: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs and next-token targets for windows starting at ``starts``: (B, T) each."""
-    block = np.stack([np.asarray(data[s : s + context + 1], dtype=np.int64) for s in starts])
-    block_t = torch.from_numpy(block)
-    return block_t[:, :-1], block_t[:, 1:]
+    """Inputs and next-token targets for windows starting at ``starts``: (B, T) each, int64."""
+    block = window_block(data, starts, context)
+    return block[:, :-1], block[:, 1:]
+
+
+def fits_on_device(nbytes: int, device: torch.device) -> bool:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return nbytes <= DEVICE_SHARE * free
+    return device.type != "cpu" and nbytes <= 256 * 2**20  # e.g. MPS: no free-memory query
+
+
+class SplitWindows:
+    """Cuts (x, y) windows out of one split on ``device`` (see the module docstring)."""
+
+    def __init__(self, data: np.ndarray, context: int, device: torch.device | str | None = None,
+                 resident: bool | None = None):  # fmt: skip
+        """``resident``: keep the split as a tensor on ``device`` (None: on an accelerator, when it fits)."""
+        self.data = data
+        self.context = context
+        self.device = torch.device(device or "cpu")
+        self.tokens: torch.Tensor | None = None  # the split on the device, when it fits
+        if resident is None:
+            resident = self.device.type != "cpu" and fits_on_device(len(data) * 8, self.device)
+        if resident:
+            self.tokens = torch.empty(len(data), dtype=torch.int64, device=self.device)
+            for i in range(0, len(data), UPLOAD_CHUNK):
+                chunk = np.asarray(data[i : i + UPLOAD_CHUNK], dtype=np.int64)
+                self.tokens[i : i + len(chunk)].copy_(torch.from_numpy(chunk))
+            self.offsets = torch.arange(context + 1, device=self.device)
+
+    @property
+    def on_device(self) -> bool:
+        return self.tokens is not None
+
+    @property
+    def pinned(self) -> bool:
+        """Host batches go through pinned memory (a GPU's copies then never block)."""
+        return self.device.type == "cuda"
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __call__(self, starts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.tokens is None:
+            block = window_block(self.data, starts, self.context)
+            if self.pinned:
+                block = block.pin_memory()
+        else:
+            s = torch.from_numpy(np.asarray(starts, dtype=np.int64))
+            if self.pinned:
+                s = s.pin_memory()
+            s = s.to(self.device, non_blocking=True)
+            block = self.tokens[s[:, None] + self.offsets]
+        return block[:, :-1], block[:, 1:]
 
 
 class BatchCounter:
@@ -39,41 +115,91 @@ class BatchCounter:
 
 
 class RandomWindows(IterableDataset):
-    """An endless stream of ready-made (x, y) batches of random windows."""
+    """An endless stream of ready-made (x, y) batches of random windows.
 
-    def __init__(self, data: np.ndarray, context: int, batch_size: int, seed: int, rank: int, counter: BatchCounter):
-        self.data = data
+    ``prefetch`` > 0: a worker thread cuts that many batches ahead (for a split that
+    stays on the host while training runs on a GPU); the stream is the same.
+    """
+
+    def __init__(self, data: np.ndarray, context: int, batch_size: int, seed: int, rank: int, counter: BatchCounter,
+                 device: torch.device | str | None = None, prefetch: int = 0):  # fmt: skip
+        self.windows = SplitWindows(data, context, device)
         self.context = context
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
         self.counter = counter
+        self.prefetch = prefetch
+
+    def starts(self, i: int) -> np.ndarray:
+        """Where the windows of batch ``i`` start: a function of (seed, rank, i) only."""
+        high = len(self.windows) - self.context - 1
+        return np.random.default_rng([self.seed, self.rank, i]).integers(0, high + 1, size=self.batch_size)
 
     def __iter__(self):
-        high = len(self.data) - self.context - 1
+        if self.prefetch > 0:
+            yield from self._prefetched()
+            return
         while True:
             i = self.counter.value
-            rng = np.random.default_rng([self.seed, self.rank, i])
-            starts = rng.integers(0, high + 1, size=self.batch_size)
+            batch = self.windows(self.starts(i))
             self.counter.value = i + 1
-            yield windows_at(self.data, starts, self.context)
+            yield batch
+
+    def _prefetched(self):
+        first = self.counter.value
+        ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def work() -> None:
+            i = first
+            while not stop.is_set():
+                try:
+                    item = (i, self.windows(self.starts(i)), None)
+                except BaseException as exc:  # noqa: BLE001 - handed to the training thread
+                    item = (i, None, exc)
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if item[2] is not None:
+                    return
+                i += 1
+
+        worker = threading.Thread(target=work, name="gptlab-batches", daemon=True)
+        worker.start()
+        try:
+            while True:
+                i, batch, error = ready.get()
+                if error is not None:
+                    raise error
+                self.counter.value = i + 1
+                yield batch
+        finally:
+            stop.set()
 
 
 class FixedWindows(Dataset):
-    """``n`` windows evenly spaced over the split, the same for every run."""
+    """``n`` windows evenly spaced over the split, the same for every run, in batches of
+    ``batch_size`` (item ``i`` is batch ``i``: no per-window collation)."""
 
-    def __init__(self, data: np.ndarray, context: int, n: int):
-        self.data = data
+    def __init__(self, data: np.ndarray, context: int, n: int, batch_size: int = 1,
+                 device: torch.device | str | None = None):  # fmt: skip
+        self.windows = SplitWindows(data, context, device)
         self.context = context
+        self.batch_size = batch_size
         high = len(data) - context - 1
         self.starts = np.unique(np.linspace(0, high, num=n).astype(np.int64))
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return -(-len(self.starts) // self.batch_size)
 
     def __getitem__(self, i: int):
-        x, y = windows_at(self.data, self.starts[i : i + 1], self.context)
-        return x[0], y[0]
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self.windows(self.starts[i * self.batch_size : (i + 1) * self.batch_size])
 
 
 @dataclass(frozen=True)
@@ -108,10 +234,16 @@ class TokenDataModule(L.LightningDataModule):
                     f"model.context_size={s.context_size} (+1): use a smaller context_size or a larger corpus"
                 )
 
+    def _device(self) -> torch.device:
+        return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+
     def train_dataloader(self) -> DataLoader:
         s = self.settings
         rank = self.trainer.global_rank if self.trainer is not None else 0
-        ds = RandomWindows(self._train, s.context_size, s.batch_size, s.seed, rank, self.counter)
+        device = self._device()
+        ds = RandomWindows(self._train, s.context_size, s.batch_size, s.seed, rank, self.counter, device)
+        if device.type == "cuda" and not ds.windows.on_device:
+            ds.prefetch = PREFETCH
         # batch_size=None: the dataset yields whole batches (no per-sample collate cost).
         # A private generator: creating a loader iterator draws a seed, and it must not
         # come from the global RNG, or a resumed run's dropout masks would differ.
@@ -119,10 +251,13 @@ class TokenDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         s = self.settings
-        ds = FixedWindows(self._val, s.context_size, s.val_batches * s.batch_size)
+        # Worker processes cannot hand out device tensors: with workers, batches are cut on the host.
+        device = self._device() if s.num_workers == 0 else torch.device("cpu")
+        ds = FixedWindows(self._val, s.context_size, s.val_batches * s.batch_size, s.batch_size, device)
         return DataLoader(
-            ds, batch_size=s.batch_size, shuffle=False, num_workers=s.num_workers, generator=torch.Generator()
-        )
+            ds, batch_size=None, shuffle=False, num_workers=s.num_workers, generator=torch.Generator(),
+            pin_memory=s.num_workers > 0 and self._device().type == "cuda",
+        )  # fmt: skip
 
     def state_dict(self) -> dict:
         # The loader prefetches a batch ahead, so the counter can run ahead of training;

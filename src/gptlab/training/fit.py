@@ -192,6 +192,8 @@ def run_training(trainer: Any, module: Any, datamodule: Any, resume: Path | None
                 f"training stopped by SIGTERM at step {trainer.global_step}; resume with train.resume=last"
             ) from None
         raise
+    # The steps after the last log step were never checked: before the model directory.
+    module.raise_if_diverged()
     history = callbacks.history
     last_val_step = history.val[-1][0] if history.val else -1
     if last_val_step != trainer.global_step:
@@ -208,7 +210,7 @@ def training_report(trainer: Any, module: Any, callbacks: FitCallbacks, wall_s: 
     return {
         "val_loss": val_loss,
         "best_val_loss": float(best) if best is not None else val_loss,
-        "train_loss": sum(tail) / len(tail) if tail else float(trainer.callback_metrics.get("train/loss", float("nan"))),
+        "train_loss": sum(tail) / len(tail) if tail else module.read_train_loss(),  # no log step: the last loss
         "steps": int(trainer.global_step),
         "tokens_seen": int(trainer.global_step * tp.tokens_per_step),
         "tokens_per_s": tp.tokens_per_s or (trainer.global_step * tp.tokens_per_step / wall_s),

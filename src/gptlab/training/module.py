@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -43,6 +44,9 @@ class GPTLightningModule(L.LightningModule):
             logger=False,
         )
         self._compiled: Any = None
+        self._loss_sum: torch.Tensor | None = None  # see on_train_start
+        self._last_loss: torch.Tensor | None = None
+        self._checked_step = 0
 
     def configure_model(self) -> None:
         if self.compile and self._compiled is None:
@@ -54,28 +58,59 @@ class GPTLightningModule(L.LightningModule):
         net = self._compiled if self._compiled is not None else self.model
         return net(idx, targets)
 
+    def on_train_start(self) -> None:
+        # The guard against a diverged run, kept on the device: a running sum of the losses
+        # since the last read (one NaN or inf makes it non-finite), and the last loss.
+        # Reading them is a host sync, so it happens once per log interval
+        # (callbacks.StepLog) and before anything is saved (on_save_checkpoint).
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._last_loss = torch.zeros((), device=self.device)
+        self._checked_step = self.global_step
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
         _, loss = self(x, y)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"loss is {loss.item()} at step {self.global_step}: training stopped, the last good "
-                "checkpoint is untouched. Likely causes: learning rate too high (optim.lr), fp16 overflow "
-                "(try trainer.precision=bf16-mixed), or bad data."
-            )
-        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        detached = loss.detach()
+        self._loss_sum.add_(detached)
+        self._last_loss = detached
         return loss
+
+    def read_train_loss(self) -> float:
+        """The last training loss as a number: the one host read of a log interval.
+
+        Raises :class:`TrainingDiverged` if any loss since the previous read was NaN or inf.
+        """
+        if self._loss_sum is None:  # not trained yet
+            return math.nan
+        ok = torch.isfinite(self._loss_sum)
+        value = float(torch.where(ok, self._last_loss, self._loss_sum))
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"loss is {value} at step {self.global_step} or before (finite at step {self._checked_step}): training "
+                "stopped, the last good checkpoint is untouched. Likely causes: learning rate too high (optim.lr), "
+                "fp16 overflow (try trainer.precision=bf16-mixed), or bad data."
+            )
+        self._loss_sum.zero_()
+        self._checked_step = self.global_step
+        return value
+
+    def raise_if_diverged(self) -> None:
+        """The divergence check alone (before a checkpoint or the model directory is written)."""
+        if self._loss_sum is not None and not bool(torch.isfinite(self._loss_sum)):
+            self.read_train_loss()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Every checkpoint (best, last, the interrupt's) passes here before a byte is
+        # written: a diverged run never overwrites the last good one.
+        self.raise_if_diverged()
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
         _, loss = self(x, y)
         self.log("val/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
 
-    def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        if self.trainer.log_every_n_steps and self.global_step % self.trainer.log_every_n_steps == 0:
-            self.log("train/lr", self._lr(self.global_step), on_step=True, on_epoch=False)
-
-    def _lr(self, step: int) -> float:
+    def lr_at(self, step: int) -> float:
+        """The learning rate of optimizer step ``step`` (0-based), a plain number."""
         o = self.optim
         return lr_at(step, o.lr, o.min_lr, o.warmup_steps, self.max_steps)
 
@@ -101,5 +136,5 @@ class GPTLightningModule(L.LightningModule):
         scaler = getattr(self.trainer.precision_plugin, "scaler", None) is not None
         optimizer = make_adamw(self.model, self.optim, device_type, grad_scaler=scaler)
         base = self.optim.lr
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self._lr(step) / base)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self.lr_at(step) / base)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

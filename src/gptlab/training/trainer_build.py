@@ -19,10 +19,11 @@ class FitCallbacks:
     checkpoint: Any  # ModelCheckpoint: best.ckpt by val/loss, and last.ckpt
     throughput: Any  # Throughput: tokens/s and MFU
     history: Any  # LossHistory: the loss curves' CSVs
+    step_log: Any  # StepLog: the log step (first, so that user callbacks see its state)
     others: list
 
     def all(self) -> list:
-        return [self.checkpoint, self.throughput, self.history, *self.others]
+        return [self.step_log, self.checkpoint, self.throughput, self.history, *self.others]
 
 
 def build_callbacks(
@@ -40,6 +41,7 @@ def build_callbacks(
         LossHistory,
         PeriodicSample,
         RNGState,
+        StepLog,
         StepProgressBar,
         Throughput,
     )
@@ -54,12 +56,16 @@ def build_callbacks(
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
+    throughput = Throughput(tokens_per_step=0, flops_per_token=flops_per_token)
+    history = LossHistory(plots_dir)
+    step_log = StepLog(trainer_cfg.log_every_n_steps, history, throughput)
     # Redrawing the bar every step costs ~15% of a small model's step time on a CPU.
-    bar = [StepProgressBar(refresh_rate=20)] if trainer_cfg.enable_progress_bar else []
+    bar = [StepProgressBar(refresh_rate=20, step_log=step_log)] if trainer_cfg.enable_progress_bar else []
     return FitCallbacks(
         checkpoint=checkpoint,
-        throughput=Throughput(tokens_per_step=0, flops_per_token=flops_per_token),
-        history=LossHistory(plots_dir, every=trainer_cfg.log_every_n_steps),
+        throughput=throughput,
+        history=history,
+        step_log=step_log,
         others=[
             *bar,
             RNGState(),
@@ -115,22 +121,71 @@ def atomic_checkpoint_io() -> Any:
     into a temporary file beside the destination (no second copy in memory), synced and
     renamed; a full disk is one line, and the previous checkpoint stays loadable.
     Remote paths (``s3://...``) keep Lightning's behaviour.
+
+    After a write failed, later writes are skipped: the first error is the one reported
+    (in the background, a full disk would otherwise fail ``best.ckpt`` and then
+    ``last.ckpt``, and the second error would hide the first).
     """
     from lightning.pytorch.plugins.io import TorchCheckpointIO
 
     class AtomicCheckpointIO(TorchCheckpointIO):
+        failed = False
+
         def save_checkpoint(self, checkpoint: dict, path: Any, storage_options: Any = None) -> None:
+            if self.failed:
+                return None
             if storage_options is not None or "://" in str(path):
                 return super().save_checkpoint(checkpoint, path, storage_options)
             import torch
 
             from gptlab.io import atomic_open
 
-            with atomic_open(path, needed=lambda: checkpoint_size(checkpoint)) as f:
-                torch.save(checkpoint, f)
+            try:
+                with atomic_open(path, needed=lambda: checkpoint_size(checkpoint)) as f:
+                    torch.save(checkpoint, f)
+            except BaseException:
+                self.failed = True
+                raise
             return None
 
     return AtomicCheckpointIO()
+
+
+def async_checkpoint_io(inner: Any) -> Any:
+    """Lightning's ``AsyncCheckpointIO`` around ``inner``: a checkpoint is copied on the
+    training thread (a device-to-device copy on a GPU) and serialised, written and synced
+    on a background thread while training goes on.
+
+    ``wait()`` (called at every log step and at the end of training,
+    ``callbacks.StepLog``) blocks until the writes are done and raises a write's error on
+    the training thread, once: training stops at the next log step after a failed write,
+    with the same one-line error as a synchronous write.
+    """
+    from lightning.pytorch.plugins.io import AsyncCheckpointIO
+
+    class WaitableAsyncCheckpointIO(AsyncCheckpointIO):
+        def wait(self) -> None:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None  # a new one is made at the next save
+            self._raise_once()
+
+        def save_checkpoint(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().save_checkpoint(*args, **kwargs)  # raises an earlier write's error
+            except BaseException:
+                self._error = None
+                raise
+
+        def teardown(self) -> None:
+            self.wait()
+
+        def _raise_once(self) -> None:
+            error, self._error = self._error, None
+            if error is not None:
+                raise error
+
+    return WaitableAsyncCheckpointIO(inner)
 
 
 def build_trainer(t: TrainerConfig, callbacks: FitCallbacks, logger: Any, root_dir: Path) -> Any:
@@ -145,7 +200,7 @@ def build_trainer(t: TrainerConfig, callbacks: FitCallbacks, logger: Any, root_d
             logger=logger if logger is not None else False,
             callbacks=callbacks.all(),
             default_root_dir=str(root_dir),
-            plugins=[atomic_checkpoint_io()],
+            plugins=[async_checkpoint_io(atomic_checkpoint_io())],
         )
     except (MisconfigurationException, ValueError, RuntimeError) as exc:
         raise ConfigError(f"bad trainer settings: {exc}") from None
