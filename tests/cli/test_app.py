@@ -13,8 +13,10 @@ QUIET = ("hydra.run.dir=.", "hydra.output_subdir=null", "hydra/job_logging=none"
 
 @pytest.fixture
 def hydra_main(workdir, monkeypatch):
-    """Run ``hydra_entry(task)`` in this process on a given command line; Hydra's globals cleared after."""
+    """Run ``hydra_entry(task)`` in this process on a given command line; Hydra's globals
+    (its config search and the job's HydraConfig) cleared after, so no later test sees them."""
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
 
     def run(task, *args: str, config_name: str = "config"):
         monkeypatch.setattr(sys, "argv", ["prog", *args, *QUIET])
@@ -22,6 +24,7 @@ def hydra_main(workdir, monkeypatch):
 
     yield run
     GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None
 
 
 def _job_name_probe(module: str, seen: list):

@@ -6,7 +6,6 @@ Used by tests/comparison.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from tests.conftest import run_stage
 
@@ -51,7 +50,3 @@ def log_run(
     if finished:
         client.set_terminated(run_id)
     return run_id
-
-
-def sqlite_uri(path: Path) -> str:
-    return f"sqlite:///{path}"

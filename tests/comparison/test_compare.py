@@ -12,8 +12,8 @@ from gptlab.comparison import CompareSettings, RunSummary, by_val_loss, compare,
 from gptlab.comparison.plot import plot_comparison
 from gptlab.comparison.table import duration
 from gptlab.errors import ConfigError, DataError
-from tests.comparison.sweeps import log_run, sqlite_uri
-from tests.conftest import CONF, conf_section
+from tests.comparison.sweeps import log_run
+from tests.conftest import CONF, conf_section, new_mlflow_store
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -24,7 +24,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     experiment ``empty`` (no runs)."""
     from mlflow.tracking import MlflowClient
 
-    uri = sqlite_uri(tmp_path_factory.mktemp("store") / "mlflow.db")
+    uri = new_mlflow_store(tmp_path_factory.mktemp("store"), tmp_path_factory)
     client = MlflowClient(uri)
     exp = client.create_experiment("sweep")
     client.create_experiment("empty")
@@ -128,7 +128,7 @@ def test_an_experiment_without_runs_is_a_clear_error(store, tmp_path):
 def test_a_missing_sqlite_store_is_refused_not_created(tmp_path):
     db = tmp_path / "nothing.db"
     with pytest.raises(ConfigError, match="no MLflow store"):
-        compare(CompareSettings(experiment_name="gptlab", tracking_uri=sqlite_uri(db), out_dir=str(tmp_path), sweep=None))
+        compare(CompareSettings(experiment_name="gptlab", tracking_uri=f"sqlite:///{db}", out_dir=str(tmp_path), sweep=None))
     assert not db.exists()
 
 

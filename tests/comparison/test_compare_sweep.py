@@ -10,7 +10,7 @@ import pytest
 from gptlab.comparison import CompareSettings, compare
 from gptlab.errors import ConfigError, DataError
 from gptlab.sweeps.parent_run import PARENT_RUN_ID_TAG, SweepPlan, finish_parent_run, record_job_result, start_parent_run
-from tests.comparison.sweeps import log_run, sqlite_uri
+from tests.comparison.sweeps import log_run
 from tests.conftest import conf_section
 
 
@@ -32,10 +32,10 @@ def sweep(store: str, sweep_dir, lrs: dict[str, float]) -> str:
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, mlflow_store):
     from mlflow.tracking import MlflowClient
 
-    uri = sqlite_uri(tmp_path / "mlflow.db")
+    uri = mlflow_store
     first = sweep(uri, tmp_path / "multirun/train/2026-01-01_00-00-00", {"1e-3": 2.0, "3e-3": 1.5})
     second = sweep(uri, tmp_path / "multirun/train/2026-01-02_00-00-00", {"1e-2": 3.0, "3e-2": 2.5, "1e-1": 4.0})
     client = MlflowClient(uri)
@@ -82,10 +82,10 @@ def test_an_unknown_sweep_or_a_run_without_children_is_one_line(store, tmp_path)
         compare(settings(uri, tmp_path, single))
 
 
-def test_sweep_latest_in_an_experiment_without_sweeps_is_a_data_error(tmp_path):
+def test_sweep_latest_in_an_experiment_without_sweeps_is_a_data_error(tmp_path, mlflow_store):
     from mlflow.tracking import MlflowClient
 
-    uri = sqlite_uri(tmp_path / "mlflow.db")
+    uri = mlflow_store
     client = MlflowClient(uri)
     log_run(client, client.create_experiment("gptlab"), "single", {}, [(1, 1.0)])
     with pytest.raises(DataError, match="has no sweep"):

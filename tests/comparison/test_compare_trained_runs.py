@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from gptlab.comparison import CompareSettings, compare
-from tests.comparison.sweeps import sqlite_uri, train_sweep
+from tests.comparison.sweeps import train_sweep
 from tests.conftest import conf_section, copy_built
 
 
-def test_compare_two_trained_runs(built_data, workdir):
+def test_compare_two_trained_runs(built_data, workdir, mlflow_store):
     copy_built(built_data, workdir)
-    uri = sqlite_uri(workdir / "mlflow.db")
+    uri = mlflow_store  # workdir/mlflow.db
     reports = train_sweep(uri, "sweep", {"L1": ["model.n_layer=1"], "L2": ["model.n_layer=2"]})
 
     result = compare(conf_section(CompareSettings, "", config_name="compare", experiment_name="sweep", tracking_uri=uri))

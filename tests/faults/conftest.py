@@ -85,9 +85,10 @@ def temporaries(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob(".*") if p.name.endswith((".tmp", ".old")))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(built_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built data, a trained model (tracking off), checkpoints and reports: the previous outputs."""
+    """Read-only: built data, a trained model (tracking off), checkpoints and reports, the
+    previous outputs; made once per session (tests damage a :func:`project` copy)."""
     root = copy_built(built_data, tmp_path_factory.mktemp("trained"))
     old = Path.cwd()
     os.chdir(root)

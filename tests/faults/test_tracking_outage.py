@@ -23,6 +23,7 @@ import pytest
 
 from gptlab.tracking import server as ui
 from gptlab.tracking.outbox import WORST_END_WAIT_S
+from tests.conftest import new_mlflow_store
 from tests.faults.conftest import QUIET, SMOKE, cli
 
 pytestmark = pytest.mark.slow
@@ -33,14 +34,12 @@ START_S = 120.0  # an MLflow server starts in ~5-15 s
 class Server:
     """``mlflow server`` on a free 127.0.0.1 port and a SQLite store, restartable on the same port."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, store_uri: str):
         self.root = root
-        db = root / "mlflow.db"
-        db.touch()
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        self.settings = ui.UiSettings(backend_store_uri=f"sqlite:///{db}", port=port)
+        self.settings = ui.UiSettings(backend_store_uri=store_uri, port=port)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -59,6 +58,14 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGCONT)
             ui.stop(self.proc)
 
+    def kill(self) -> None:
+        """At the end of the module: SIGKILL, no graceful shutdown to wait for (a server
+        that was frozen may hold requests it never answered)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
     def hang(self) -> None:
         """Accepts connections (the kernel does) but never answers: the worst case for timeouts."""
         os.killpg(self.proc.pid, signal.SIGSTOP)
@@ -74,10 +81,11 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    s = Server(tmp_path_factory.mktemp("mlflow-server"))
+    root = tmp_path_factory.mktemp("mlflow-server")
+    s = Server(root, new_mlflow_store(root, tmp_path_factory))  # an empty store: the server need not make its tables
     s.start()
     yield s
-    s.stop()
+    s.kill()
 
 
 def pace(marks: Path, *, step_s: float, at: tuple[int, ...] = (), hold_at: int = -1) -> str:
@@ -120,8 +128,9 @@ def local_steps(root: Path) -> list[int]:
 def test_a_server_stopped_and_restarted_mid_run_loses_nothing(server: Server, project: Path, fault_env):
     marks = project / "marks"
     marks.mkdir()
+    # 20 steps with the server up, 100 without it, then it is back for the last 10 steps.
     proc = train_popen(project, fault_env, f"logger.tracking_uri={server.url}", "logger.experiment_name=outage",
-                       "trainer.max_steps=200", "trainer.val_check_interval=50", "trainer.log_every_n_steps=10",
+                       "trainer.max_steps=130", "trainer.val_check_interval=50", "trainer.log_every_n_steps=10",
                        pace(marks, step_s=0.05, at=(20,), hold_at=120))  # fmt: skip
     try:
         wait_for(lambda: (marks / "step_20").exists(), 300, "step 20", proc)
@@ -150,23 +159,21 @@ def test_a_server_stopped_and_restarted_mid_run_loses_nothing(server: Server, pr
     assert "were not recorded" not in log
     assert run_of(project) == run_id
     assert logged_steps(client, run_id) == local_steps(project)  # no gap where the server was away
-    assert len(local_steps(project)) == 200 // 10
+    assert len(local_steps(project)) == 130 // 10
     assert client.get_run(run_id).info.status == "FINISHED"
     assert not list((project / ".cache/gptlab/mlflow-outbox").glob("*.jsonl"))
 
 
 def test_an_outage_to_the_end_never_stalls_and_sync_sends_the_rest(server: Server, project: Path, fault_env,
                                                                        capsys):  # fmt: skip
-    """The worst case: a server that hangs (accepts connections, never answers) from step 10 to the end."""
+    """The worst case: a server that hangs (accepts connections, never answers) from step 10 to the end.
+
+    What the outage adds to the wall time, against an untracked run and one with the server
+    up, is bench/bench_tracking_outage.py's figure (BENCHMARKS.md "Faults"); here, the
+    run's own bounded wait at the end."""
     marks = project / "marks"
     marks.mkdir()
     args = ("trainer.max_steps=100", "trainer.val_check_interval=50", pace(marks, step_s=0.05, at=(10,)))
-
-    t0 = time.monotonic()
-    res = cli("train", *SMOKE, *QUIET, *args, "logger=none", cwd=project, env=fault_env)
-    untracked_s = time.monotonic() - t0
-    assert res.returncode == 0, res.stderr[-3000:]
-    (marks / "step_10").unlink()
 
     t0 = time.monotonic()
     proc = train_popen(project, fault_env, f"logger.tracking_uri={server.url}", "logger.experiment_name=hang", *args)
@@ -186,10 +193,8 @@ def test_an_outage_to_the_end_never_stalls_and_sync_sends_the_rest(server: Serve
     # The only wait on the server is at the end (training itself never calls it): bounded by
     # one request in flight (timeout 5 s, one retry).
     waited_s = float(re.search(r"waited ([0-9.]+) s", line).group(1))
-    extra_s = hung_s - untracked_s
     with capsys.disabled():
-        print(f"\ntracking outage to the end (hung server): {hung_s:.1f} s vs {untracked_s:.1f} s untracked "
-              f"({extra_s:+.1f} s); waited {waited_s:.1f} s at the end")  # fmt: skip
+        print(f"\ntracking outage to the end (hung server): {hung_s:.1f} s; waited {waited_s:.1f} s at the end")
     assert waited_s <= WORST_END_WAIT_S  # the run's own bounded wait (request timeouts), not a speed target
     assert (project / "artifacts/model/model.safetensors").is_file()  # the model directory landed
     (pending,) = (project / ".cache/gptlab/mlflow-outbox").glob("*.jsonl")

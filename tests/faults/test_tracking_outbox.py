@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from gptlab.tracking import outbox as ob
-from tests.conftest import compose
+from tests.conftest import compose, new_mlflow_store
 
 
 class FakeClient:
@@ -189,10 +189,10 @@ def test_a_write_after_the_end_is_kept_for_sync(tmp_path):
 
 @pytest.fixture(scope="module")
 def sqlite_store(tmp_path_factory):
-    """A scratch SQLite store (its tables take seconds to make: once per module)."""
+    """A scratch SQLite store, shared by the module's tests."""
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{tmp_path_factory.mktemp('outbox-store') / 'mlflow.db'}"
+    uri = new_mlflow_store(tmp_path_factory.mktemp("outbox-store"), tmp_path_factory)
     client = MlflowClient(uri)
     return uri, client, client.create_experiment("e")
 

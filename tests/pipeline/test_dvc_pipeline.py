@@ -17,7 +17,7 @@ import pytest
 
 from gptlab.params import compose_params
 from gptlab.runtime.programs import child_env
-from tests.conftest import CONF, REPO, SMALL_CORPUS
+from tests.conftest import CONF, REPO, SMALL_CORPUS, new_mlflow_store
 from tests.runtime.environment import not_activated
 
 
@@ -83,19 +83,21 @@ def test_repro_build_runs_the_data_half_and_reruns_only_what_changed(repo_copy, 
 
 
 @pytest.mark.slow
-def test_dvc_exp_run_composes_conf_and_runs_the_whole_chain(repo_copy, subprocess_env):
+def test_dvc_exp_run_composes_conf_and_runs_the_whole_chain(repo_copy, subprocess_env, tmp_path_factory):
     env = dict(subprocess_env, GPTLAB_CONF_DIR=str(repo_copy / "conf"))
-    # DDP on two CPU processes, launched by DVC: the trainer flags reach it through params.yaml.
+    new_mlflow_store(repo_copy, tmp_path_factory)  # an empty store: its tables are not what runs here
+    # DDP on two CPU processes, launched by DVC: the trainer flags reach it through params.yaml
+    # (the smoke preset's 30 steps shortened: a -S override on top of a preset).
     res = _dvc(
         ["exp", "run", "-S", "experiment=smoke", "-S", "data=file", "-S", "data.path=corpus.txt",
-         "-S", "trainer=ddp_cpu", "-S", "logger.tracking_uri=sqlite:///mlflow.db"],
+         "-S", "trainer=ddp_cpu", "-S", "trainer.max_steps=10", "-S", "logger.tracking_uri=sqlite:///mlflow.db"],
         repo_copy, env,
-    )
+    )  # fmt: skip
     assert _ran(res) == ["prepare", "tokenize", "build", "train", "evaluate", "sample"]
     params = (repo_copy / "params.yaml").read_text()
     assert "source: file" in params and "n_layer: 1" in params
     report = json.loads((repo_copy / "reports/train.json").read_text())
-    assert report["steps"] == 30 and report["world_size"] == 2
+    assert report["steps"] == 10 and report["world_size"] == 2
     assert (repo_copy / "artifacts/model/model.safetensors").is_file()
     metrics = json.loads((repo_copy / "reports/metrics.json").read_text())
     assert metrics["val"]["bits_per_char"] > 0
@@ -111,14 +113,19 @@ def test_dvc_exp_run_composes_conf_and_runs_the_whole_chain(repo_copy, subproces
 
 
 @pytest.mark.slow
-def test_queued_dvc_grid_runs_and_each_experiment_is_an_mlflow_run(repo_copy, subprocess_env):
+def test_queued_dvc_grid_runs_and_each_experiment_is_an_mlflow_run(repo_copy, subprocess_env, tmp_path_factory):
+    """A ``-S`` grid queued and run by the queue's worker, each experiment in a temporary
+    copy of the repository: each is its own MLflow run in the project's store (the default
+    ``sqlite:///mlflow.db``), and ``dvc exp show`` has its metrics. Queued up to the train
+    stage, which makes the run and reports val_loss: the stages after it are the chain test's."""
     import time
 
     from mlflow.tracking import MlflowClient
 
     env = dict(subprocess_env, GPTLAB_CONF_DIR=str(repo_copy / "conf"))
+    new_mlflow_store(repo_copy, tmp_path_factory)  # an empty store: its tables are not what runs here
     _dvc(["exp", "run", "--queue", "-S", "experiment=smoke", "-S", "data=file", "-S", "data.path=corpus.txt",
-         "-S", "trainer.max_steps=10", "-S", "optim.lr=1e-3,3e-3"], repo_copy, env)
+         "-S", "trainer.max_steps=10", "-S", "optim.lr=1e-3,3e-3", "train"], repo_copy, env)  # fmt: skip
     _dvc(["queue", "start", "-j", "1"], repo_copy, env)
     deadline = time.time() + 600
     while time.time() < deadline:

@@ -15,7 +15,7 @@ from gptlab import serve
 from gptlab.errors import ConfigError, MissingProgramError
 from gptlab.serving import server
 from gptlab.serving.server import ServeSettings
-from tests.conftest import CONF
+from tests.conftest import CONF, new_mlflow_store
 
 SECRET_URI = "https://alice:s3cret@mlflow.example:5000"
 
@@ -111,7 +111,7 @@ def test_a_port_in_use_is_an_error_naming_the_key_as_the_cli_takes_it():
 def empty_store(tmp_path_factory) -> str:
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{tmp_path_factory.mktemp('serve-store') / 'mlflow.db'}"
+    uri = new_mlflow_store(tmp_path_factory.mktemp("serve-store"), tmp_path_factory)
     client = MlflowClient(uri)
     client.create_registered_model("known")  # no versions, no alias
     return uri

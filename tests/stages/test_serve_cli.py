@@ -243,10 +243,10 @@ def test_ctrl_c_stops_the_cli_and_the_server(served):
         assert sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_a_missing_champion_is_one_line_and_exit_code_2(tmp_path, subprocess_env):
+def test_a_missing_champion_is_one_line_and_exit_code_2(tmp_path, mlflow_store, subprocess_env):
     from mlflow.tracking import MlflowClient
 
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = mlflow_store
     MlflowClient(store).create_registered_model("gptlab-file-char")  # registered, never evaluated
     res = subprocess.run(
         [sys.executable, "-m", "gptlab.serve", "data=file", f"tracking_uri={store}", f"port={free_port()}"],

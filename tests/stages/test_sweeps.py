@@ -12,15 +12,19 @@ import pytest
 import yaml
 
 from gptlab.sweeps.parent_run import BEST_RUN_TAG, PARENT_ROLE, PARENT_RUN_ID_TAG, ROLE_TAG
-from tests.conftest import REPO, copy_built
+from tests.conftest import REPO, copy_built, new_mlflow_store
 
 FAST = ("experiment=smoke", "data=file", "data.path=corpus.txt", "train.sample_every_n_val=0",
         "trainer.enable_progress_bar=false", "trainer.max_steps=4", "trainer.val_check_interval=2")
 
 
 @pytest.fixture
-def built(built_data, tmp_path) -> Path:
-    return copy_built(built_data, tmp_path)
+def built(built_data, tmp_path, tmp_path_factory) -> Path:
+    """Built data and an empty MLflow store where the train stage's default URI points
+    (sqlite:///mlflow.db): the sweep's process and its jobs need not make its tables."""
+    copy_built(built_data, tmp_path)
+    new_mlflow_store(tmp_path, tmp_path_factory)
+    return tmp_path
 
 
 def _train(args, cwd, env, timeout=900, ok=True):
@@ -102,8 +106,11 @@ def test_optuna_search_records_the_best_trial(built, subprocess_env):
 
 
 @pytest.mark.slow
-def test_parallel_joblib_jobs_lose_no_mlflow_run(built, subprocess_env):
-    """8 jobs, 2 at a time, against one fresh SQLite store."""
+def test_parallel_joblib_jobs_lose_no_mlflow_run(built_data, tmp_path, subprocess_env):
+    """8 jobs, 2 at a time, against one fresh SQLite store: no store file at the start
+    (the sweep makes its tables), unlike the other tests here."""
+    built = copy_built(built_data, tmp_path)
+    assert not (built / "mlflow.db").exists()
     _train(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *FAST,
             "model.n_layer=1,2", "optim.lr=1e-3,2e-3,3e-3,4e-3"], built, subprocess_env)
     runs = _runs(built)

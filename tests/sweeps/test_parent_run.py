@@ -27,12 +27,12 @@ from gptlab.sweeps.parent_run import (
     swept_keys,
     unique_child_name,
 )
-from tests.conftest import CONF
+from tests.conftest import CONF, new_mlflow_store
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('sweeps') / 'mlflow.db'}"
+    return new_mlflow_store(tmp_path_factory.mktemp("sweeps"), tmp_path_factory)
 
 
 def plan(store: str, sweep_dir: Path, **kw) -> SweepPlan:

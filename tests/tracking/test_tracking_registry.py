@@ -15,15 +15,16 @@ import pytest
 from gptlab.tracking import registry
 from gptlab.tracking.registry import BITS_TAG, CHAMPION, CHAMPION_BITS_TAG, COMPARED_TAG, MODEL_TAG, PROMOTION_TAG
 from gptlab.tracking.store import TrackingStore
+from tests.conftest import new_mlflow_store
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> TrackingStore:
-    """A scratch SQLite store with one experiment (created once: migrations take a second)."""
+    """A scratch SQLite store with one experiment, shared by the module's tests."""
     root = tmp_path_factory.mktemp("registry")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # logged models' artifact folders land next to the store
-        s = TrackingStore(f"sqlite:///{root / 'mlflow.db'}")
+        s = TrackingStore(new_mlflow_store(root, tmp_path_factory))
         s.ensure_experiment("gptlab")
     return s
 

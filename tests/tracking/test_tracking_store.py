@@ -74,14 +74,14 @@ def test_the_lock_serialises_writers_of_one_sqlite_store(tmp_path):
         pass
 
 
-def test_the_fluent_api_is_pointed_at_the_store_only_inside_active_run(tmp_path, monkeypatch):
+def test_the_fluent_api_is_pointed_at_the_store_only_inside_active_run(tmp_path, mlflow_store, monkeypatch):
     import mlflow
 
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
-    store = TrackingStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = TrackingStore(mlflow_store)
     run_id = store.client.create_run(store.ensure_experiment("e")).info.run_id
     with store.active_run(run_id) as run:
         assert run.info.run_id == run_id

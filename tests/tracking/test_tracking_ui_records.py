@@ -22,7 +22,7 @@ from gptlab.tracking.datasets import (
     split_dataset,
 )
 from gptlab.tracking.store import EXPERIMENT_KIND_TAG, TRAINING_KIND, TrackingStore
-from tests.conftest import copy_built, run_stage
+from tests.conftest import copy_built, new_mlflow_store, run_stage
 
 SHA = {s: c * 64 for s, c in (("train", "a"), ("val", "b"), ("test", "c"))}
 
@@ -39,7 +39,7 @@ def meta(files: bool = True, test_tokens: int = 30) -> DatasetMeta:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('ui-records') / 'mlflow.db'}"
+    return new_mlflow_store(tmp_path_factory.mktemp("ui-records"), tmp_path_factory)
 
 
 def new_run(store: str, experiment: str = "gptlab"):
@@ -142,7 +142,7 @@ def test_system_metrics_off_starts_no_monitor(store):
 
 
 @pytest.mark.slow
-def test_a_trained_and_evaluated_run_has_all_of_it(built_data, workdir):
+def test_a_trained_and_evaluated_run_has_all_of_it(built_data, workdir, tmp_path_factory):
     """The real train and evaluate stages: experiment kind, three dataset inputs with the
     split hashes of meta.json, the evaluated splits, and system metrics."""
     pytest.importorskip("psutil", reason="MLflow's system-metrics monitor needs psutil")
@@ -151,7 +151,7 @@ def test_a_trained_and_evaluated_run_has_all_of_it(built_data, workdir):
     from gptlab.dataset import load_meta
 
     copy_built(built_data, workdir)
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    uri = new_mlflow_store(workdir, tmp_path_factory)
     common = ("experiment=smoke", "data=file", "data.path=corpus.txt", f"logger.tracking_uri={uri}")
     run_stage("train", *common, "train.sample_every_n_val=0", "trainer.max_steps=40",
               "logger.system_metrics_interval_s=0.5")  # fmt: skip

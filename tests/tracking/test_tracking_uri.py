@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gptlab.tracking import normalize_tracking_uri, project_root, redact_uri, sqlite_path
+from tests.conftest import new_mlflow_store
 
 
 @pytest.fixture
@@ -61,11 +62,11 @@ def test_credentials_are_redacted_and_plain_uris_kept():
 
 
 @pytest.fixture
-def store_with_a_run(project) -> tuple[Path, str]:
+def store_with_a_run(project, tmp_path_factory) -> tuple[Path, str]:
     """``<root>/mlflow.db`` holding experiment ``gptlab`` with one finished run."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    client = MlflowClient(new_mlflow_store(project, tmp_path_factory))
     exp = client.create_experiment("gptlab")
     run = client.create_run(exp, run_name="r1")
     client.log_metric(run.info.run_id, "val/loss", 1.5, step=1)
