@@ -49,12 +49,6 @@ def window_block(data: np.ndarray, starts: np.ndarray, context: int) -> torch.Te
     return torch.from_numpy(np.asarray(data[idx], dtype=np.int64))
 
 
-def windows_at(data: np.ndarray, starts: np.ndarray, context: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs and next-token targets for windows starting at ``starts``: (B, T) each, int64."""
-    block = window_block(data, starts, context)
-    return block[:, :-1], block[:, 1:]
-
-
 def fits_on_device(nbytes: int, device: torch.device) -> bool:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)

@@ -165,10 +165,12 @@ def async_checkpoint_io(inner: Any) -> Any:
 
     class WaitableAsyncCheckpointIO(AsyncCheckpointIO):
         def wait(self) -> None:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None  # a new one is made at the next save
-            self._raise_once()
+            # Lightning's own teardown shuts the writer thread down (the next save starts a
+            # new one) and raises a write's error; the error is raised here once.
+            try:
+                super().teardown()
+            finally:
+                self._error = None
 
         def save_checkpoint(self, *args: Any, **kwargs: Any) -> None:
             try:
@@ -179,11 +181,6 @@ def async_checkpoint_io(inner: Any) -> Any:
 
         def teardown(self) -> None:
             self.wait()
-
-        def _raise_once(self) -> None:
-            error, self._error = self._error, None
-            if error is not None:
-                raise error
 
     return WaitableAsyncCheckpointIO(inner)
 
