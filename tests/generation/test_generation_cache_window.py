@@ -57,7 +57,7 @@ def test_chunked_cached_and_uncached_greedy_agree_past_the_context(pos_encoding:
 
 
 def test_generate_builds_the_lm_with_the_configured_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gptlab.model
+    import gptlab.model.incremental
 
     built: list[tuple[bool, str]] = []
 
@@ -66,7 +66,7 @@ def test_generate_builds_the_lm_with_the_configured_window(monkeypatch: pytest.M
             built.append((use_cache, window))
             super().__init__(model, use_cache=use_cache, window=window, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(gptlab.model, "IncrementalLM", Recording)
+    monkeypatch.setattr(gptlab.model.incremental, "IncrementalLM", Recording)  # what the family builds
     model = tiny_gpt("learned")
     for window in ("exact", "chunked"):
         generate(model, TOK, ["ab"], GenerationConfig(strategy="greedy", max_new_tokens=3, cache_window=window))

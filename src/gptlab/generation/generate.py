@@ -1,9 +1,10 @@
 """The public entry point: prompts in, completion texts out.
 
 How the model is passed. ``generate(model, tokenizer, prompts, cfg)`` wraps a trained
-``gptlab.model.GPT`` as ``IncrementalLM(model, use_cache=cfg.use_cache,
-window=cfg.cache_window)``; the import happens inside the call, so importing this
-package never loads the model code.
+``gptlab.model`` model of any kind with ``gptlab.model.incremental_lm(model,
+use_cache=cfg.use_cache, window=cfg.cache_window)`` (a GPT's KV cache, a recurrent
+model's hidden state); the import happens inside the call, so importing this package
+never loads the model code.
 Anything that already implements the incremental interface (see
 :class:`~gptlab.generation.protocols.IncrementalLMLike`) goes in the keyword ``lm=``
 instead, with ``model=None`` -- the tests' fake models do that, and so can a caller
@@ -71,7 +72,7 @@ def generate(
     """For each prompt, ``cfg.num_samples`` completion texts (prompt not included).
 
     Args:
-        model: a ``gptlab.model.GPT`` (wrapped in ``IncrementalLM``), or None with ``lm``.
+        model: a ``gptlab.model`` model (wrapped by ``incremental_lm``), or None with ``lm``.
         tokenizer: encodes prompts and decodes completions.
         prompts: the prompts; an empty one starts from the end-of-text token.
         cfg: decoding settings.
@@ -221,9 +222,10 @@ def _resolve_lm(model: Any, lm: IncrementalLMLike | None, cfg: GenerationConfig)
     if lm is not None:
         return lm
     # Imported here so that gptlab.generation does not depend on gptlab.model at import time.
-    from gptlab.model import IncrementalLM
+    # The family picks the wrapper: the KV cache for a GPT, the hidden state for the others.
+    from gptlab.model import incremental_lm
 
-    return IncrementalLM(model, use_cache=cfg.use_cache, window=cfg.cache_window)
+    return incremental_lm(model, use_cache=cfg.use_cache, window=cfg.cache_window)
 
 
 def _device_of(model: Any, lm: IncrementalLMLike) -> torch.device:

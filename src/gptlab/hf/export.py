@@ -8,7 +8,8 @@
       special_tokens_map.json
 
 Learned or sinusoidal positions go to GPT-2 (:mod:`gptlab.hf.gpt2`), rotary positions to
-GPT-NeoX (:mod:`gptlab.hf.neox`). What neither can express (RMSNorm) is one ConfigError
+GPT-NeoX (:mod:`gptlab.hf.neox`). What neither can express (RMSNorm, a model that is not
+a GPT: the bigram and recurrent kinds) is one ConfigError
 naming it, never a model that would compute something else. Writing needs safetensors and
 JSON only; the directory appears whole or not at all (written under a temporary name).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_path
-from gptlab.model import GPT, GPTConfig
+from gptlab.model import GPT, GPTConfig, supports
 from gptlab.tokenizer.base import Tokenizer
 from gptlab.tokenizer.config import PAD_TOKEN
 
@@ -33,6 +34,8 @@ CONFIG = "config.json"
 
 def unmappable(config: GPTConfig) -> list[str]:
     """What in ``config`` has no Hugging Face equivalent ([] when it exports)."""
+    if not supports(config, "hf_export"):  # the bigram and recurrent kinds
+        return [f"model.kind={config.kind} (only a GPT maps to GPT-2 or GPT-NeoX)"]
     problems = []
     if config.norm != "layernorm":
         problems.append(f"model.norm={config.norm} (GPT-2 and GPT-NeoX use LayerNorm)")

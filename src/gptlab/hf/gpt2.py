@@ -128,6 +128,7 @@ def config_from_gpt2(hf: Mapping[str, Any], where: str) -> GPTConfig:
     )  # fmt: skip
     need("add_cross_attention", not hf.get("add_cross_attention", False), "gptlab is decoder-only")
     return GPTConfig(
+        kind="gpt",
         vocab_size=vocab_size,
         context_size=context_size,
         n_layer=n_layer,

@@ -135,6 +135,7 @@ def config_from_neox(hf: Mapping[str, Any], where: str) -> GPTConfig:
     if problems:
         raise CheckpointError(f"{where}: this GPT-NeoX model cannot be imported: {'; '.join(problems)}")
     return GPTConfig(
+        kind="gpt",
         vocab_size=int(hf["vocab_size"]),
         context_size=int(hf["max_position_embeddings"]),
         n_layer=int(hf["num_hidden_layers"]),

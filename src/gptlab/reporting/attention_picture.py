@@ -34,11 +34,14 @@ class AttentionPlotConfig:
 
 
 def describe_model(loaded: LoadedModel) -> str:
-    """``char GPT L4 H4 E128 T64, 2000 steps``: enough to tell pictures apart."""
+    """``char GPT L4 H4 E128 T64, 2000 steps`` (``char LSTM lstm-L2E224-T64, ...`` for
+    the other kinds): enough to tell pictures apart."""
     m = loaded.model.config
     kind = getattr(loaded.tokenizer, "kind", "?")
     steps = (loaded.info.get("training") or {}).get("steps")
     trained = f", {steps} steps" if steps is not None else ""
+    if m.kind != "gpt":
+        return f"{kind} {m.kind.upper()} {m.describe()}{trained}"
     return f"{kind} GPT L{m.n_layer} H{m.n_head} E{m.n_embd} T{m.context_size}{trained}"
 
 
@@ -48,7 +51,10 @@ def attention_picture(loaded: LoadedModel, text: str, cfg: AttentionPlotConfig, 
 
     from gptlab.reporting.attention_plot import plot_attention
 
+    from gptlab.model import require
+
     model, tokenizer = loaded.model, loaded.tokenizer
+    require(model.config, "attention_maps", "cannot draw the attention picture")
     ids = list(tokenizer.encode(text))  # unencodable text: the tokenizer's own TokenizerError
     if not ids:
         raise ConfigError("the prompt is empty: give some text to draw the attention over")
@@ -65,6 +71,22 @@ def attention_picture(loaded: LoadedModel, text: str, cfg: AttentionPlotConfig, 
     maps = maps[:, 0].float().cpu().numpy()
     labels = [tokenizer.decode([i]) for i in ids]
     return plot_attention(maps, labels, cfg.out, title=f"attention · {describe_model(loaded)}")
+
+
+def sample_stage_picture(loaded: LoadedModel, text: str, cfg: AttentionPlotConfig, device: str | None = None) -> Path:
+    """The ``sample`` stage's picture: the attention over ``text``, or, for a model with no
+    attention (bigram, RNN, LSTM, GRU), a picture saying so (DVC declares the file)."""
+    from gptlab.model import supports
+
+    if supports(loaded.model.config, "attention_maps"):
+        return attention_picture(loaded, text, cfg, device)
+    from gptlab.reporting.figure import pyplot, save_png
+
+    plt = pyplot()
+    fig = plt.figure(figsize=(6, 1.6))
+    fig.text(0.5, 0.5, f"{describe_model(loaded)}\nhas no attention to draw: its memory is a hidden state",
+             ha="center", va="center", fontsize=10)  # fmt: skip
+    return save_png(fig, cfg.out)
 
 
 def draw_model_attention(model_dir: str, text: str, cfg: AttentionPlotConfig, device: str = "auto") -> Path:

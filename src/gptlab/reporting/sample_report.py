@@ -72,7 +72,7 @@ def sample_report(
     from gptlab.checkpoint import load_model_dir
     from gptlab.generation import generate
     from gptlab.io import atomic_write_text
-    from gptlab.reporting.attention_picture import attention_picture, describe_model
+    from gptlab.reporting.attention_picture import describe_model, sample_stage_picture
     from gptlab.reporting.samples_md import StrategySamples, describe_generation, render_samples
     from gptlab.runtime import resolve_device
     from gptlab.tracking import training_run
@@ -96,7 +96,7 @@ def sample_report(
     log.info("wrote %s", out)
 
     first = results[0]
-    picture = attention_picture(
+    picture = sample_stage_picture(
         loaded, sample_cfg.prompts[0] + first.completions[0][0], attention_cfg, device
     )
     log.info("wrote %s", picture)

@@ -24,7 +24,7 @@ from typing import Any
 
 from gptlab.config import to_dataclass
 from gptlab.errors import ConfigError
-from gptlab.model import GPTConfig
+from gptlab.model import GPTConfig, ModelConfig, parse_model_config, require
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,16 @@ TRAINING_CHOICES = ("dropout",)
 
 def model_config(
     model_section: Any, init_from: str | None, vocab_size: int, overridden: Iterable[str] | None = None
-) -> GPTConfig:
+) -> ModelConfig:
     """The model config of a fit: the ``model`` section, or the checkpoint's with ``init_from``.
 
     ``vocab_size`` is the dataset's. ``overridden``: the ``model`` keys set on the command
     line (None: read them from Hydra's overrides, when running under Hydra).
     """
-    composed = to_dataclass(GPTConfig, model_section, "model", vocab_size=vocab_size)
+    composed = parse_model_config(model_section, "model", vocab_size=vocab_size)
     if not init_from:
         return composed
+    require(composed, "init_from", f"train.init_from={init_from}")
     from gptlab.hf.import_hf import read_pretrained
 
     pretrained = read_pretrained(init_from).config

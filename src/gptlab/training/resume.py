@@ -9,7 +9,8 @@ import torch
 
 from gptlab.config import PathsConfig
 from gptlab.errors import CheckpointError
-from gptlab.model import GPTConfig
+from gptlab.model import ModelConfig
+from gptlab.model.family import DEFAULT_KIND
 from gptlab.training.lineage import Lineage
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def resolve_resume(resume: str | None, paths: PathsConfig) -> Path | None:
     return path
 
 
-def read_checkpoint(path: Path, model: GPTConfig, lineage: Lineage | None = None) -> dict:
+def read_checkpoint(path: Path, model: ModelConfig, lineage: Lineage | None = None) -> dict:
     """Open a Lightning checkpoint of *this run's own directory* and check it fits.
 
     Lightning checkpoints are pickles: only resume from files you wrote yourself. Model
@@ -52,6 +53,8 @@ def read_checkpoint(path: Path, model: GPTConfig, lineage: Lineage | None = None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a gptlab training checkpoint")
     saved = (ckpt.get("hyper_parameters") or {}).get("model")
+    if saved is not None:  # a checkpoint written before model.kind existed is a GPT's
+        saved = {"kind": DEFAULT_KIND, **saved}
     if saved is not None and saved != model.to_dict():
         diff = sorted(k for k in set(saved) | set(model.to_dict()) if saved.get(k) != model.to_dict().get(k))
         detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs config {model.to_dict().get(k)!r}" for k in diff)
