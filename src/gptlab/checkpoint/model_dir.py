@@ -2,7 +2,7 @@
 
     artifacts/model/
       model.safetensors   weights (safetensors: loading never unpickles anything)
-      config.json         {"format_version", "model": GPTConfig, "lineage": {...}, "training": {...}}
+      config.json         {"format_version", "model": the model config (any kind), "lineage": {...}, "training": {...}}
       tokenizer.json      the tokenizer the model was trained with
 
 The whole directory is written under a temporary name and renamed into place.
@@ -29,7 +29,7 @@ TOKENIZER = "tokenizer.json"
 
 @dataclass
 class LoadedModel:
-    model: Any  # gptlab.model.GPT, in eval mode
+    model: Any  # a gptlab.model model of any kind (GPT, RecurrentLM, ...), in eval mode
     tokenizer: Any  # gptlab.tokenizer.Tokenizer
     info: dict  # the parsed config.json
     path: Path
@@ -86,12 +86,14 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from gptlab.model import GPT, GPTConfig
-    from gptlab.tokenizer import load_tokenizer
+    from gptlab.model import build_model, config_from_dict
+    from gptlab.model.family import clean_state_dict
 
     path = Path(path)
     info = read_model_info(path)
-    config = GPTConfig.from_dict(info["model"])
+    if (info.get("lora") or {}).get("model_dir") == "adapter":
+        return _load_lora_adapter_dir(path, info, device)
+    config = config_from_dict(info["model"])  # any kind; a dict without `kind` is a GPT's
     weights = path / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{path} has no {WEIGHTS}")
@@ -99,22 +101,43 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights} is not a valid safetensors file ({exc}); it was not loaded") from None
-    model = GPT(config)
-    missing, unexpected = model.load_state_dict(GPT.clean_state_dict(state), strict=False)
+    model = build_model(config)
+    try:
+        missing, unexpected = model.load_state_dict(clean_state_dict(state), strict=False)
+    except RuntimeError:  # a tensor of another shape: the weights of another model
+        raise CheckpointError(f"{weights} does not match its config ({config.describe()}): tensor shapes differ") from None
     # A tied head is saved once; any other gap means the weights belong to another model.
-    missing = [k for k in missing if not (config.tie_weights and k.endswith("lm_head.weight"))]
+    missing = [k for k in missing if not (getattr(config, "tie_weights", False) and k.endswith("lm_head.weight"))]
     if missing or unexpected:
         raise CheckpointError(
             f"{weights} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}"
         )
+    tokenizer = _checked_tokenizer(path, info, config.vocab_size)
+    model.to(device).eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info, path=path)
+
+
+def _checked_tokenizer(path: Path, info: dict, vocab_size: int) -> Any:
+    from gptlab.tokenizer import load_tokenizer
+
     tok_path = path / TOKENIZER
     tokenizer = load_tokenizer(tok_path)
     expected = info.get("lineage", {}).get("tokenizer_sha256")
     if expected and sha256_file(tok_path) != expected:
         raise CheckpointError(f"{tok_path} is not the tokenizer this model was trained with (sha256 differs)")
-    if tokenizer.vocab_size != config.vocab_size:
+    if tokenizer.vocab_size != vocab_size:
         raise CheckpointError(
-            f"tokenizer vocabulary ({tokenizer.vocab_size}) does not match the model's ({config.vocab_size})"
+            f"tokenizer vocabulary ({tokenizer.vocab_size}) does not match the model's ({vocab_size})"
         )
+    return tokenizer
+
+
+def _load_lora_adapter_dir(path: Path, info: dict, device: str | torch.device) -> LoadedModel:
+    """A LoRA fine-tune written as its adapter alone (train.lora.model_dir=adapter): the base
+    model it names, refused if its weights changed, with the adapter merged in."""
+    from gptlab.training.lora import load_adapter_model
+
+    model = load_adapter_model(path, info)
+    tokenizer = _checked_tokenizer(path, info, model.config.vocab_size)
     model.to(device).eval()
     return LoadedModel(model=model, tokenizer=tokenizer, info=info, path=path)

@@ -1,4 +1,4 @@
-"""The Lightning adapter around the plain :class:`gptlab.model.GPT`."""
+"""The Lightning adapter around a plain model of :mod:`gptlab.model` (any kind: the family builds it)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import lightning as L
 import torch
 
 from gptlab.errors import TrainingDiverged
-from gptlab.model import GPT, GPTConfig
-from gptlab.training.config import OptimConfig
+from gptlab.model import ModelConfig, build_model
+from gptlab.training.config import LoraConfig, OptimConfig
+from gptlab.training.lora import add_lora, has_lora, lora_record
 from gptlab.training.optim import make_adamw
 from gptlab.training.schedule import lr_at
 
@@ -19,18 +20,22 @@ from gptlab.training.schedule import lr_at
 class GPTLightningModule(L.LightningModule):
     def __init__(
         self,
-        model_config: GPTConfig,
+        model_config: ModelConfig,
         optim: OptimConfig,
         max_steps: int,
         compile: bool = False,
         lineage: dict | None = None,
+        lora: LoraConfig | None = None,
     ):
         super().__init__()
         self.model_config = model_config
         self.optim = optim
         self.max_steps = max_steps
         self.compile = compile
-        self.model = GPT(model_config)
+        self.model = build_model(model_config)
+        # LoRA (train.lora.r): peft's adapters go in by add_lora, after the pretrained
+        # weights are loaded into the plain model.
+        self.lora = lora if lora is not None and lora.enabled else None
         # Kept in the checkpoint, so a .ckpt knows the model it belongs to; gptlab logs
         # the full resolved config to MLflow itself, hence logger=False.
         self.save_hyperparameters(
@@ -40,6 +45,8 @@ class GPTLightningModule(L.LightningModule):
                 "max_steps": max_steps,
                 # What the run was trained on: resume refuses a checkpoint whose data differ.
                 "lineage": dict(lineage or {}),
+                # Only in LoRA runs: other checkpoints keep the keys they always had.
+                **({"lora": lora_record(self.lora)} if self.lora is not None else {}),
             },
             logger=False,
         )
@@ -48,7 +55,14 @@ class GPTLightningModule(L.LightningModule):
         self._last_loss: torch.Tensor | None = None
         self._checked_step = 0
 
+    def add_lora(self) -> None:
+        """Inject the LoRA adapters (once; nothing without train.lora.r): from then on only
+        they train, and the optimizer holds only them."""
+        if self.lora is not None and not has_lora(self.model):
+            add_lora(self.model, self.lora)
+
     def configure_model(self) -> None:
+        self.add_lora()  # a no-op when fit added them already, as it does
         if self.compile and self._compiled is None:
             # Stored outside nn.Module registration: the checkpoint keeps the plain
             # parameter names, so compiled and uncompiled runs share checkpoints.
