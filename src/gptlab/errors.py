@@ -72,3 +72,14 @@ class TrainingInterrupted(GptlabError):
 
 class MissingProgramError(GptlabError):
     """A program gptlab starts (``uvicorn``, ``bash``, ``git``...) is not installed."""
+
+
+class TrackingAuthError(ConfigError):
+    """The MLflow tracking server refused the login (wrong or missing
+    ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``) or the permission.
+
+    Exit code 77 (``EX_NOPERM``), as for the filesystem's "permission denied": scripts
+    tell it from a server that cannot be reached (2).
+    """
+
+    exit_code = 77

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gptlab.errors import ConfigError, StoreError
-from gptlab.tracking.uri import normalize_tracking_uri, redact_uri, sqlite_path
+from gptlab.errors import ConfigError, StoreError, TrackingAuthError
+from gptlab.tracking.uri import normalize_tracking_uri, redact_uri, split_credentials, sqlite_path
 
 # MLflow's defaults (120 s timeout, 7 retries with exponential back-off) stall a stage for
 # minutes on a dead server. A user's own setting of either variable wins.
@@ -37,6 +37,43 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Where MLflow's client reads a tracking server's login, at each request. gptlab reads and
+# writes credentials only here (never in the config, params.yaml, MLflow params or logs).
+USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
+PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
+TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
+
+
+def login_from_uri(uri: str) -> tuple[str, bool]:
+    """``uri`` without its login, and whether it had one; the login moves into this process's
+    environment (``MLFLOW_TRACKING_USERNAME``/``PASSWORD``, inherited by its children).
+
+    MLflow puts the server URL into its error messages (``API request to http://...
+    failed``), and gptlab prints those: a login kept in the URI would end up on screen
+    and in logs. The environment is where MLflow's client reads a login anyway.
+    """
+    bare, username, password = split_credentials(uri)
+    if username is None and password is None:
+        return uri, False
+    if username:
+        os.environ[USERNAME_ENV] = username
+    if password is not None:
+        os.environ[PASSWORD_ENV] = password
+    return bare, True
+
+
+def login_header() -> dict[str, str]:
+    """The ``Authorization`` header MLflow's client would send (basic login first, then a token)."""
+    import base64
+
+    username, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
+    if username and password:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+    if os.environ.get(TOKEN_ENV):
+        return {"Authorization": f"Bearer {os.environ[TOKEN_ENV]}"}
+    return {}
 
 
 def bound_http_waits() -> None:
@@ -71,7 +108,7 @@ class TrackingStore:
     """
 
     def __init__(self, uri: str):
-        self.uri = normalize_tracking_uri(str(uri))
+        self.uri, self._had_login = login_from_uri(normalize_tracking_uri(str(uri)))
         self._client: Any = None
         bound_http_waits()
 
@@ -80,7 +117,10 @@ class TrackingStore:
 
     @property
     def redacted(self) -> str:
-        """The URI without credentials: safe to print and log."""
+        """The URI without credentials: safe to print and log (``***@`` where it had a login)."""
+        if self._had_login:
+            scheme, rest = self.uri.split("://", 1)
+            return f"{scheme}://***@{rest}"
         return redact_uri(self.uri)
 
     @property
@@ -156,12 +196,44 @@ class TrackingStore:
         health = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
         try:
             with urllib.request.urlopen(health, timeout=timeout_s):  # noqa: S310 - user-configured URI
-                return
+                pass
         except urllib.error.HTTPError:
-            return  # the server answered: reachable (auth is MLflow's business)
+            pass  # the server answered: reachable
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ConfigError(f"MLflow tracking URI {self.redacted} cannot be reached: {reason}") from None
+        self._check_login(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), timeout_s)
+
+    def _check_login(self, base: str, timeout_s: float) -> None:
+        """One request that needs a login on a server with logins (``mlflow server --app-name
+        basic-auth``): a refused login is one line before any work, not a 401 traceback later."""
+        probe = urllib.request.Request(
+            f"{base}/api/2.0/mlflow/experiments/search?max_results=1", headers=login_header()
+        )
+        try:
+            with urllib.request.urlopen(probe, timeout=timeout_s):  # noqa: S310 - user-configured URI
+                return
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+        except (urllib.error.URLError, OSError):
+            return  # it answered /health a moment ago; MLflow's own requests report the rest
+        username = os.environ.get(USERNAME_ENV)
+        if code == 401 and not username and not os.environ.get(TOKEN_ENV):
+            raise TrackingAuthError(
+                f"MLflow tracking server {self.redacted} asks for a login: set {USERNAME_ENV} and {PASSWORD_ENV} "
+                "(for the local team stack: eval \"$(python -m gptlab.team env user=NAME)\")"
+            )
+        if code == 401:
+            who = f"user {username!r}" if username else f"the token in {TOKEN_ENV}"
+            raise TrackingAuthError(
+                f"MLflow tracking server {self.redacted} refused the login of {who} (HTTP 401): "
+                f"check {USERNAME_ENV} and {PASSWORD_ENV}"
+            )
+        if code == 403:
+            raise TrackingAuthError(
+                f"MLflow tracking server {self.redacted}: user {username!r} may not read experiments (HTTP 403): "
+                "ask its admin for a permission"
+            )
 
     # -- writing -----------------------------------------------------------------------
 

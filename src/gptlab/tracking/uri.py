@@ -25,6 +25,23 @@ def redact_uri(uri: str) -> str:
     return uri
 
 
+def split_credentials(uri: str) -> tuple[str, str | None, str | None]:
+    """``http://user:secret@host/p`` -> ``("http://host/p", "user", "secret")``; other URIs
+    (and http(s) URIs without a login) unchanged, with ``None, None``.
+
+    Only for tracking servers: a database URI's login belongs to the database driver.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not (parts.username or parts.password):
+        return uri, None, None
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    bare = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    unquote = urllib.parse.unquote
+    return bare, unquote(parts.username or ""), unquote(parts.password) if parts.password is not None else None
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI, None for other stores."""
     if urllib.parse.urlsplit(uri).scheme != "sqlite":
