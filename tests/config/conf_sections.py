@@ -56,8 +56,11 @@ class Section:
         if not self.path:
             names = {f.name for f in dataclasses.fields(cls)}
             return to_dataclass(cls, {k: v for k, v in values.items() if k in names}, self.config_name)
-        extra = {"vocab_size": VOCAB_SIZE} if cls.__name__ == "GPTConfig" else {}
-        return to_dataclass(cls, values, self.path, **extra)
+        if cls.__name__ == "GPTConfig":  # the model section: the config class of its kind
+            from gptlab.model import parse_model_config
+
+            return parse_model_config(values, self.path, vocab_size=VOCAB_SIZE)
+        return to_dataclass(cls, values, self.path)
 
 
 SECTIONS = (
@@ -70,6 +73,7 @@ SECTIONS = (
     Section("gptlab.training.config:TrainerConfig", "trainer"),
     Section("gptlab.training.config:OptimConfig", "optim"),
     Section("gptlab.training.config:TrainConfig", "train"),
+    Section("gptlab.training.config:LoraConfig", "train.lora"),
     Section("gptlab.tracking.config:LoggerConfig", "logger"),
     Section("gptlab.evaluation.config:EvalConfig", "evaluate"),
     Section("gptlab.reporting.sample_report:SampleConfig", "sample"),
@@ -81,6 +85,7 @@ SECTIONS = (
     Section("gptlab.serving.server:ServeSettings", "", "serve"),
     Section("gptlab.ui:UiConfig", "", "ui"),
     Section("gptlab.track:TrackConfig", "", "track"),
+    Section("gptlab.team.settings:TeamConfig", "", "team"),  # the team stack (helper C, #22)
 )
 
 # Built by to_dataclass in src/ but not a section's receiver: GenerationConfig is a library

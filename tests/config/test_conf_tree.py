@@ -32,7 +32,8 @@ def test_every_group_option_composes(override):
     for section in SECTIONS:
         if section.config_name == "config":
             section.build(cfg)
-    assert cfg.model.n_embd % cfg.model.n_head == 0
+    if cfg.model.kind == "gpt":
+        assert cfg.model.n_embd % cfg.model.n_head == 0
 
 
 def test_params_yaml_matches_conf():
@@ -95,6 +96,8 @@ def test_experiment_preset_lists_only_differences(preset: str):
     with_preset = compose(f"experiment={preset}")
     without_values = compose(*groups)
     for key, value in leaves(body):
+        if key.startswith("hydra."):  # Hydra's own settings (a preset's sweep) are not composed here
+            continue
         assert plain(OmegaConf.select(with_preset, key)) == value, f"{key} is not what {preset}.yaml sets"
         if plain(OmegaConf.select(without_values, key)) == value:
             restated.append(f"{key}={value}")

@@ -39,7 +39,7 @@ def test_a_store_that_is_not_sqlite_fails_before_any_thread(tmp_path, monkeypatc
     db.write_bytes(b"not a database\n" * 4)
     settings = type("S", (), {})()
     settings.logger = type("L", (), {"enabled": True, "tracking_uri": f"sqlite:///{db}"})()
-    monkeypatch.setattr(fit_module, "build_logger", lambda *a, **k: pytest.fail("no set-up for a bad store"))
+    monkeypatch.setattr(fit_module, "open_tracked_run", lambda *a, **k: pytest.fail("no set-up for a bad store"))
     with pytest.raises(StoreError, match="is not an SQLite database"):
         fit_module.start_logger_setup(settings, None, None, None)
 

@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,21 +100,33 @@ def dataset_input(ds: SplitDataset, context: str) -> Any:
     return DatasetInput(Dataset(**record), tags=[InputTag(CONTEXT_TAG, context)])
 
 
-def log_training_datasets(client: Any, run_id: str, meta: DatasetMeta, processed_dir: str | Path) -> None:
-    """Every non-empty split as an input of the training run: ``training``, ``validation``, ``test``.
+def training_dataset_records(meta: DatasetMeta, processed_dir: str | Path) -> list[dict]:
+    """Every non-empty split with the context it has in training (``training``, ``validation``,
+    ``test``), as plain records: what the training process hands its MLflow writer."""
+    return [
+        {**asdict(split_dataset(meta, processed_dir, split)), "context": CONTEXTS.get(split, split)}
+        for split in dataset_splits(meta)
+    ]
+
+
+def send_dataset_records(client: Any, run_id: str, records: list[dict]) -> None:
+    """Log :func:`training_dataset_records`' records as the run's dataset inputs.
 
     A description of the data, not the training's results: a store that refuses it or has
     just gone away costs a warning, not the run."""
-    inputs = [
-        dataset_input(split_dataset(meta, processed_dir, split), CONTEXTS.get(split, split))
-        for split in dataset_splits(meta)
-    ]
+    inputs = [dataset_input(SplitDataset(**{k: v for k, v in r.items() if k != "context"}), r["context"])
+              for r in records]  # fmt: skip
     if not inputs:
         return
     try:
         client.log_inputs(run_id, datasets=inputs)
     except Exception as exc:  # noqa: BLE001 - MlflowException, or the server's connection errors
         log.warning("dataset inputs not logged to MLflow run %s: %s", run_id, exc)
+
+
+def log_training_datasets(client: Any, run_id: str, meta: DatasetMeta, processed_dir: str | Path) -> None:
+    """Every non-empty split as an input of the training run, through ``client`` now."""
+    send_dataset_records(client, run_id, training_dataset_records(meta, processed_dir))
 
 
 def log_evaluated_splits(

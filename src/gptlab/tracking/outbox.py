@@ -58,7 +58,7 @@ WORST_END_WAIT_S = HTTP_WORST_REQUEST_S + 5.0
 # and the bounded wait above holds.
 MAX_ENTITIES = 1000
 # The MLflow client methods an operation may name (the spool file is data, not code).
-SENT = ("log_batch", "log_text", "log_artifact", "log_artifacts", "set_terminated")
+SENT = ("log_batch", "log_text", "log_artifact", "log_artifacts", "set_terminated", "log_datasets")
 # MLflow error codes that mean "this request will never succeed": drop, do not retry.
 _REFUSED = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST",
             "INVALID_STATE", "ENDPOINT_NOT_FOUND"}  # fmt: skip
@@ -98,6 +98,18 @@ def batch_op(run_id: str, metrics: Iterable = (), params: Iterable = (), tags: I
     }
 
 
+def values_op(run_id: str, metrics: Iterable = (), params: Iterable = (), tags: Iterable = ()) -> dict:
+    """A log-batch operation from plain values: metrics ``[key, value, timestamp_ms, step]``,
+    params and tags ``[key, value]`` (no MLflow import: the training process may not have it)."""
+    return {
+        "op": "log_batch",
+        "run_id": run_id,
+        "metrics": [[str(k), float(v), int(t), int(s or 0)] for k, v, t, s in metrics],
+        "params": [[str(k), str(v)] for k, v in params],
+        "tags": [[str(k), str(v)] for k, v in tags],
+    }
+
+
 def _entities(op: dict) -> int:
     return len(op["metrics"]) + len(op["params"]) + len(op["tags"])
 
@@ -127,6 +139,11 @@ def send_op(client: Any, op: dict) -> None:
     if kind not in SENT:  # e.g. "publish_model" from before publishing became its own stage
         raise ValueError(f"unknown MLflow outbox operation {kind!r}")
     args = {k: v for k, v in op.items() if k not in ("op", "run_id")}
+    if kind == "log_datasets":
+        from gptlab.tracking.datasets import send_dataset_records
+
+        send_dataset_records(client, run_id, op["records"])
+        return
     if kind == "log_batch":
         from mlflow.entities import Metric, Param, RunTag
 
@@ -172,7 +189,60 @@ def write_file(path: Path, head: dict, ops: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(x) + "\n" for x in (head, *ops)))
 
 
-class Outbox:
+class RunWrites:
+    """The write methods of an MLflow client a training run uses, as plain operations.
+
+    Each method returns at once: it hands one operation (JSON-able, see the functions
+    above) to :meth:`_put`, which a subclass implements: the :class:`Outbox` queues it for
+    its thread, :class:`~gptlab.tracking.sender.SenderProcess` passes it to its process.
+    Only :meth:`log_batch` takes MLflow's entities (as the client does); everything else
+    takes plain values, so that a process without MLflow can use it.
+    """
+
+    def _put(self, op: dict) -> None:
+        raise NotImplementedError
+
+    def log_batch(self, run_id: str, metrics=(), params=(), tags=()) -> None:
+        if metrics or params or tags:
+            self._put(batch_op(run_id, metrics, params, tags))
+
+    def log_values(self, run_id: str, metrics: dict[str, float] | None = None, step: int = 0,
+                   params: dict[str, Any] | None = None, timestamp_ms: int | None = None) -> None:  # fmt: skip
+        """Metrics at ``step`` and params, as numbers and strings."""
+        now = timestamp_ms or int(time.time() * 1000)
+        metrics, params = metrics or {}, params or {}
+        if metrics or params:
+            self._put(values_op(run_id, [(k, v, now, step) for k, v in metrics.items()], params.items()))
+
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
+                   step: int | None = None) -> None:  # fmt: skip
+        self.log_values(run_id, {key: value}, step or 0, timestamp_ms=timestamp)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self._put(values_op(run_id, tags=[(key, value)]))
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._put({"op": "log_text", "run_id": run_id, "text": text, "artifact_file": artifact_file})
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        self._put({"op": "log_artifact", "run_id": run_id, "local_path": str(Path(local_path).resolve()),
+                   "artifact_path": artifact_path})  # fmt: skip
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        self._put({"op": "log_artifacts", "run_id": run_id, "local_dir": str(Path(local_dir).resolve()),
+                   "artifact_path": artifact_path})  # fmt: skip
+
+    def log_datasets(self, run_id: str, records: list[dict]) -> None:
+        """Dataset inputs, as :func:`gptlab.tracking.datasets.dataset_records` describes them."""
+        if records:
+            self._put({"op": "log_datasets", "run_id": run_id, "records": records})
+
+    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
+        self._put({"op": "set_terminated", "run_id": run_id, "status": status or "FINISHED",
+                   "end_time": end_time or int(time.time() * 1000)})  # fmt: skip
+
+
+class Outbox(RunWrites):
     """The writes of an MLflow client, queued and sent in order by one daemon thread."""
 
     def __init__(self, client: Any, tracking_uri: str, spool_dir: str | Path | None = None):
@@ -188,37 +258,9 @@ class Outbox:
         self._thread.start()
         atexit.register(self.close)  # a run that ends without closing still keeps its writes
 
-    # -- the writes (the MLflow client's signatures): they never wait
-
-    def log_batch(self, run_id: str, metrics=(), params=(), tags=()) -> None:
-        if metrics or params or tags:
-            self._put(batch_op(run_id, metrics, params, tags))
-
-    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
-                   step: int | None = None) -> None:  # fmt: skip
-        from mlflow.entities import Metric
-
-        self.log_batch(run_id, metrics=[Metric(key, value, timestamp or int(time.time() * 1000), step or 0)])
-
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        from mlflow.entities import RunTag
-
-        self.log_batch(run_id, tags=[RunTag(key, str(value))])
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self._put({"op": "log_text", "run_id": run_id, "text": text, "artifact_file": artifact_file})
-
-    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
-        self._put({"op": "log_artifact", "run_id": run_id, "local_path": str(Path(local_path).resolve()),
-                   "artifact_path": artifact_path})  # fmt: skip
-
-    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
-        self._put({"op": "log_artifacts", "run_id": run_id, "local_dir": str(Path(local_dir).resolve()),
-                   "artifact_path": artifact_path})  # fmt: skip
-
-    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
-        self._put({"op": "set_terminated", "run_id": run_id, "status": status or "FINISHED",
-                   "end_time": end_time or int(time.time() * 1000)})  # fmt: skip
+    def put(self, op: dict) -> None:
+        """Queue one operation (as :class:`RunWrites` makes them)."""
+        self._put(op)
 
     def _put(self, op: dict) -> None:
         with self._cond:

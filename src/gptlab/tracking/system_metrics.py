@@ -67,14 +67,21 @@ def system_metrics(tracking_uri: str, run_id: str | None, interval_s: float | No
     try:
         yield monitor
     finally:
-        if monitor is not None:
-            # In a daemon thread: a server that stopped answering costs at most END_WAIT_S.
-            stopper = threading.Thread(target=_stop, args=(monitor,), name="gptlab-system-metrics-stop", daemon=True)
-            stopper.start()
-            stopper.join(END_WAIT_S)
-            if stopper.is_alive():
-                log.warning("system metrics: the tracking server did not answer within %.0f s; the last samples "
-                            "were not logged", END_WAIT_S)  # fmt: skip
+        stop_system_metrics(monitor)
+
+
+def stop_system_metrics(monitor: Any) -> None:
+    """Stop ``monitor`` (None: nothing to do), its last sample included, waiting at most
+    :data:`END_WAIT_S`."""
+    if monitor is None:
+        return
+    # In a daemon thread: a server that stopped answering costs at most END_WAIT_S.
+    stopper = threading.Thread(target=_stop, args=(monitor,), name="gptlab-system-metrics-stop", daemon=True)
+    stopper.start()
+    stopper.join(END_WAIT_S)
+    if stopper.is_alive():
+        log.warning("system metrics: the tracking server did not answer within %.0f s; the last samples "
+                    "were not logged", END_WAIT_S)  # fmt: skip
 
 
 def _stop(monitor: Any) -> None:

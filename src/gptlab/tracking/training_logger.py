@@ -6,12 +6,14 @@ import json
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gptlab.tracking.uri import redact_uri
 
 if TYPE_CHECKING:
+    from gptlab.tracking.outbox import RunWrites
     from gptlab.tracking.store import TrackingStore
 
 # Lightning's status words -> MLflow's run statuses.
@@ -51,21 +53,53 @@ def git_state(cwd: str | Path = ".") -> dict[str, str]:
         return {"git_commit": "unknown", "git_dirty": "unknown"}
 
 
-def make_mlflow_logger(store: TrackingStore, experiment_id: str, run_name: str, run_id: str | None, tags: dict) -> Any:
-    """A Lightning logger on one MLflow run of ``store``, created on first use (rank 0 only);
-    ``run_id`` continues a run (resume).
+@dataclass(frozen=True)
+class OpenedRun:
+    """An MLflow run ready for a training's writes."""
 
-    Every write goes through an :class:`~gptlab.tracking.outbox.Outbox`, so training never
-    waits on the tracking server; ``experiment`` is that outbox (the MLflow client's write
-    methods, with the run id first), ``store`` the run's store for reads, and ``close()``
-    ends the sending with a bounded wait, saying how to send what is left.
+    experiment_id: str
+    run_id: str
+    # A resumed run's params as logged before (MLflow params are write-once); {} for a new run.
+    logged_params: dict[str, str]
+
+
+def open_run(store: TrackingStore, experiment_name: str, run_name: str, run_id: str | None,
+             tags: dict[str, str]) -> OpenedRun:  # fmt: skip
+    """The experiment (created if missing) and the run: a new one named ``run_name`` with
+    ``tags`` (plus the git state and MLflow's own: user, source), or ``run_id`` continued."""
+    from gptlab.tracking.outbox import is_outage
+
+    store.check_usable()
+    experiment_id = store.ensure_experiment(experiment_name)
+    client = store.client
+    if run_id is None:
+        from mlflow.tracking.context.registry import resolve_tags  # user, source, git commit
+
+        run = client.create_run(experiment_id, run_name=run_name, tags=resolve_tags({**git_state(), **tags}))
+        return OpenedRun(experiment_id, run.info.run_id, {})
+    try:
+        logged = dict(client.get_run(run_id).data.params)
+    except Exception as exc:  # noqa: BLE001 - the server went away just now: the outbox will keep the params
+        if not is_outage(exc):
+            raise
+        logged = {}
+    return OpenedRun(experiment_id, run_id, logged)
+
+
+def make_mlflow_logger(store: TrackingStore, opened: OpenedRun | None, writes: RunWrites | None,
+                       monitors_system: bool = False) -> Any:  # fmt: skip
+    """A Lightning logger on the ``opened`` run (None on ranks > 0, which log nothing).
+
+    Every write goes through ``writes``, an :class:`~gptlab.tracking.outbox.Outbox` or a
+    :class:`~gptlab.tracking.sender.SenderProcess`, so training never waits on the
+    tracking server; ``experiment`` is that writer (the MLflow client's write methods,
+    with the run id first), ``store`` the run's store, and ``close()`` ends the sending
+    with a bounded wait, saying how to send what is left. ``monitors_system``: the writer
+    runs MLflow's system-metrics monitor itself (the sender process does).
     """
     from lightning.pytorch.loggers import Logger
     from lightning.pytorch.loggers.logger import rank_zero_experiment
     from lightning.pytorch.utilities import rank_zero_only
-
-    from gptlab.tracking.outbox import OUTBOX_DIR, Outbox
-    from gptlab.tracking.uri import project_root
 
     class MlflowRunLogger(Logger):
         """Lightning's logger interface (its public base class) on one MLflow run."""
@@ -73,58 +107,51 @@ def make_mlflow_logger(store: TrackingStore, experiment_id: str, run_name: str, 
         def __init__(self) -> None:
             super().__init__()
             self.store = store
-            self._run_id = run_id
-            self._outbox: Outbox | None = None
+            self.monitors_system = monitors_system
+            self.logged_params = dict(opened.logged_params) if opened is not None else {}
+            self._experiment_id = opened.experiment_id if opened is not None else ""
+            self._run_id = opened.run_id if opened is not None else None
+            self._writes = writes
 
         @property
         def name(self) -> str:
-            return experiment_id
+            return self._experiment_id
 
         @property
         def version(self) -> str | None:
-            return self.run_id
+            return self._run_id
 
         @property
         def run_id(self) -> str | None:
-            _ = self.experiment
             return self._run_id
 
         @property
         @rank_zero_experiment
-        def experiment(self) -> Outbox:
-            if self._outbox is None:
-                if self._run_id is None:
-                    from mlflow.tracking.context.registry import resolve_tags  # user, source, git commit
-
-                    run = store.client.create_run(experiment_id, run_name=run_name, tags=resolve_tags(tags))
-                    self._run_id = run.info.run_id
-                self._outbox = Outbox(store.client, store.uri, project_root() / OUTBOX_DIR)
-            return self._outbox
+        def experiment(self) -> RunWrites | None:
+            return self._writes
 
         @rank_zero_only
         def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-            from mlflow.entities import Metric
-
-            now = int(time.time() * 1000)
-            numbers = {k: v for k, v in metrics.items() if v is not None and not isinstance(v, str)}
-            batch = [Metric(k, float(v), now, step or 0) for k, v in numbers.items()]
-            self.experiment.log_batch(self.run_id, metrics=batch)
+            if self._writes is None:
+                return
+            numbers = {k: float(v) for k, v in metrics.items() if v is not None and not isinstance(v, str)}
+            self._writes.log_values(self._run_id, numbers, step or 0)
 
         @rank_zero_only
         def log_hyperparams(self, params: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
-            from mlflow.entities import Param
-
-            flat = flatten(params)
-            self.experiment.log_batch(self.run_id, params=[Param(k, str(v)[:MAX_PARAM]) for k, v in flat.items()])
+            if self._writes is None:
+                return
+            flat = {k: str(v)[:MAX_PARAM] for k, v in flatten(params).items()}
+            self._writes.log_values(self._run_id, params=flat)
 
         @rank_zero_only
         def finalize(self, status: str = "success") -> None:
-            if self._outbox is not None:  # no run was made: nothing to end
-                self._outbox.set_terminated(self._run_id, RUN_STATUS.get(status, status))
+            if self._writes is not None:
+                self._writes.set_terminated(self._run_id, RUN_STATUS.get(status, status))
 
         def close(self, wait_s: float | None = None) -> list[dict]:
             """Send what is queued (bounded wait), stop; the operations not sent (kept on disk)."""
-            return self._outbox.close(wait_s) if self._outbox is not None else []
+            return self._writes.close(wait_s) if self._writes is not None else []
 
     return MlflowRunLogger()
 
@@ -144,14 +171,7 @@ def log_config(logger: Any, resolved: dict) -> None:
     params = {k: v for k, v in flatten(safe).items() if k != "train.resume"}
     # MLflow params are write-once. A resumed run keeps its original params; settings
     # that changed on resume (e.g. a longer max_steps) are recorded as tags instead.
-    try:
-        logged = logger.store.client.get_run(logger.run_id).data.params
-    except Exception as exc:  # noqa: BLE001 - the server went away just now: the outbox will keep the params
-        from gptlab.tracking.outbox import is_outage
-
-        if not is_outage(exc):
-            raise
-        logged = {}
+    logged = logger.logged_params
     changed = {k: v for k, v in params.items() if k in logged and logged[k] != str(v)}
     for key, value in changed.items():
         logger.experiment.set_tag(logger.run_id, f"resumed_with.{key}", str(value))

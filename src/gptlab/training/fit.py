@@ -10,8 +10,8 @@ import atexit
 import gc
 import json
 import logging
+import sys
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from gptlab.model import GPTConfig
 from gptlab.tracking import LoggerConfig, TrackingStore
 from gptlab.training.config import OptimConfig, TrainConfig, TrainerConfig
 from gptlab.training.lineage import Lineage, training_lineage
+from gptlab.training.lora import check_lora_settings, lora_summary, parameter_counts
+from gptlab.training.lora import check_resume as check_resume_lora
 from gptlab.training.resume import checkpoint_dir, read_checkpoint, resolve_resume
 from gptlab.training.trainer_build import FitCallbacks
 
@@ -49,6 +51,19 @@ class FitSettings:
 
 def fit(settings: FitSettings) -> dict:
     """Train; return the numbers written to ``reports/train.json`` ({} on ranks > 0)."""
+    paths = settings.paths
+    check_lora_settings(settings.train.lora, settings.train.init_from)
+    meta = load_meta(paths.dataset_meta)
+    lineage = training_lineage(paths, meta, settings.model, settings.resolved_config, settings.train.init_from)
+    resume = resolve_resume(settings.train.resume, paths)
+    if resume is not None:
+        check_resume_lora(read_checkpoint(resume, settings.model, lineage), settings.train.lora, resume)
+    # The MLflow set-up (import, engine and schema check, experiment, run) takes seconds: it
+    # starts first, in its own process (tracking/sender.py) or a thread, runs beside the
+    # imports and the model, data and trainer set-up, and is joined before the trainer is
+    # built, so that a store MLflow cannot use still fails with one line before training.
+    pending_logger = start_logger_setup(settings, meta, lineage, resume)
+
     import lightning as L
 
     from gptlab.tokenizer import load_tokenizer
@@ -62,23 +77,13 @@ def fit(settings: FitSettings) -> dict:
     # Hydra's root handler would print each one twice.
     logging.getLogger("lightning.pytorch").propagate = False
     skip_collection_at_exit()
-    paths = settings.paths
-    meta = load_meta(paths.dataset_meta)
-    lineage = training_lineage(paths, meta, settings.model, settings.resolved_config, settings.train.init_from)
-    resume = resolve_resume(settings.train.resume, paths)
-    if resume is not None:
-        read_checkpoint(resume, settings.model, lineage)
-
-    # The MLflow set-up (import, engine and schema check, experiment) takes seconds: it runs
-    # beside the model, data and trainer set-up and is joined before the trainer is built,
-    # so that a store MLflow cannot use still fails with one line before training starts.
-    pending_logger = start_logger_setup(settings, meta, lineage, resume)
     L.seed_everything(settings.seed, workers=True, verbose=False)
     module = GPTLightningModule(
         settings.model, settings.optim, settings.trainer.max_steps, compile=settings.trainer.compile,
-        lineage=lineage.to_dict(),
+        lineage=lineage.to_dict(), lora=settings.train.lora,
     )  # fmt: skip
     start_from_pretrained(module.model, settings.train.init_from, resume)
+    module.add_lora()  # train.lora.r: adapters on the pretrained weights, the rest frozen
     samples = ProgressSamples(
         load_tokenizer(paths.tokenizer_json), settings.train.sample_prompt, settings.train.sample_max_new_tokens,
         settings.seed,
@@ -97,7 +102,9 @@ def fit(settings: FitSettings) -> dict:
     if trainer.is_global_zero:
         start_run_files(settings, module, logger, meta)
 
-    run_id = logger.run_id if logger is not None and trainer.is_global_zero else None
+    # The sender process runs MLflow's system-metrics monitor itself.
+    monitored = logger is not None and trainer.is_global_zero and not logger.monitors_system
+    run_id = logger.run_id if monitored else None
     with system_metrics(settings.logger.tracking_uri, run_id, settings.logger.system_metrics_interval_s,
                         resumed=resume is not None):  # fmt: skip
         wall_s = run_training(trainer, module, datamodule, resume, logger, callbacks)
@@ -122,57 +129,112 @@ def skip_collection_at_exit() -> None:
     atexit.register(gc.freeze)
 
 
+class _Ready:
+    """A logger that needs no waiting for (ranks > 0: no run of their own)."""
+
+    def __init__(self, logger: Any):
+        self._logger = logger
+
+    def result(self) -> Any:
+        return self._logger
+
+
+class _Pending:
+    """The run being opened (by the sender process, or a thread's :func:`open_tracked_run`);
+    ``result()`` waits for it and gives the Lightning logger, made here, in the calling
+    thread (importing Lightning's logger classes from two threads at once can deadlock)."""
+
+    def __init__(self, store: TrackingStore, opening: Any, sender: Any = None):
+        self._store, self._opening, self._sender = store, opening, sender
+
+    def result(self) -> Any:
+        from gptlab.tracking.training_logger import OpenedRun, make_mlflow_logger
+
+        if self._sender is not None:
+            reply = self._sender.opened()
+            opened = OpenedRun(reply["experiment_id"], reply["run_id"], dict(reply.get("params") or {}))
+            return make_mlflow_logger(self._store, opened, self._sender, monitors_system=True)
+        opened, outbox = self._opening.result()
+        return make_mlflow_logger(self._store, opened, outbox)
+
+
 def start_logger_setup(settings: FitSettings, meta: DatasetMeta, lineage: Lineage,
-                       resume: Path | None) -> Future | None:  # fmt: skip
-    """:func:`build_logger` in a background thread, after the store's quick checks (a
-    missing directory, a file that is not SQLite, a server that does not answer fail here,
-    at once); None when tracking is off. ``result()`` gives the logger or raises its error."""
+                       resume: Path | None) -> Any:  # fmt: skip
+    """Start opening the MLflow run, after the store's quick checks (a missing directory, a
+    file that is not SQLite, a server that does not answer fail here, at once); None when
+    tracking is off. ``result()`` gives the Lightning logger or raises the set-up's error.
+
+    Where it runs is ``logger.sender``'s choice (tracking/sender.py): a process of its own,
+    which then also sends the run's writes, or a thread, with an in-process outbox. Only
+    the launch's rank 0 opens a run; other ranks get a logger that logs nothing.
+    """
     if not settings.logger.enabled:
         return None
-    from concurrent.futures import ThreadPoolExecutor
-
+    from gptlab.runtime.rank import launch_rank
     from gptlab.tracking import TrackingStore
+    from gptlab.tracking.sender import sends_from_a_process
 
     store = TrackingStore(settings.logger.tracking_uri)
     store.check_usable()
+    by_process = sends_from_a_process(settings.logger.sender)
+    if launch_rank() != 0:
+        from gptlab.tracking.training_logger import make_mlflow_logger
+
+        return _Ready(make_mlflow_logger(store, None, None))
+    request = run_request(settings, meta, lineage, resume)
+    if by_process:
+        from gptlab.tracking.outbox import OUTBOX_DIR
+        from gptlab.tracking.sender import SenderProcess
+        from gptlab.tracking.uri import project_root
+
+        request.update(system_metrics_interval_s=settings.logger.system_metrics_interval_s,
+                       resumed=resume is not None, spool_dir=str(project_root() / OUTBOX_DIR))  # fmt: skip
+        return _Pending(store, None, SenderProcess(request, project_root() / OUTBOX_DIR))
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gptlab-tracking-setup")
     try:
-        return pool.submit(build_logger, settings, meta, lineage, resume, store)
+        return _Pending(store, pool.submit(open_tracked_run, store, request))
     finally:
         pool.shutdown(wait=False)  # the thread ends with its one task
 
 
-def build_logger(settings: FitSettings, meta: DatasetMeta, lineage: Lineage, resume: Path | None,
-                 store: TrackingStore | None = None) -> Any:  # fmt: skip
-    """A Lightning logger on an MLflow run of the checked store, or None when tracking is off.
-
-    A resumed run continues the MLflow run recorded in ``run.json``.
-    """
-    if not settings.logger.enabled:
-        return None
-    from gptlab.tracking.training_logger import git_state, make_mlflow_logger
-
-    if store is None:
-        store = TrackingStore(settings.logger.tracking_uri)
-        store.check_usable()
-    experiment_id = store.ensure_experiment(settings.logger.experiment_name)
+def run_request(settings: FitSettings, meta: DatasetMeta, lineage: Lineage, resume: Path | None) -> dict:
+    """What opening the run needs, as plain values: the store, experiment, run name and tags,
+    and the run to continue (a resumed run continues the MLflow run recorded in ``run.json``)."""
     run_file = Path(settings.paths.train_dir) / RUN_FILE
     run_id = json.loads(run_file.read_text()).get("run_id") if resume is not None and run_file.is_file() else None
     tags = {
-        **git_state(),
         "corpus_sha256": lineage.corpus_sha256,
         "tokenizer_sha256": lineage.tokenizer_sha256,
         "tokenizer_kind": meta.tokenizer_kind,
         "config_sha256": lineage.config_sha256,
+        # MLflow names the source after the main program; the sender process's is its own.
+        "mlflow.source.name": sys.argv[0] if sys.argv and sys.argv[0] else "<console>",
         **settings.tags,
     }
-    run_name = settings.logger.run_name or default_run_name(settings.model, meta.tokenizer_kind)
-    return make_mlflow_logger(store, experiment_id, run_name, run_id, tags)
+    return {
+        "tracking_uri": settings.logger.tracking_uri,
+        "experiment_name": settings.logger.experiment_name,
+        "run_name": settings.logger.run_name or default_run_name(settings.model, meta.tokenizer_kind),
+        "run_id": run_id,
+        "tags": tags,
+    }
+
+
+def open_tracked_run(store: TrackingStore, request: dict) -> tuple[Any, Any]:
+    """The thread's side: open the run of :func:`run_request`'s ``request``; the run and the
+    in-process outbox that sends its writes."""
+    from gptlab.tracking.outbox import OUTBOX_DIR, Outbox
+    from gptlab.tracking.training_logger import open_run
+    from gptlab.tracking.uri import project_root
+
+    opened = open_run(store, request["experiment_name"], request["run_name"], request["run_id"], request["tags"])
+    return opened, Outbox(store.client, store.uri, project_root() / OUTBOX_DIR)
 
 
 def default_run_name(model: GPTConfig, tokenizer_kind: str) -> str:
-    m = model
-    return f"{tokenizer_kind}-L{m.n_layer}H{m.n_head}E{m.n_embd}-T{m.context_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return f"{tokenizer_kind}-{model.describe()}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def build_datamodule(settings: FitSettings, meta: DatasetMeta) -> Any:
@@ -191,10 +253,8 @@ def build_datamodule(settings: FitSettings, meta: DatasetMeta) -> Any:
 
 def model_summary(model: Any) -> str:
     """One line: shape, parameters and training FLOPs per token (what MFU is based on)."""
-    c = model.config
     return (
-        f"model: n_layer={c.n_layer} n_head={c.n_head} n_embd={c.n_embd} context_size={c.context_size} "
-        f"pos_encoding={c.pos_encoding} vocab_size={c.vocab_size}: {model.num_params() / 1e6:.2f}M parameters, "
+        f"model: {model.config.summary()}: {model.num_params() / 1e6:.2f}M parameters, "
         f"{model.flops_per_token() / 1e6:.1f} MFLOPs per training token"
     )
 
@@ -202,15 +262,17 @@ def model_summary(model: Any) -> str:
 def start_run_files(settings: FitSettings, module: Any, logger: Any, meta: DatasetMeta) -> None:
     """Rank 0, before training: the model line, the run's config and dataset splits in
     MLflow, ``run.json``."""
-    from gptlab.tracking.datasets import log_training_datasets
+    from gptlab.tracking.datasets import training_dataset_records
     from gptlab.tracking.training_logger import log_config
 
     log.info("%s", model_summary(module.model))
+    if module.lora is not None:
+        log.info("%s", lora_summary(module.model, module.lora))
     train_dir = Path(settings.paths.train_dir)
     train_dir.mkdir(parents=True, exist_ok=True)
     if logger is not None:
         log_config(logger, settings.resolved_config)
-        log_training_datasets(logger.store.client, logger.run_id, meta, settings.paths.processed_dir)
+        logger.experiment.log_datasets(logger.run_id, training_dataset_records(meta, settings.paths.processed_dir))
         record = {"run_id": logger.run_id, "tracking_uri": logger.store.redacted}
         atomic_write_json(train_dir / RUN_FILE, record)
 
@@ -261,6 +323,7 @@ def training_report(trainer: Any, module: Any, callbacks: FitCallbacks, wall_s: 
         "wall_s": wall_s,
         "mfu": tp.mfu,
         "params": module.model.num_params(),
+        "trainable_params": parameter_counts(module.model)[0],
         "world_size": trainer.world_size,
     }
 
@@ -277,11 +340,13 @@ def finish_run(settings: FitSettings, module: Any, callbacks: FitCallbacks, line
     history = callbacks.history
     history.write()
     plot = plot_loss_curves(history.train, history.val, Path(paths.reports_dir) / "plots" / "train_loss.png")
-    best = best_weights(settings.model, callbacks.checkpoint.best_model_path, module.model)
-    export_model_dir(best, paths, lineage, meta, report, logger.run_id if logger is not None else None)
+    best = best_weights(settings.model, callbacks.checkpoint.best_model_path, module.model, module.lora)
+    export_model_dir(best, paths, lineage, meta, report, logger.run_id if logger is not None else None,
+                     module.lora, settings.train.init_from)  # fmt: skip
     atomic_write_json(Path(paths.reports_dir) / "train.json", report)
     if logger is not None:
         logger.experiment.log_metric(logger.run_id, "model/params", report["params"], step=0)
+        logger.experiment.log_metric(logger.run_id, "model/trainable_params", report["trainable_params"], step=0)
         log_training_artifacts(logger, plot, paths.model_dir, paths.tokenizer_json)
         logger.finalize("success")
         # Bounded wait for the queued MLflow writes; what cannot be sent is kept on disk,
