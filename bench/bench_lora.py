@@ -68,7 +68,8 @@ def measure(variant: str, rank: int, steps: int) -> dict:
 
     from gptlab.config import to_dataclass
     from gptlab.model import GPT, GPTConfig
-    from gptlab.training.config import LoraConfig, OptimConfig
+    from gptlab.model.lora import LoraConfig
+    from gptlab.training.config import OptimConfig
     from gptlab.training.optim import make_adamw
 
     torch.set_num_threads(1)
@@ -77,7 +78,7 @@ def measure(variant: str, rank: int, steps: int) -> dict:
         cfg = compose(config_name="config", overrides=["experiment=shakespeare_char_cpu"])
     model = GPT(to_dataclass(GPTConfig, cfg.model, "model", vocab_size=VOCAB)).train()
     if VARIANTS[variant] is not None:
-        from gptlab.training.lora import add_lora
+        from gptlab.model.lora import add_lora
 
         values = {**dict(cfg.train.lora), "r": rank, "target_modules": VARIANTS[variant]}
         add_lora(model, to_dataclass(LoraConfig, values, "train.lora"))

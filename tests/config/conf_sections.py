@@ -73,7 +73,7 @@ SECTIONS = (
     Section("gptlab.training.config:TrainerConfig", "trainer"),
     Section("gptlab.training.config:OptimConfig", "optim"),
     Section("gptlab.training.config:TrainConfig", "train"),
-    Section("gptlab.training.config:LoraConfig", "train.lora"),
+    Section("gptlab.model.lora:LoraConfig", "train.lora"),
     Section("gptlab.tracking.config:LoggerConfig", "logger"),
     Section("gptlab.evaluation.config:EvalConfig", "evaluate"),
     Section("gptlab.reporting.sample_report:SampleConfig", "sample"),

@@ -171,3 +171,35 @@ def test_contradicting_override_on_the_command_line_is_one_line_and_exit_2(works
     assert code == 2
     one_error_line(capsys.readouterr().err, "model.n_layer=3 contradicts train.init_from=", "whose n_layer is 2")
     assert not (workdir / "artifacts/train").exists()
+
+
+def test_lora_on_an_imported_gpt2_trains_only_adapters_and_exports_merged(workspace, caplog):
+    """train.lora.r on a Hugging Face GPT-2 (imported into gptlab's GPT): the adapters on the
+    attention and feed-forward projections train, the rest stays the GPT-2's; the merged
+    model directory exports back to a GPT-2 that transformers runs."""
+    pytest.importorskip("peft")
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from gptlab.checkpoint import load_model_dir
+
+    caplog.set_level("INFO", logger="gptlab")
+    targets = "train.lora.target_modules=[qkv,out_proj,up_proj,down_proj]"
+    report = run_stage("train", *FINETUNE, f"train.init_from={workspace}", "train.lora.r=2", targets)
+    assert 0 < report["trainable_params"] < report["params"] / 10
+    assert any(r.getMessage().startswith("LoRA r=2 alpha=16 on qkv, out_proj, up_proj, down_proj: ")
+               for r in caplog.records)  # fmt: skip
+    # Frozen: the embeddings and layer norms are still the GPT-2's own.
+    imported = AutoModelForCausalLM.from_pretrained(workspace)
+    weights = load_file("artifacts/model/model.safetensors")
+    wte = next(v for k, v in weights.items() if k.endswith("tok_emb.weight") or k.endswith("wte.weight"))
+    assert torch.equal(wte, imported.transformer.wte.weight.detach())
+    assert not any("lora_" in k for k in weights)
+
+    run_stage("export", *FINETUNE)
+    hf = AutoModelForCausalLM.from_pretrained("artifacts/hf").eval()
+    loaded = load_model_dir("artifacts/model")
+    x = torch.tensor([loaded.tokenizer.encode(SMALL_CORPUS[:40])])
+    with torch.no_grad():
+        torch.testing.assert_close(hf(x).logits, loaded.model(x)[0], rtol=0, atol=1e-4)

@@ -1,17 +1,21 @@
 """The bigram and recurrent kinds through the same stages as the GPT: train, evaluate, sample,
-generate; refused in one line where they cannot go (export, attention, init_from)."""
+serve (the pyfunc model the publish stage logs); refused in one line where they cannot go (export, attention, init_from)."""
 
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import pandas as pd
+
 from gptlab.checkpoint import load_model_dir
 from gptlab.errors import ConfigError
-from tests.conftest import cli_exit_code, copy_built, run_stage
+from gptlab.serving.pyfunc_model import MODEL_DIR_ARTIFACT, GptlabTextGenerator
+from tests.conftest import SMALL_CORPUS, cli_exit_code, copy_built, run_stage
 
 SMOKE = ("experiment=smoke", "data=file", "data.path=corpus.txt", "train.sample_every_n_val=0", "logger=none")
 TINY = {"bigram": (), **{k: ("model.n_embd=32", "model.n_layer=1") for k in ("rnn", "lstm", "gru")}}
@@ -39,6 +43,14 @@ def test_kind_trains_evaluates_and_samples_through_the_stages(built, kind: str):
     assert set(samples) >= {"greedy", "beam"} and all(samples.values())
     assert Path("reports/samples.md").is_file()
     assert Path("reports/plots/attention.png").stat().st_size > 0  # "no attention" picture: DVC declares the file
+
+    # Serving: the pyfunc model that `publish` logs and `serve` loads, on this model directory.
+    served = GptlabTextGenerator()
+    served.load_context(SimpleNamespace(artifacts={MODEL_DIR_ARTIFACT: "artifacts/model"}, model_config={}))
+    prompt = SMALL_CORPUS[:5]
+    for params in ({"decoding": "beam", "num_beams": 2}, {"decoding": "sample", "top_p": 0.9, "seed": 1}):
+        (completion,) = served.predict(None, pd.DataFrame({"prompt": [prompt]}), {"max_new_tokens": 6, **params})
+        assert completion and set(completion) <= set(SMALL_CORPUS), (params, completion)  # the continuation only
 
 
 def test_export_attention_and_init_from_refuse_a_recurrent_model_in_one_line(built, capsys):

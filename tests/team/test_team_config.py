@@ -120,7 +120,8 @@ def test_redact_hides_every_secret():
 
 def test_a_login_in_the_uri_moves_to_the_environment_and_is_never_shown(monkeypatch):
     for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded as unset, so the login set below is undone
+        monkeypatch.delenv(name)
     assert login_header() == {}
     store = TrackingStore("http://alice:p%40ss@127.0.0.1:9/prefix")
     assert store.uri == "http://127.0.0.1:9/prefix"  # what MLflow's client (and its error messages) see

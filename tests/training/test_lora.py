@@ -1,4 +1,5 @@
-"""LoRA through peft on gptlab's GPT: the adapted model, merging, what trains, the settings.
+"""LoRA through peft on gptlab's GPT (gptlab.model.lora, with the Lightning module and the
+settings checks of gptlab.training.lora): the adapted model, merging, what trains, the settings.
 
 The whole fine-tune through the train stage (resume, model directories, export) is
 tests/training/test_lora_finetune.py.
@@ -14,7 +15,8 @@ import torch
 from gptlab.config import to_dataclass
 from gptlab.errors import ConfigError
 from gptlab.model import GPT
-from gptlab.training.config import LoraConfig, OptimConfig
+from gptlab.model.lora import LoraConfig
+from gptlab.training.config import OptimConfig
 from tests.conftest import compose, conf_values, model_config
 
 pytest.importorskip("peft")
@@ -40,7 +42,7 @@ def base_model(seed: int = 0) -> GPT:
 
 
 def adapted(model: GPT, **lora) -> GPT:
-    from gptlab.training.lora import add_lora
+    from gptlab.model.lora import add_lora
 
     return add_lora(model, lora_config(**lora))
 
@@ -62,7 +64,7 @@ def test_at_initialisation_the_adapted_model_gives_the_base_models_logits_exactl
 
 
 def test_after_training_merged_and_unmerged_logits_agree():
-    from gptlab.training.lora import merged_model
+    from gptlab.model.lora import merged_model
 
     model = adapted(base_model(), target_modules=ATTENTION + FEED_FORWARD).train()
     base = base_model()  # the same base weights, untouched
@@ -125,12 +127,15 @@ def test_without_lora_the_module_and_its_checkpoint_keys_are_unchanged():
 def test_lora_off_never_imports_peft(monkeypatch, tmp_path):
     import importlib
 
+    import gptlab.checkpoint.adapter_dir
+    import gptlab.model.lora
     import gptlab.training.lora
     from gptlab.training.module import GPTLightningModule
 
     # `import peft` fails from here on, as where it is not installed.
     monkeypatch.setitem(sys.modules, "peft", None)
-    importlib.reload(gptlab.training.lora)  # no import of peft at module level either
+    for module in (gptlab.model.lora, gptlab.training.lora, gptlab.checkpoint.adapter_dir):
+        importlib.reload(module)  # no import of peft at module level either
     optim = to_dataclass(OptimConfig, compose().optim, "optim")
     off = to_dataclass(LoraConfig, conf_values("train.lora"), "train.lora")
     module = GPTLightningModule(model_config("tiny", vocab_size=VOCAB), optim, 10, lora=off)
@@ -144,7 +149,7 @@ def test_lora_off_never_imports_peft(monkeypatch, tmp_path):
 
 
 def test_trainable_count_and_log_line():
-    from gptlab.training.lora import lora_summary, parameter_counts
+    from gptlab.model.lora import lora_summary, parameter_counts
 
     model = adapted(base_model())
     trainable, total = parameter_counts(model)

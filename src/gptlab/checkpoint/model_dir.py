@@ -135,7 +135,7 @@ def _checked_tokenizer(path: Path, info: dict, vocab_size: int) -> Any:
 def _load_lora_adapter_dir(path: Path, info: dict, device: str | torch.device) -> LoadedModel:
     """A LoRA fine-tune written as its adapter alone (train.lora.model_dir=adapter): the base
     model it names, refused if its weights changed, with the adapter merged in."""
-    from gptlab.training.lora import load_adapter_model
+    from gptlab.checkpoint.adapter_dir import load_adapter_model
 
     model = load_adapter_model(path, info)
     tokenizer = _checked_tokenizer(path, info, model.config.vocab_size)

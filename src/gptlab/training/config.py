@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gptlab.errors import ConfigError
+from gptlab.model.lora import LoraConfig  # the train.lora section
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
 
@@ -82,42 +83,6 @@ class OptimConfig:
             raise ConfigError(f"optim.warmup_steps must be >= 0, got {self.warmup_steps}")
         if len(self.betas) != 2:
             raise ConfigError(f"optim.betas must be two numbers, got {self.betas}")
-
-
-LORA_MODEL_DIRS = ("merged", "adapter")
-
-
-@dataclass(frozen=True)
-class LoraConfig:
-    """``train.lora``: LoRA adapters through Hugging Face peft (see gptlab.training.lora)."""
-
-    r: int | None  # the adapters' rank; None: LoRA off, every weight trains
-    alpha: float  # the update is scaled by alpha / r
-    dropout: float  # on the adapters' input only
-    # Names of the nn.Linear modules to adapt, matched against the end of each module's
-    # name: qkv and out_proj (attention), up_proj and down_proj (feed-forward).
-    target_modules: tuple[str, ...]
-    model_dir: str  # merged: a plain model directory | adapter: the adapter and its base's path + sha256
-
-    @property
-    def enabled(self) -> bool:
-        return self.r is not None
-
-    def __post_init__(self) -> None:
-        if self.r is not None and (isinstance(self.r, bool) or not isinstance(self.r, int) or self.r < 1):
-            raise ConfigError(f"train.lora.r must be null (off) or an integer >= 1, got {self.r!r}")
-        if not self.alpha > 0:
-            raise ConfigError(f"train.lora.alpha must be > 0, got {self.alpha}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"train.lora.dropout must be in [0, 1), got {self.dropout}")
-        if isinstance(self.target_modules, str) or not self.target_modules:
-            raise ConfigError(
-                f"train.lora.target_modules must be a non-empty list of names, got {self.target_modules!r}"
-            )
-        if self.model_dir not in LORA_MODEL_DIRS:
-            raise ConfigError(
-                f"train.lora.model_dir must be one of {', '.join(LORA_MODEL_DIRS)}, got {self.model_dir!r}"
-            )
 
 
 @dataclass(frozen=True)

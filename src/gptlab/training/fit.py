@@ -24,7 +24,8 @@ from gptlab.model import GPTConfig
 from gptlab.tracking import LoggerConfig, TrackingStore
 from gptlab.training.config import OptimConfig, TrainConfig, TrainerConfig
 from gptlab.training.lineage import Lineage, training_lineage
-from gptlab.training.lora import check_lora_settings, lora_summary, parameter_counts
+from gptlab.model.lora import lora_summary, parameter_counts
+from gptlab.training.lora import check_lora_settings
 from gptlab.training.lora import check_resume as check_resume_lora
 from gptlab.training.resume import checkpoint_dir, read_checkpoint, resolve_resume
 from gptlab.training.trainer_build import FitCallbacks

@@ -11,7 +11,7 @@ from gptlab.config import PathsConfig
 from gptlab.dataset import DatasetMeta
 from gptlab.model import GPT, GPTConfig, build_model
 from gptlab.model.family import clean_state_dict
-from gptlab.training.config import LoraConfig
+from gptlab.model.lora import LoraConfig
 from gptlab.training.lineage import Lineage
 
 
@@ -22,7 +22,7 @@ def best_weights(
     the adapters as trained (unmerged: :func:`export_model_dir` writes them as asked)."""
     model = build_model(config)  # any kind (gptlab.model.family)
     if lora is not None:
-        from gptlab.training.lora import add_lora
+        from gptlab.model.lora import add_lora
 
         add_lora(model, lora)
     if best_ckpt and Path(best_ckpt).is_file():
@@ -53,7 +53,8 @@ def export_model_dir(
         "mlflow": {"run_id": run_id},
     }
     if lora is not None:
-        from gptlab.training.lora import lora_record, merged_model, save_adapter_dir
+        from gptlab.checkpoint.adapter_dir import save_adapter_dir
+        from gptlab.model.lora import lora_record, merged_model
 
         extra["lora"] = lora_record(lora)
         if lora.model_dir == "adapter":

@@ -11,8 +11,8 @@ import torch
 
 from gptlab.errors import TrainingDiverged
 from gptlab.model import ModelConfig, build_model
-from gptlab.training.config import LoraConfig, OptimConfig
-from gptlab.training.lora import add_lora, has_lora, lora_record
+from gptlab.model.lora import LoraConfig, add_lora, has_lora, lora_record
+from gptlab.training.config import OptimConfig
 from gptlab.training.optim import make_adamw
 from gptlab.training.schedule import lr_at
 

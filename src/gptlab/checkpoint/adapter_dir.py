@@ -1,0 +1,79 @@
+"""A LoRA fine-tune's model directory written as its adapter alone (``train.lora.model_dir=adapter``).
+
+``adapter.safetensors`` holds the adapters' weights; ``config.json`` the model config, the
+``lora`` settings and a lineage naming the base model (``lineage.init_from``,
+``lineage.init_sha256``). Loading one loads that base, refuses it if its weights changed
+(sha256), adds the adapters and merges them: what comes back is a plain model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gptlab.errors import CheckpointError
+from gptlab.model.lora import LoraConfig, adapter_state, add_lora, load_adapter_state, merged_model
+
+ADAPTER_WEIGHTS = "adapter.safetensors"
+
+
+def save_adapter_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict) -> Path:
+    """Write the adapter alone: ``adapter.safetensors``, ``config.json`` (model config,
+    ``lora``, lineage with the base's path and sha256) and the tokenizer."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from gptlab.checkpoint.model_dir import CONFIG, FORMAT_VERSION, TOKENIZER
+    from gptlab.io import atomic_path, sha256_file
+
+    out_dir = Path(out_dir)
+    info = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), **extra}
+    info.setdefault("lineage", {})["tokenizer_sha256"] = sha256_file(tokenizer_path)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        save_file(adapter_state(model), str(tmp / ADAPTER_WEIGHTS), metadata={"format": "pt", "gptlab": "lora"})
+        (tmp / CONFIG).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        shutil.copyfile(tokenizer_path, tmp / TOKENIZER)
+    return out_dir
+
+
+def load_adapter_model(path: Path, info: dict) -> Any:
+    """The merged plain GPT of an adapter directory: its base, checked by sha256, plus the adapter."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from gptlab.config import to_dataclass
+    # The base may be a Hugging Face directory: hf/ reads it (imported here only, and only
+    # for an adapter directory, the one place a checkpoint needs it).
+    from gptlab.hf.import_hf import load_pretrained_state, load_weights, read_pretrained
+    from gptlab.io import sha256_file
+    from gptlab.model import GPT, GPTConfig
+
+    lineage = info.get("lineage") or {}
+    base, digest = lineage.get("init_from"), lineage.get("init_sha256")
+    if not base or not digest:
+        raise CheckpointError(
+            f"{path} holds a LoRA adapter but its config.json names no base model (lineage.init_from)"
+        )
+    pretrained = read_pretrained(base)
+    if sha256_file(pretrained.weights) != digest:
+        raise CheckpointError(
+            f"{path} is a LoRA adapter for {base} (sha256 {digest[:12]}…), but {pretrained.weights} is not those "
+            "weights (its sha256 differs): load it with the base it was trained on"
+        )
+    config = GPTConfig.from_dict(info["model"])
+    theirs = {**pretrained.config.to_dict(), "dropout": config.dropout}
+    if theirs != config.to_dict():
+        raise CheckpointError(f"{path} is a LoRA adapter for another model config than {base}'s")
+    model = GPT(config)
+    load_weights(model, load_pretrained_state(pretrained), pretrained.weights)
+    add_lora(model, to_dataclass(LoraConfig, info["lora"], f"{path / 'config.json'}: lora"))
+    weights = path / ADAPTER_WEIGHTS
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights} is missing or not a valid safetensors file ({exc})") from None
+    load_adapter_state(model, state, str(weights))
+    return merged_model(model)

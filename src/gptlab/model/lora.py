@@ -1,0 +1,150 @@
+"""LoRA adapters on a plain model, through Hugging Face ``peft`` (``train.lora``).
+
+peft injects its LoRA layers into gptlab's own :class:`gptlab.model.GPT` in place
+(``inject_adapter_in_model``): each targeted ``nn.Linear`` becomes peft's ``lora.Linear``,
+holding the frozen layer as ``base_layer`` and the trainable ``lora_A`` / ``lora_B``
+matrices beside it; everything else is frozen. The model keeps its class, so the Lightning
+module, the generation code and the checkpoints see a GPT (Hugging Face GPT-2 and
+GPT-NeoX models are imported as a GPT, so they are adapted the same way). peft starts
+``lora_B`` at zero, so before the first step the adapted model is the base model.
+
+Where the adapters are written (a merged model directory or the adapter alone) is
+:mod:`gptlab.checkpoint.adapter_dir`'s; what a resumed LoRA run must match is
+:mod:`gptlab.training.lora`'s. peft is imported only when adapters are made or read.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gptlab.errors import CheckpointError, ConfigError
+
+ADAPTER_NAME = "default"  # peft's name for a model's single adapter
+
+LORA_MODEL_DIRS = ("merged", "adapter")
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    """``train.lora``: LoRA adapters through Hugging Face peft (see gptlab.model.lora)."""
+
+    r: int | None  # the adapters' rank; None: LoRA off, every weight trains
+    alpha: float  # the update is scaled by alpha / r
+    dropout: float  # on the adapters' input only
+    # Names of the nn.Linear modules to adapt, matched against the end of each module's
+    # name: qkv and out_proj (attention), up_proj and down_proj (feed-forward).
+    target_modules: tuple[str, ...]
+    model_dir: str  # merged: a plain model directory | adapter: the adapter and its base's path + sha256
+
+    @property
+    def enabled(self) -> bool:
+        return self.r is not None
+
+    def __post_init__(self) -> None:
+        if self.r is not None and (isinstance(self.r, bool) or not isinstance(self.r, int) or self.r < 1):
+            raise ConfigError(f"train.lora.r must be null (off) or an integer >= 1, got {self.r!r}")
+        if not self.alpha > 0:
+            raise ConfigError(f"train.lora.alpha must be > 0, got {self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"train.lora.dropout must be in [0, 1), got {self.dropout}")
+        if isinstance(self.target_modules, str) or not self.target_modules:
+            raise ConfigError(
+                f"train.lora.target_modules must be a non-empty list of names, got {self.target_modules!r}"
+            )
+        if self.model_dir not in LORA_MODEL_DIRS:
+            raise ConfigError(
+                f"train.lora.model_dir must be one of {', '.join(LORA_MODEL_DIRS)}, got {self.model_dir!r}"
+            )
+
+
+def _peft() -> Any:
+    try:
+        import peft
+    except ImportError:
+        raise ConfigError(
+            "train.lora.r is set, but Hugging Face peft is not installed: pip install -e '.[lora]'"
+        ) from None
+    return peft
+
+
+def add_lora(model: Any, lora: LoraConfig) -> Any:
+    """Inject peft's LoRA layers into ``model`` (a GPT) in place; only they train after."""
+    peft = _peft()
+    config = peft.LoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules), bias="none",
+    )  # fmt: skip
+    try:
+        return peft.inject_adapter_in_model(config, model, adapter_name=ADAPTER_NAME)
+    except ValueError as exc:
+        linear = sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if type(m).__name__ == "Linear"})
+        reason = str(exc).strip().splitlines()[0]
+        raise ConfigError(
+            f"train.lora.target_modules={list(lora.target_modules)} cannot be adapted ({reason}); "
+            f"this model's linear layers: {', '.join(linear)}"
+        ) from None
+
+
+def has_lora(model: Any) -> bool:
+    """Whether peft injected adapters into ``model`` (it leaves a ``peft_config`` on it)."""
+    return hasattr(model, "peft_config")
+
+
+def parameter_counts(model: Any) -> tuple[int, int]:
+    """(trainable, total) parameters; a tied tensor counts once."""
+    params = list(model.parameters())  # each tensor once
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def lora_summary(model: Any, lora: LoraConfig) -> str:
+    """The log line of a LoRA run: what is adapted and how much of the model trains."""
+    trainable, total = parameter_counts(model)
+    return (
+        f"LoRA r={lora.r} alpha={lora.alpha:g} on {', '.join(lora.target_modules)}: {trainable:,} of {total:,} "
+        f"parameters train ({100 * trainable / total:.2f}%)"
+    )
+
+
+def merged_model(model: Any) -> Any:
+    """A plain GPT whose weights are ``model``'s base weights with the adapters merged in
+    (peft's own merge, on a copy: ``model`` keeps training unmerged)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    work = copy.deepcopy(model)
+    for module in work.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.merge(safe_merge=True)
+    state = {}
+    for key, value in work.state_dict().items():
+        if ".lora_" in key:
+            continue
+        state[key.replace(".base_layer.", ".")] = value
+    plain = type(model)(model.config)
+    plain.load_state_dict(state)
+    return plain.train(model.training)
+
+
+def adapter_state(model: Any) -> dict:
+    """The adapters' weights under peft's names (no adapter name in them), on the CPU."""
+    peft = _peft()
+    state = peft.get_peft_model_state_dict(model, adapter_name=ADAPTER_NAME)
+    return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+
+
+def load_adapter_state(model: Any, state: dict, where: str) -> None:
+    """Put saved adapter weights into an adapted model; every adapter weight must be there."""
+    peft = _peft()
+    expected = set(peft.get_peft_model_state_dict(model, adapter_name=ADAPTER_NAME))
+    if set(state) != expected:
+        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+        raise CheckpointError(f"{where} does not fit its config: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    peft.set_peft_model_state_dict(model, state, adapter_name=ADAPTER_NAME)
+
+
+def lora_record(lora: LoraConfig) -> dict:
+    """The ``lora`` section of a model directory's config.json."""
+    record = asdict(lora)
+    record["target_modules"] = list(lora.target_modules)
+    return record
