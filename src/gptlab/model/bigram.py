@@ -7,8 +7,6 @@ decoding is exact at any length.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -44,14 +42,6 @@ class BigramLM(nn.Module):
     def select_state(state: None, index: Tensor) -> None:
         return None
 
-    @contextmanager
-    def _eval_mode(self) -> Iterator[None]:
-        was_training = self.training
-        self.eval()
-        try:
-            yield
-        finally:
-            self.train(was_training)
 
     # ------------------------------------------------------------------ accounting
 

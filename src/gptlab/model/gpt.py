@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Literal, overload
 
 import torch
@@ -19,6 +18,7 @@ from torch import Tensor, nn
 from gptlab.model.attention import RopeAngles
 from gptlab.model.block import Block
 from gptlab.model.config import GPTConfig
+from gptlab.model.eval_mode import eval_mode
 from gptlab.model.kv_cache import KVCache
 from gptlab.model.norm import build_norm
 from gptlab.model.positional import (
@@ -182,22 +182,11 @@ class GPT(nn.Module):
             device=w.device, dtype=w.dtype,
         )  # fmt: skip
 
-    @contextmanager
-    def _eval_mode(self) -> Iterator[None]:
-        """Temporarily disable dropout, restoring the caller's train/eval mode after."""
-        was_training = self.training
-        if was_training:
-            self.eval()
-        try:
-            yield
-        finally:
-            if was_training:
-                self.train()
 
     @torch.no_grad()
     def attention_maps(self, idx: Tensor) -> Tensor:
         """Softmax attention probabilities, (n_layer, B, n_head, T, T), without dropout."""
-        with self._eval_mode():
+        with eval_mode(self):
             return self.hidden_states(idx, return_attn=True)[1]
 
     # ------------------------------------------------------------------ accounting

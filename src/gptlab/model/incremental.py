@@ -58,6 +58,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
+from gptlab.model.eval_mode import eval_mode
 from gptlab.model.gpt import GPT
 from gptlab.model.kv_cache import KVCache
 
@@ -104,7 +105,7 @@ class IncrementalLM:
     def _inference(self) -> Iterator[None]:
         # Dropout would break the contract; restore the caller's mode afterwards so a
         # mid-training sampling callback doesn't silently switch dropout off.
-        with torch.no_grad(), self.model._eval_mode():
+        with torch.no_grad(), eval_mode(self.model):
             yield
 
     def _last_logits(self, idx: Tensor, cache: KVCache | None) -> Tensor:

@@ -12,8 +12,6 @@ KV cache's part in decoding (:mod:`gptlab.model.recurrent_incremental`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -100,15 +98,6 @@ class RecurrentLM(nn.Module):
             return tuple(s.index_select(1, index) for s in state)  # type: ignore[return-value]
         return state.index_select(1, index)
 
-    @contextmanager
-    def _eval_mode(self) -> Iterator[None]:
-        """Temporarily disable dropout, restoring the caller's train/eval mode after."""
-        was_training = self.training
-        self.eval()
-        try:
-            yield
-        finally:
-            self.train(was_training)
 
     # ------------------------------------------------------------------ accounting
 

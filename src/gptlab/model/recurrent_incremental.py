@@ -16,8 +16,8 @@ token's work. Past the context:
     The window is cut to its last ``keep_tokens`` tokens, the state rebuilt over them
     once, and steps are one token's work again until the window is full.
 
-The model provides ``next_logits(idx, state) -> (logits (B, V), state)``,
-``select_state(state, index)`` and ``_eval_mode()``.
+The model provides ``next_logits(idx, state) -> (logits (B, V), state)``
+and ``select_state(state, index)``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from gptlab.model.incremental import WINDOW_POLICIES
+from gptlab.model.eval_mode import eval_mode
 
 
 class RecurrentIncrementalLM:
@@ -68,7 +69,7 @@ class RecurrentIncrementalLM:
 
     @contextmanager
     def _inference(self) -> Iterator[None]:
-        with torch.no_grad(), self.model._eval_mode():
+        with torch.no_grad(), eval_mode(self.model):
             yield
 
     def _start(self, window: Tensor) -> Tensor:
