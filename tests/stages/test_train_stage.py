@@ -166,11 +166,12 @@ def test_compiled_module_keeps_plain_checkpoint_keys():
 
 
 @pytest.mark.slow
-def test_ddp_on_two_cpu_processes_makes_one_run_with_twice_the_tokens(built, mlflow_store, subprocess_env):
+@pytest.mark.parametrize("model", [(), ("model=lstm", "model.n_embd=32", "model.n_layer=2")], ids=["gpt", "lstm"])
+def test_ddp_on_two_cpu_processes_makes_one_run_with_twice_the_tokens(built, mlflow_store, subprocess_env, model):
     from mlflow.tracking import MlflowClient
 
     res = subprocess.run(
-        [sys.executable, "-m", "gptlab.train", *SMOKE, *_mlflow(mlflow_store), "trainer.max_steps=10",
+        [sys.executable, "-m", "gptlab.train", *SMOKE, *model, *_mlflow(mlflow_store), "trainer.max_steps=10",
          "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"],
         cwd=built, env=subprocess_env, capture_output=True, text=True, timeout=600,
     )
@@ -178,7 +179,8 @@ def test_ddp_on_two_cpu_processes_makes_one_run_with_twice_the_tokens(built, mlf
     assert "LeafSpec" not in res.stderr  # the CLI silences Lightning's pytree deprecation
     report = json.loads((built / "reports/train.json").read_text())
     assert report["world_size"] == 2
-    assert report["tokens_seen"] == 10 * 8 * 32 * 2
+    context = json.loads((built / "artifacts/model/config.json").read_text())["model"]["context_size"]
+    assert report["tokens_seen"] == 10 * 8 * context * 2  # 10 steps of batch 8 on each of 2 ranks
     client = MlflowClient(mlflow_store)
     assert len(client.search_runs([client.get_experiment_by_name("test").experiment_id])) == 1
 

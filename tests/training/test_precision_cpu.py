@@ -202,3 +202,27 @@ def test_mixed_precision_with_clipping_and_the_optimizer_gptlab_picks_on_cuda(tm
     trainer = make_trainer(tmp_path, "bf16-mixed", 3)
     trainer.fit(module, datamodule=make_data(processed))
     assert trainer.global_step == 3
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_bf16_mixed_trains_a_recurrent_model(tmp_path, processed, kind):
+    """The seed course's recurrent models under the same autocast: finite, learning, fp32 weights."""
+    from gptlab.model import parse_model_config
+
+    cfg = compose(f"model={kind}", f"model.context_size={CONTEXT}", "model.n_embd=32", "model.n_layer=1",
+                  "optim.lr=3e-2", "optim.min_lr=3e-3", "optim.warmup_steps=0")  # fmt: skip
+    model = parse_model_config(cfg.model, "model", vocab_size=VOCAB)
+    torch.manual_seed(0)
+    module = GPTLightningModule(model, to_dataclass(OptimConfig, cfg.optim, "optim"), 60)
+    seen: set[torch.dtype] = set()
+    module.model.rnn.register_forward_hook(lambda m, i, out: seen.add(out[0].dtype))
+    losses = LossLog()
+    trainer = make_trainer(tmp_path, "bf16-mixed", 60, callbacks=[losses])
+    trainer.fit(module, datamodule=make_data(processed))
+
+    assert trainer.global_step == 60
+    if kind == "lstm":  # torch's CPU autocast runs lstm in bf16; gru stays fp32 there (its op list)
+        assert seen == {torch.bfloat16}
+    assert {p.dtype for p in module.parameters()} == {torch.float32}
+    assert all(math.isfinite(x) for x in losses.losses)
+    assert sum(losses.losses[-5:]) / 5 < losses.losses[0] - 0.5, losses.losses
