@@ -169,3 +169,37 @@ def test_adapter_model_dir_loads_its_base_and_refuses_a_changed_one(work, pretra
     save_file(state, base / "model.safetensors")
     assert cli_exit_code("evaluate", *FINETUNE, "evaluate.model_dir=adapter", "evaluate.splits=[val]") == 2
     one_error_line(capsys.readouterr().err, "is a LoRA adapter for", "its sha256 differs")
+
+
+def frozen_weights_kept(model_dir: str, pretrained: Path) -> None:
+    """A merged LoRA model keeps every weight LoRA does not target (embeddings, norms, MLP)."""
+    from safetensors.torch import load_file
+
+    base, tuned = load_file(pretrained / "model.safetensors"), load_file(Path(model_dir) / "model.safetensors")
+    assert set(base) == set(tuned)
+    frozen = [k for k in base if not any(t in k for t in ("qkv", "out_proj"))]
+    assert frozen and all(torch.equal(base[k], tuned[k]) for k in frozen)
+    assert any(not torch.equal(base[k], tuned[k]) for k in base if "qkv" in k)  # the adapters moved these
+
+
+def test_lora_under_bf16_mixed_trains_only_the_adapters(work, pretrained):
+    report = run_stage("train", *FINETUNE, f"train.init_from={pretrained}", "trainer.precision=bf16-mixed",
+                       "trainer.max_steps=10")  # fmt: skip
+    assert report["steps"] == 10 and 0 < report["trainable_params"] < report["params"] / 10
+    frozen_weights_kept("artifacts/model", pretrained)
+
+
+@pytest.mark.slow
+def test_lora_under_ddp_on_two_cpu_processes(work, pretrained, subprocess_env):
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "gptlab.train", *FINETUNE, f"train.init_from={pretrained}", "trainer.max_steps=10",
+         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"],
+        env=subprocess_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(Path("reports/train.json").read_text())
+    assert report["world_size"] == 2 and 0 < report["trainable_params"] < report["params"] / 10
+    frozen_weights_kept("artifacts/model", pretrained)
