@@ -123,3 +123,14 @@ def test_gpu_recipe_preset_is_nanogpts():
     assert (m.n_layer, m.n_head, m.n_embd, m.context_size, m.dropout) == (6, 6, 384, 256, 0.2)
     assert (c.train.batch_size, c.trainer.max_steps) == (64, 2000)  # not 5,000: nanoGPT's schedule overfits
     assert (c.trainer.precision, c.trainer.compile) == ("bf16-mixed", True)
+
+
+def test_the_readme_lists_every_option_of_the_groups_it_tables():
+    """README "Configuration": each group row names exactly the options conf/<group>/ holds."""
+    import re
+
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.M)
+    tabled = {group: set(re.findall(r"`(\w+)`", options)) for group, options in rows if group in GROUPS}
+    assert {"model", "logger", "experiment", "train"} <= set(tabled)
+    for group, options in tabled.items():
+        assert options == {p.stem for p in (CONF / group).glob("*.yaml")}, group
