@@ -52,118 +52,60 @@ policy's window: the reference the cached path is tested against.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor
 
-from gptlab.model.eval_mode import eval_mode
+from gptlab.model.decoding_window import WINDOW_POLICIES, DecodingWindow
 from gptlab.model.gpt import GPT
 from gptlab.model.kv_cache import KVCache
 
-WINDOW_POLICIES = ("exact", "chunked")
+__all__ = ["WINDOW_POLICIES", "IncrementalLM"]
 
 
-class IncrementalLM:
-    """Stateful next-token logits for a batch of rows that all advance together.
+class IncrementalLM(DecodingWindow):
+    """Stateful next-token logits of a GPT, its keys and values cached (:class:`KVCache`).
 
-    Args:
-        model: the GPT to run.
-        use_cache: keep keys/values between calls (same logits, cheaper).
-        window: the window policy, ``"exact"`` or ``"chunked"`` (see the module docstring).
-        keep: for ``"chunked"``: the fraction of the context kept when the window is
-            cut, in (0, 1]; ignored by ``"exact"``.
+    Args: see :class:`~gptlab.model.decoding_window.DecodingWindow`.
     """
 
+    model: GPT
+
     def __init__(self, model: GPT, use_cache: bool = True, window: str = "exact", keep: float = 0.5) -> None:
-        if window not in WINDOW_POLICIES:
-            raise ValueError(f"window must be one of {', '.join(WINDOW_POLICIES)}, got {window!r}")
-        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep <= 1.0:
-            raise ValueError(f"keep must be a fraction of the context in (0, 1], got {keep!r}")
-        self.model = model
-        self.use_cache = use_cache
-        self.window_policy = window
-        self.context_size: int = model.config.context_size
-        self.vocab_size: int = model.config.vocab_size
-        # Tokens left in the window when "chunked" cuts it.
-        self.keep_tokens = max(1, min(self.context_size, int(self.context_size * keep)))
-        self._window: Tensor | None = None  # (B, <= context_size) the tokens conditioned on
+        super().__init__(model, use_cache, window, keep)
+        # Valid (DecodingWindow._valid) while it holds exactly the states of the window:
+        # "exact" loses it for good once the window slides; "chunked" re-prefills instead.
         self._cache: KVCache | None = None
-        # True while the cache holds exactly the states of self._window. "exact" loses it
-        # for good once the window slides; "chunked" re-prefills instead.
-        self._cache_valid = False
-
-    @property
-    def window(self) -> Tensor:
-        """The tokens the last logits were conditioned on, (B, <= context_size)."""
-        if self._window is None:
-            raise RuntimeError("call prefill() before step()/reorder()")
-        return self._window
-
-    @contextmanager
-    def _inference(self) -> Iterator[None]:
-        # Dropout would break the contract; restore the caller's mode afterwards so a
-        # mid-training sampling callback doesn't silently switch dropout off.
-        with torch.no_grad(), eval_mode(self.model):
-            yield
 
     def _last_logits(self, idx: Tensor, cache: KVCache | None) -> Tensor:
         h = self.model.hidden_states(idx, cache)[:, -1]  # (B, C)
         return torch.nn.functional.linear(h, self.model.lm_head_weight)  # (B, V)
 
     def _start(self, window: Tensor) -> Tensor:
-        """Make ``window`` (B, <= context_size) the state; return its next-token logits.
-
-        Inside ``_inference``. With the cache, (re-)fills it from ``window`` alone.
-        """
         if not self.use_cache:
-            self._window, self._cache_valid = window, False
+            self._window, self._valid = window, False
             return self._last_logits(window, None)
         B = window.size(0)
         if self._cache is None or self._cache.batch_size != B:
             self._cache = self.model.new_kv_cache(B)
         self._cache.reset()
-        self._cache_valid = False  # until the forward below has filled it
+        self._valid = False  # until the forward below has filled it
         logits = self._last_logits(window, self._cache)
-        self._window, self._cache_valid = window, True
+        self._window, self._valid = window, True
         return logits
 
-    def prefill(self, tokens: Tensor) -> Tensor:
-        """Start over from ``tokens`` (B, T); return logits for the token after them."""
-        if tokens.dim() != 2 or tokens.size(1) == 0:
-            raise ValueError(f"prefill needs (batch, time) tokens with time >= 1, got {tuple(tokens.shape)}")
-        device = self.model.tok_emb.weight.device
-        window = tokens[:, -self.context_size :].to(device)  # crop from the left
-        with self._inference():
-            return self._start(window)
-
-    def step(self, tokens: Tensor) -> Tensor:
-        """Append one token per row, (B,); return the logits for the token after it."""
-        window = self.window
-        if tokens.dim() != 1 or tokens.size(0) != window.size(0):
-            raise ValueError(
-                f"step needs one token per row, shape ({window.size(0)},), got {tuple(tokens.shape)}"
-            )
-        new = tokens.to(window.device)[:, None]  # (B, 1)
-        window = torch.cat((window, new), dim=1)  # (B, t+1)
-        with self._inference():
-            if window.size(1) > self.context_size and self.window_policy == "chunked":
-                return self._start(window[:, -self.keep_tokens :])
-            if self._cache_valid and window.size(1) <= self.context_size:
-                assert self._cache is not None
-                logits = self._last_logits(new, self._cache)
-            else:
-                window = window[:, -self.context_size :]  # "exact" slides by one
-                self._cache_valid = False
-                logits = self._last_logits(window, None)
+    def _advance(self, window: Tensor, new: Tensor) -> Tensor:
+        if window.size(1) > self.context_size and self.window_policy == "chunked":
+            return self._start(window[:, -self.keep_tokens :])
+        if self._valid and window.size(1) <= self.context_size:
+            assert self._cache is not None
+            logits = self._last_logits(new, self._cache)
+        else:
+            window = window[:, -self.context_size :]  # "exact" slides by one
+            self._valid = False
+            logits = self._last_logits(window, None)
         self._window = window
         return logits
 
-    def reorder(self, index: Tensor) -> None:
-        """Keep/reorder/duplicate rows: row i of the new state is row index[i] of the old."""
-        index = index.to(self.window.device)
-        self._window = self.window.index_select(0, index)
-        if self._cache_valid:
-            assert self._cache is not None
-            self._cache.index_select(index)
+    def _select(self, index: Tensor) -> None:
+        assert self._cache is not None
+        self._cache.index_select(index)
