@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -235,13 +236,9 @@ def built_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (char), once per session (copy it with :func:`copy_built` to write)."""
     root = tmp_path_factory.mktemp("built")
     (root / "corpus.txt").write_text(SMALL_CORPUS * 4, encoding="utf-8")
-    old = Path.cwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):
         for stage in ("prepare", "tokenize", "build"):
             run_stage(stage, "data=file", "data.path=corpus.txt")
-    finally:
-        os.chdir(old)
     return root
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -25,13 +25,9 @@ def finetune_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("finetune")
     gpt2 = save_hf_gpt2(root / "gpt2")
     (root / "corpus.txt").write_text(SMALL_CORPUS * 4, encoding="utf-8")
-    old = Path.cwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):
         for stage in ("prepare", "tokenize", "build"):
             run_stage(stage, *FINETUNE, f"train.init_from={gpt2}")
-    finally:
-        os.chdir(old)
     return root
 
 

@@ -38,3 +38,14 @@ def kind_model(kind: str, seed: int = 0, scale: float | None = None, **overrides
                 if p.dim() >= 2:
                     p.copy_(torch.randn(p.shape, generator=g) * scale)
     return model.eval()
+
+
+def train_on(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> float:
+    """``steps`` AdamW steps on the one batch (x, y); the last loss."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    for _ in range(steps):
+        _, loss = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(loss.detach())

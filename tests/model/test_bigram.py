@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from tests.model.kinds import kind_model
+from tests.model.kinds import kind_model, train_on
 
 
 def test_logits_depend_on_the_current_token_only():
@@ -27,13 +27,7 @@ def test_first_loss_is_a_uniform_guess_and_it_learns_the_bigram_statistics():
     x, y = seq[None, :-1], seq[None, 1:]
     _, loss = model(x, y)
     assert abs(float(loss.detach()) - math.log(23)) < 0.05
-    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
-    for _ in range(60):
-        _, loss = model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert float(loss.detach()) < 0.05
+    assert train_on(model, x, y, lr=0.1, steps=60) < 0.05
 
 
 def test_ignored_targets_and_accounting():

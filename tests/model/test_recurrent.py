@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gptlab.model import build_model
-from tests.model.kinds import RECURRENT, kind_config, kind_model
+from tests.model.kinds import RECURRENT, kind_config, kind_model, train_on
 
 MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -77,10 +77,4 @@ def test_it_learns_a_pattern_that_needs_memory(kind: str):
     model = build_model(kind_config(kind, n_layer=1, n_embd=32)).train()
     seq = torch.tensor([1, 0, 2, 3, 0, 4] * 12)
     x, y = seq[None, :-1], seq[None, 1:]
-    opt = torch.optim.AdamW(model.parameters(), lr=0.03)
-    for _ in range(150):
-        _, loss = model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert float(loss.detach()) < 0.1
+    assert train_on(model, x, y, lr=0.03, steps=150) < 0.1

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from gptlab.team.mlflow_server import CLIENT_ONLY
+
 START_TIMEOUT_S = 300  # three servers and a schema migration: ~20 s idle, minutes on a busy 2-core runner
-CLIENT_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
-                    "MLFLOW_TRACKING_TOKEN", "MLFLOW_REGISTRY_URI")  # fmt: skip
 
 
 def free_ports(n: int) -> list[int]:
@@ -80,7 +80,7 @@ def team_stack(subprocess_env) -> TeamStack:
     mlflow_port, postgres_port, s3_port = free_ports(3)
     overrides = (f"dir={root / 'stack'}", f"mlflow_port={mlflow_port}", f"postgres_port={postgres_port}",
                  f"s3_port={s3_port}")  # fmt: skip
-    base_env = {k: v for k, v in subprocess_env.items() if k not in CLIENT_VARIABLES}
+    base_env = {k: v for k, v in subprocess_env.items() if k not in CLIENT_ONLY}
     stack = TeamStack(root / "stack", overrides, base_env)
     try:
         res = stack.team("start", timeout=START_TIMEOUT_S)

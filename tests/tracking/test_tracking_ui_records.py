@@ -18,8 +18,9 @@ from gptlab.tracking.datasets import (
     DIGEST_CHARS,
     EVAL_SPLITS_TAG,
     log_evaluated_splits,
-    log_training_datasets,
+    send_dataset_records,
     split_dataset,
+    training_dataset_records,
 )
 from gptlab.tracking.store import EXPERIMENT_KIND_TAG, TRAINING_KIND, TrackingStore
 from tests.conftest import copy_built, new_mlflow_store, run_stage
@@ -79,7 +80,7 @@ def test_an_existing_experiment_without_a_kind_gets_the_training_kind_and_a_chos
 
 def test_each_split_is_a_dataset_input_with_its_context_digest_source_and_counts(store):
     client, run_id = new_run(store)
-    log_training_datasets(client, run_id, meta(), "data/processed")
+    send_dataset_records(client, run_id, training_dataset_records(meta(), "data/processed"))
 
     inputs = inputs_by_context(client, run_id)
     assert set(inputs) == {"training", "validation", "test"}
@@ -97,7 +98,7 @@ def test_each_split_is_a_dataset_input_with_its_context_digest_source_and_counts
 def test_an_empty_split_is_not_an_input_and_format_1_meta_gets_a_stable_digest(store):
     client, run_id = new_run(store)
     old = meta(files=False, test_tokens=0)
-    log_training_datasets(client, run_id, old, "data/processed")
+    send_dataset_records(client, run_id, training_dataset_records(old, "data/processed"))
     inputs = inputs_by_context(client, run_id)
     assert set(inputs) == {"training", "validation"}
     digest = split_dataset(old, "data/processed", "train").digest
@@ -108,7 +109,7 @@ def test_an_empty_split_is_not_an_input_and_format_1_meta_gets_a_stable_digest(s
 
 def test_the_evaluation_records_the_splits_it_scored(store):
     client, run_id = new_run(store)
-    log_training_datasets(client, run_id, meta(), "data/processed")
+    send_dataset_records(client, run_id, training_dataset_records(meta(), "data/processed"))
     log_evaluated_splits(client, run_id, meta(), "data/processed", ["val", "test"])
     run = client.get_run(run_id)
     assert run.data.tags[EVAL_SPLITS_TAG] == "val,test"

@@ -3,8 +3,8 @@ model to new text, then resume, the model directory in both modes, evaluate and 
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -29,12 +29,8 @@ FINETUNE = (
 def pretrained(built_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny gptlab model trained on the small corpus (read-only)."""
     root = copy_built(built_data, tmp_path_factory.mktemp("lora-pretrain"))
-    old = Path.cwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):
         run_stage("train", *SMOKE, "trainer.max_steps=40", "optim.lr=3e-3")
-    finally:
-        os.chdir(old)
     return root / "artifacts/model"
 
 
@@ -45,13 +41,9 @@ def new_text(pretrained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     root = tmp_path_factory.mktemp("lora-data")
     text = "\n".join(line[::-1] for line in SMALL_CORPUS.splitlines()) + "\n"
     (root / "corpus.txt").write_text(text * 4, encoding="utf-8")
-    old = Path.cwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):
         for stage in ("prepare", "tokenize", "build"):
             run_stage(stage, *FINETUNE, f"train.init_from={pretrained}")
-    finally:
-        os.chdir(old)
     return root
 
 

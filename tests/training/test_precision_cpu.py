@@ -109,18 +109,25 @@ def test_bf16_mixed_runs_the_matmuls_in_bf16_keeps_fp32_weights_and_learns(tmp_p
     assert math.isfinite(float(trainer.callback_metrics["val/loss"]))
 
 
-def test_bf16_mixed_resume_continues_exactly(tmp_path, processed):
-    straight = make_module(max_steps=12)
-    make_trainer(tmp_path / "a", "bf16-mixed", 12).fit(straight, datamodule=make_data(processed))
+def straight_and_resumed(tmp_path: Path, processed, make, precision: str, steps: int) -> tuple:
+    """The same fit of ``make(max_steps=steps)`` straight through, and stopped at half,
+    checkpointed and resumed: (straight, first half, resumed, the resumed one's trainer)."""
+    straight = make(max_steps=steps)
+    make_trainer(tmp_path / "a", precision, steps).fit(straight, datamodule=make_data(processed))
 
-    first = make_module(max_steps=12)
-    trainer = make_trainer(tmp_path / "b", "bf16-mixed", 6)
+    first = make(max_steps=steps)
+    trainer = make_trainer(tmp_path / "b", precision, steps // 2)
     trainer.fit(first, datamodule=make_data(processed))
     ckpt = tmp_path / "half.ckpt"
     trainer.save_checkpoint(ckpt)
-    resumed = make_module(max_steps=12)
-    trainer = make_trainer(tmp_path / "c", "bf16-mixed", 12)
+    resumed = make(max_steps=steps)
+    trainer = make_trainer(tmp_path / "c", precision, steps)
     trainer.fit(resumed, datamodule=make_data(processed), ckpt_path=str(ckpt))
+    return straight, first, resumed, trainer
+
+
+def test_bf16_mixed_resume_continues_exactly(tmp_path, processed):
+    straight, _, resumed, trainer = straight_and_resumed(tmp_path, processed, make_module, "bf16-mixed", 12)
 
     assert trainer.global_step == 12
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):

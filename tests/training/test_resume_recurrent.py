@@ -9,7 +9,7 @@ from gptlab.model import parse_model_config
 from gptlab.training.config import OptimConfig
 from gptlab.training.module import GPTLightningModule
 from tests.conftest import compose
-from tests.training.test_precision_cpu import CONTEXT, VOCAB, make_data, make_trainer, processed  # noqa: F401
+from tests.training.test_precision_cpu import CONTEXT, VOCAB, processed, straight_and_resumed  # noqa: F401
 
 
 def lstm_module(max_steps: int) -> GPTLightningModule:
@@ -21,17 +21,7 @@ def lstm_module(max_steps: int) -> GPTLightningModule:
 
 
 def test_an_lstm_resumed_from_a_checkpoint_ends_bitwise_where_a_straight_run_does(tmp_path, processed):  # noqa: F811
-    straight = lstm_module(max_steps=10)
-    make_trainer(tmp_path / "a", "32-true", 10).fit(straight, datamodule=make_data(processed))
-
-    first = lstm_module(max_steps=10)
-    trainer = make_trainer(tmp_path / "b", "32-true", 5)
-    trainer.fit(first, datamodule=make_data(processed))
-    ckpt = tmp_path / "half.ckpt"
-    trainer.save_checkpoint(ckpt)
-    resumed = lstm_module(max_steps=10)
-    trainer = make_trainer(tmp_path / "c", "32-true", 10)
-    trainer.fit(resumed, datamodule=make_data(processed), ckpt_path=str(ckpt))
+    straight, first, resumed, trainer = straight_and_resumed(tmp_path, processed, lstm_module, "32-true", 10)
 
     assert trainer.global_step == 10
     assert not torch.equal(first.model.rnn.weight_hh_l0, straight.model.rnn.weight_hh_l0)  # it did move on

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +20,10 @@ ADAPTER_WEIGHTS = "adapter.safetensors"
 def save_adapter_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict) -> Path:
     """Write the adapter alone: ``adapter.safetensors``, ``config.json`` (model config,
     ``lora``, lineage with the base's path and sha256) and the tokenizer."""
-    import shutil
+    from gptlab.checkpoint.model_dir import write_model_dir
 
-    from safetensors.torch import save_file
-
-    from gptlab.checkpoint.model_dir import CONFIG, FORMAT_VERSION, TOKENIZER
-    from gptlab.io import atomic_path, sha256_file
-
-    out_dir = Path(out_dir)
-    info = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), **extra}
-    info.setdefault("lineage", {})["tokenizer_sha256"] = sha256_file(tokenizer_path)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        save_file(adapter_state(model), str(tmp / ADAPTER_WEIGHTS), metadata={"format": "pt", "gptlab": "lora"})
-        (tmp / CONFIG).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        shutil.copyfile(tokenizer_path, tmp / TOKENIZER)
-    return out_dir
+    return write_model_dir(out_dir, model.config, adapter_state(model), tokenizer_path, extra,
+                           weights=ADAPTER_WEIGHTS, tag="lora")  # fmt: skip
 
 
 def load_adapter_model(path: Path, info: dict) -> Any:

@@ -36,18 +36,25 @@ class LoadedModel:
 
 
 def save_model_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict | None = None) -> Path:
-    """Write ``model`` (a GPT) with its config and tokenizer to ``out_dir``."""
+    """Write ``model`` (any kind) with its config and tokenizer to ``out_dir``."""
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    # safetensors refuses tensors that share storage; a tied head is rebuilt on load.
+    return write_model_dir(out_dir, model.config, _drop_shared(state), tokenizer_path, extra)
+
+
+def write_model_dir(out_dir: str | Path, config: Any, state: dict[str, torch.Tensor], tokenizer_path: str | Path,
+                    extra: dict | None = None, weights: str = WEIGHTS, tag: str = str(FORMAT_VERSION)) -> Path:  # fmt: skip
+    """A model directory, whole or not at all: ``weights`` (``state``, safetensors with
+    ``tag`` in its metadata), config.json (``config``, ``extra``, the tokenizer's sha256)
+    and the tokenizer."""
     from safetensors.torch import save_file
 
     out_dir = Path(out_dir)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    # safetensors refuses tensors that share storage; a tied head is rebuilt on load.
-    state = _drop_shared(state)
-    info = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), **(extra or {})}
+    info = {"format_version": FORMAT_VERSION, "model": config.to_dict(), **(extra or {})}
     info.setdefault("lineage", {})["tokenizer_sha256"] = sha256_file(tokenizer_path)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
-        save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt", "gptlab": str(FORMAT_VERSION)})
+        save_file(state, str(tmp / weights), metadata={"format": "pt", "gptlab": tag})
         (tmp / CONFIG).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(tokenizer_path, tmp / TOKENIZER)
     return out_dir
@@ -83,16 +90,29 @@ def read_model_info(path: str | Path) -> dict:
 
 def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the model and tokenizer from a model directory (no pickle involved)."""
+    path = Path(path)
+    info = read_model_info(path)
+    if (info.get("lora") or {}).get("model_dir") == "adapter":
+        # A LoRA fine-tune written as its adapter alone (train.lora.model_dir=adapter): the
+        # base model it names, refused if its weights changed, with the adapter merged in.
+        from gptlab.checkpoint.adapter_dir import load_adapter_model
+
+        model = load_adapter_model(path, info)
+    else:
+        model = _load_weights(path, info)
+    tokenizer = _checked_tokenizer(path, info, model.config.vocab_size)
+    model.to(device).eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info, path=path)
+
+
+def _load_weights(path: Path, info: dict) -> Any:
+    """The model of ``info``'s config with the directory's weights (any kind)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from gptlab.model import build_model, config_from_dict
     from gptlab.model.family import clean_state_dict
 
-    path = Path(path)
-    info = read_model_info(path)
-    if (info.get("lora") or {}).get("model_dir") == "adapter":
-        return _load_lora_adapter_dir(path, info, device)
     config = config_from_dict(info["model"])  # any kind; a dict without `kind` is a GPT's
     weights = path / WEIGHTS
     if not weights.is_file():
@@ -112,9 +132,7 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
         raise CheckpointError(
             f"{weights} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}"
         )
-    tokenizer = _checked_tokenizer(path, info, config.vocab_size)
-    model.to(device).eval()
-    return LoadedModel(model=model, tokenizer=tokenizer, info=info, path=path)
+    return model
 
 
 def _checked_tokenizer(path: Path, info: dict, vocab_size: int) -> Any:
@@ -130,14 +148,3 @@ def _checked_tokenizer(path: Path, info: dict, vocab_size: int) -> Any:
             f"tokenizer vocabulary ({tokenizer.vocab_size}) does not match the model's ({vocab_size})"
         )
     return tokenizer
-
-
-def _load_lora_adapter_dir(path: Path, info: dict, device: str | torch.device) -> LoadedModel:
-    """A LoRA fine-tune written as its adapter alone (train.lora.model_dir=adapter): the base
-    model it names, refused if its weights changed, with the adapter merged in."""
-    from gptlab.checkpoint.adapter_dir import load_adapter_model
-
-    model = load_adapter_model(path, info)
-    tokenizer = _checked_tokenizer(path, info, model.config.vocab_size)
-    model.to(device).eval()
-    return LoadedModel(model=model, tokenizer=tokenizer, info=info, path=path)

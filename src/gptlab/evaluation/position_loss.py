@@ -11,7 +11,7 @@ would weigh the early positions more).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ def loss_by_position(model: Any, tokens: np.ndarray, *, batch_size: int = 32, de
     import torch
     import torch.nn.functional as F
 
-    from gptlab.evaluation.scoring import eval_mode
+    from gptlab.model.eval_mode import eval_mode
 
     T = int(model.config.context_size)
     n_windows = (len(tokens) - 1) // T
@@ -50,7 +50,7 @@ def loss_by_position(model: Any, tokens: np.ndarray, *, batch_size: int = 32, de
     return PositionLoss(loss=tuple((sums / n_windows).tolist()), windows=n_windows)
 
 
-def write_position_losses(path: str | Path, losses: Mapping[str, PositionLoss], positions: Sequence[int] | None = None) -> Path:
+def write_position_losses(path: str | Path, losses: Mapping[str, PositionLoss]) -> Path:
     """A CSV with a ``position`` column and one column of mean nats per model (same context)."""
     from gptlab.io import atomic_write_text
 
@@ -59,7 +59,7 @@ def write_position_losses(path: str | Path, losses: Mapping[str, PositionLoss], 
     if len(lengths) != 1:
         raise ValueError(f"models of different context sizes cannot share a table: {sorted(lengths)}")
     rows = [",".join(["position", *names])]
-    for p in positions if positions is not None else range(lengths.pop()):
+    for p in range(lengths.pop()):
         rows.append(",".join([str(p), *(f"{losses[n].loss[p]:.4f}" for n in names)]))
     path = Path(path)
     atomic_write_text(path, "\n".join(rows) + "\n")

@@ -8,7 +8,6 @@ term; the batch size changes it only by the float32 round-off of the forward pas
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,23 +18,13 @@ import torch.nn.functional as F
 
 from gptlab.errors import DataError
 from gptlab.evaluation.windows import Window, count_windows, plan_windows
+from gptlab.model.eval_mode import eval_mode
 
 
 @dataclass(frozen=True)
 class TokenScore:
     nll: float  # summed negative log-likelihood, nats
     tokens: int  # targets scored
-
-
-@contextlib.contextmanager
-def eval_mode(model: torch.nn.Module) -> Iterator[None]:
-    """Dropout off for the pass, and the caller's mode back afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 def _batches(windows: Iterator[Window], batch_size: int) -> Iterator[list[Window]]:

@@ -41,13 +41,10 @@ class GPTConfig:
     ffn_mult: int  # feed-forward hidden width as a multiple of n_embd
 
     def __post_init__(self) -> None:
-        self._check_types()
+        check_types(self)
         if self.kind != "gpt":
             raise ModelConfigError(f"GPTConfig is the config of model.kind=gpt, got kind={self.kind!r}")
-        for name in ("vocab_size", "context_size", "n_layer", "n_head", "n_embd", "ffn_mult"):
-            value = getattr(self, name)
-            if value <= 0:
-                raise ModelConfigError(f"model.{name} must be a positive integer, got {value}")
+        check_positive(self, ("vocab_size", "context_size", "n_layer", "n_head", "n_embd", "ffn_mult"))
         if not 0.0 <= self.dropout < 1.0:
             raise ModelConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if not self.rope_base > 0:
@@ -64,9 +61,6 @@ class GPTConfig:
                 f"pos_encoding=rope rotates pairs of channels, so the head size "
                 f"n_embd/n_head must be even, got {self.n_embd}/{self.n_head} = {self.head_size}"
             )
-
-    def _check_types(self) -> None:
-        check_types(self)
 
     @property
     def head_size(self) -> int:

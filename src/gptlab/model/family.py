@@ -77,8 +77,7 @@ def parse_model_config(section: Any, where: str = "model", **extra: Any) -> Mode
 
 def config_from_dict(d: Mapping[str, Any]) -> ModelConfig:
     """A saved config dict (model directory, checkpoint) back as its typed config."""
-    kind = kind_of(d)
-    return config_class(kind).from_dict({"kind": kind, **d})
+    return config_class(kind_of(d)).from_dict(d)  # GPTConfig.from_dict reads a dict without kind
 
 
 def build_model(config: ModelConfig) -> Any:

@@ -124,11 +124,6 @@ def send_dataset_records(client: Any, run_id: str, records: list[dict]) -> None:
         log.warning("dataset inputs not logged to MLflow run %s: %s", run_id, exc)
 
 
-def log_training_datasets(client: Any, run_id: str, meta: DatasetMeta, processed_dir: str | Path) -> None:
-    """Every non-empty split as an input of the training run, through ``client`` now."""
-    send_dataset_records(client, run_id, training_dataset_records(meta, processed_dir))
-
-
 def log_evaluated_splits(
     client: Any, run_id: str, meta: DatasetMeta, processed_dir: str | Path, splits: Iterable[str]
 ) -> None:

@@ -89,13 +89,11 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 
 
 def batch_op(run_id: str, metrics: Iterable = (), params: Iterable = (), tags: Iterable = ()) -> dict:
-    return {
-        "op": "log_batch",
-        "run_id": run_id,
-        "metrics": [[m.key, float(m.value), int(m.timestamp), int(m.step or 0)] for m in metrics],
-        "params": [[p.key, str(p.value)] for p in params],
-        "tags": [[t.key, str(t.value)] for t in tags],
-    }
+    """A log-batch operation from MLflow's entities (``Metric``, ``Param``, ``RunTag``)."""
+    return values_op(
+        run_id, [(m.key, m.value, m.timestamp, m.step) for m in metrics], [(p.key, p.value) for p in params],
+        [(t.key, t.value) for t in tags],
+    )  # fmt: skip
 
 
 def values_op(run_id: str, metrics: Iterable = (), params: Iterable = (), tags: Iterable = ()) -> dict:
@@ -233,7 +231,7 @@ class RunWrites:
                    "artifact_path": artifact_path})  # fmt: skip
 
     def log_datasets(self, run_id: str, records: list[dict]) -> None:
-        """Dataset inputs, as :func:`gptlab.tracking.datasets.dataset_records` describes them."""
+        """Dataset inputs, as :func:`gptlab.tracking.datasets.training_dataset_records` makes them."""
         if records:
             self._put({"op": "log_datasets", "run_id": run_id, "records": records})
 

@@ -190,6 +190,7 @@ def serve(requests: Any, replies: Any) -> int:
     from gptlab.tracking.store import TrackingStore
     from gptlab.tracking.system_metrics import start_system_metrics, stop_system_metrics
     from gptlab.tracking.training_logger import open_run
+    from gptlab.tracking.uri import redact_uri
 
     def reply(message: dict) -> None:
         try:
@@ -204,13 +205,14 @@ def serve(requests: Any, replies: Any) -> int:
     request = json.loads(line)
     try:
         store = TrackingStore(request["tracking_uri"])
+        store.check_usable()  # a process of its own: it checks what it is given
         opened = open_run(store, request["experiment_name"], request["run_name"], request["run_id"],
                           request["tags"])  # fmt: skip
     except GptlabError as exc:
         reply({"error": str(exc), "type": type(exc).__name__})
         return 2
     except Exception as exc:  # noqa: BLE001 - MLflow's own errors: one line for the training to raise
-        reply({"error": f"MLflow store {redacted(request['tracking_uri'])}: {_first_line(exc)}", "type": "StoreError"})
+        reply({"error": f"MLflow store {redact_uri(request['tracking_uri'])}: {_first_line(exc)}", "type": "StoreError"})
         return 2
     reply({"run_id": opened.run_id, "experiment_id": opened.experiment_id, "params": opened.logged_params})
     outbox = Outbox(store.client, store.uri, request["spool_dir"])
@@ -227,12 +229,6 @@ def serve(requests: Any, replies: Any) -> int:
     left = outbox.close(wait_s)
     reply({"left": left})
     return 0
-
-
-def redacted(uri: str) -> str:
-    from gptlab.tracking.uri import redact_uri
-
-    return redact_uri(uri)
 
 
 def main() -> int:

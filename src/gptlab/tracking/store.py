@@ -45,22 +45,20 @@ PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
 TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
 
 
-def login_from_uri(uri: str) -> tuple[str, bool]:
-    """``uri`` without its login, and whether it had one; the login moves into this process's
-    environment (``MLFLOW_TRACKING_USERNAME``/``PASSWORD``, inherited by its children).
+def login_from_uri(uri: str) -> str:
+    """``uri`` without its login; the login moves into this process's environment
+    (``MLFLOW_TRACKING_USERNAME``/``PASSWORD``, inherited by its children).
 
     MLflow puts the server URL into its error messages (``API request to http://...
     failed``), and gptlab prints those: a login kept in the URI would end up on screen
     and in logs. The environment is where MLflow's client reads a login anyway.
     """
     bare, username, password = split_credentials(uri)
-    if username is None and password is None:
-        return uri, False
     if username:
         os.environ[USERNAME_ENV] = username
     if password is not None:
         os.environ[PASSWORD_ENV] = password
-    return bare, True
+    return bare
 
 
 def login_header() -> dict[str, str]:
@@ -108,7 +106,9 @@ class TrackingStore:
     """
 
     def __init__(self, uri: str):
-        self.uri, self._had_login = login_from_uri(normalize_tracking_uri(str(uri)))
+        normalized = normalize_tracking_uri(str(uri))
+        self._redacted = redact_uri(normalized)  # taken before the login leaves the URI
+        self.uri = login_from_uri(normalized)
         self._client: Any = None
         bound_http_waits()
 
@@ -118,10 +118,7 @@ class TrackingStore:
     @property
     def redacted(self) -> str:
         """The URI without credentials: safe to print and log (``***@`` where it had a login)."""
-        if self._had_login:
-            scheme, rest = self.uri.split("://", 1)
-            return f"{scheme}://***@{rest}"
-        return redact_uri(self.uri)
+        return self._redacted
 
     @property
     def sqlite_file(self) -> Path | None:

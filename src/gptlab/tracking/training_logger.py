@@ -66,10 +66,10 @@ class OpenedRun:
 def open_run(store: TrackingStore, experiment_name: str, run_name: str, run_id: str | None,
              tags: dict[str, str]) -> OpenedRun:  # fmt: skip
     """The experiment (created if missing) and the run: a new one named ``run_name`` with
-    ``tags`` (plus the git state and MLflow's own: user, source), or ``run_id`` continued."""
+    ``tags`` (plus the git state and MLflow's own: user, source), or ``run_id`` continued.
+    ``store`` has passed :meth:`~gptlab.tracking.store.TrackingStore.check_usable`."""
     from gptlab.tracking.outbox import is_outage
 
-    store.check_usable()
     experiment_id = store.ensure_experiment(experiment_name)
     client = store.client
     if run_id is None:
