@@ -93,8 +93,8 @@ def start(layout: Layout, cfg: TeamConfig, creds: Credentials, pid: int | None) 
         write_private(layout.private / "mlflow-auth.ini", auth_config(cfg))
         proc = processes.spawn(command(cfg), server_env(layout, cfg, creds), log, layout.root)
         pid = proc.pid
-    processes.wait_until(lambda: processes.http_ok(f"{cfg.tracking_uri}/health"), processes.liveness(proc, pid, MARKER),
-                         f"the MLflow server on {cfg.tracking_uri}", log, cfg.start_timeout_s)  # fmt: skip
+    processes.wait_started(proc, pid, MARKER, lambda: processes.http_ok(f"{cfg.tracking_uri}/health"),
+                           f"the MLflow server on {cfg.tracking_uri}", log, cfg.start_timeout_s)  # fmt: skip
     return pid
 
 

@@ -100,6 +100,20 @@ def wait_until(ready: Callable[[], bool], alive: Callable[[], bool], what: str, 
     raise ConfigError(f"{what} did not answer within {timeout_s:.0f} s: see {log}")
 
 
+def wait_started(proc: subprocess.Popen | None, pid: int | None, marker: str, ready: Callable[[], bool],
+                 what: str, log: Path, timeout_s: float) -> None:  # fmt: skip
+    """:func:`wait_until` for a server that is ``proc`` (started by this call) or the kept
+    ``pid``. One started here that does not get ready is stopped again: its pid is recorded
+    only once it is ready, and a server left running without a record would hold its port
+    against the next start."""
+    try:
+        wait_until(ready, liveness(proc, pid, marker), what, log, timeout_s)
+    except BaseException:
+        if proc is not None:
+            terminate(proc.pid, marker)
+        raise
+
+
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own server

@@ -79,8 +79,8 @@ def start(layout: Layout, host: str, s3_port: int, inner: dict[str, int], creds:
         write_private(layout.private / "s3-identities.json", identities(creds))
         proc = processes.spawn(command(layout, host, s3_port, inner, buckets), child_env(), log, layout.s3_data)
         pid = proc.pid
-    processes.wait_until(lambda: buckets_ready(endpoint, creds, buckets), processes.liveness(proc, pid, MARKER),
-                         f"the S3 server on {endpoint}", log, timeout_s)  # fmt: skip
+    processes.wait_started(proc, pid, MARKER, lambda: buckets_ready(endpoint, creds, buckets),
+                           f"the S3 server on {endpoint}", log, timeout_s)  # fmt: skip
     return pid
 
 def stop(pid: int | None) -> bool:
