@@ -14,7 +14,6 @@ otherwise; ``server_args`` go to ``mlflow server`` unchanged. Ctrl-C stops it. C
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 from gptlab.cli import hydra_entry
@@ -22,27 +21,12 @@ from gptlab.config import to_dataclass
 from gptlab.config.sections import plain
 
 
-@dataclass(frozen=True)
-class UiConfig:
-    """The top-level keys of ``conf/ui.yaml``, which owns their defaults (none here);
-    :class:`~gptlab.tracking.server.UiSettings` checks the values."""
-
-    tracking_uri: str  # the store; a relative sqlite path is anchored at the project root
-    host: str
-    port: int
-    workers: int
-    server_args: tuple[str, ...]  # more arguments for `mlflow server`, unchanged
-
-
 def settings(cfg: Any):
     """The server's settings from the composed ``conf/ui.yaml``."""
     from gptlab.tracking.server import UiSettings
 
-    keys = [f.name for f in dataclasses.fields(UiConfig)]
-    ui = to_dataclass(UiConfig, {k: plain(cfg.get(k)) for k in keys}, "ui")
-    return UiSettings(
-        backend_store_uri=ui.tracking_uri, host=ui.host, port=ui.port, workers=ui.workers, server_args=ui.server_args
-    )
+    keys = [f.name for f in dataclasses.fields(UiSettings)]
+    return to_dataclass(UiSettings, {k: plain(cfg.get(k)) for k in keys}, "ui")
 
 
 def run(cfg: Any) -> int:

@@ -83,7 +83,7 @@ SECTIONS = (
     Section("gptlab.comparison:CompareSettings", "", "compare"),
     Section("gptlab.attention:AttentionCliConfig", "", "attention"),
     Section("gptlab.serving.server:ServeSettings", "", "serve"),
-    Section("gptlab.ui:UiConfig", "", "ui"),
+    Section("gptlab.tracking.server:UiSettings", "", "ui"),
     Section("gptlab.track:TrackConfig", "", "track"),
     Section("gptlab.team.settings:TeamConfig", "", "team"),  # the team stack (helper C, #22)
 )

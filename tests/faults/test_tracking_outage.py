@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from gptlab.runtime import servers
 from gptlab.tracking import server as ui
 from gptlab.tracking.outbox import WORST_END_WAIT_S
 from tests.conftest import new_mlflow_store
@@ -39,7 +40,7 @@ class Server:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        self.settings = ui.UiSettings(backend_store_uri=store_uri, port=port)
+        self.settings = ui.UiSettings(tracking_uri=store_uri, host="127.0.0.1", port=port, workers=1, server_args=())
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -47,16 +48,17 @@ class Server:
         return self.settings.url
 
     def start(self) -> None:
-        # Not ui.start: its free-port check would trip over the previous server's TIME_WAIT sockets.
+        # Not ui.start: the server's output is not wanted here.
         self.proc = subprocess.Popen(ui.server_command(self.settings), env=ui.server_env(self.settings), cwd=self.root,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-        assert ui.wait_until_up(self.settings, self.proc, timeout_s=START_S), "mlflow server did not start"
+        running = servers.Server(self.proc.pid, "mlflow server", proc=self.proc)
+        assert running.wait_ready(lambda: ui.ready(self.settings), START_S), "mlflow server did not start"
 
     def stop(self) -> None:
         if self.proc is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGCONT)
-            ui.stop(self.proc)
+            servers.Server(self.proc.pid, "mlflow server", proc=self.proc).stop()
 
     def kill(self) -> None:
         """At the end of the module: SIGKILL, no graceful shutdown to wait for (a server

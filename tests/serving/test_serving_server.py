@@ -141,22 +141,8 @@ def test_a_missing_sqlite_store_is_an_error_not_a_new_database(tmp_path):
     assert not db.exists()
 
 
-def test_the_printed_lines_are_the_url_and_a_curl_that_parses(monkeypatch, capsys):
-    class FakeServer:
-        pid, returncode = 4242, 0
-
-        def wait(self, timeout=None):
-            return 0
-
-        def poll(self):
-            return 0
-
-    monkeypatch.setattr(server, "resolve_model", lambda s: s.model_uri)
-    monkeypatch.setattr(server, "start", lambda s: FakeServer())
-    monkeypatch.setattr(server, "wait_until_up", lambda s, proc, timeout_s=0: True)
-    s = settings(port=5999)
-    assert server.serve(s) == 0
-    out = capsys.readouterr().out
+def test_the_printed_lines_are_the_url_and_a_curl_that_parses():
+    out = server.banner(settings(port=5999))
     assert "http://127.0.0.1:5999/invocations" in out and "***@mlflow.example:5000" in out and "s3cret" not in out
     curl = next(line.strip() for line in out.splitlines() if line.strip().startswith("curl "))
     body = json.loads(curl.split(" -d '", 1)[1].rstrip("'"))

@@ -13,34 +13,28 @@ from gptlab.tracking.server import UiSettings
 SECRET_URI = "https://alice:s3cret@mlflow.example:5000"
 
 
+def ui(**values) -> UiSettings:
+    """UiSettings with conf/ui.yaml's values, ``values`` on top (the dataclass has no defaults)."""
+    defaults = {"tracking_uri": SECRET_URI, "host": "127.0.0.1", "port": 5000, "workers": 1, "server_args": ()}
+    return UiSettings(**{**defaults, **values})
+
+
 def test_the_store_uri_is_passed_by_environment_not_on_the_command_line():
-    s = UiSettings(backend_store_uri=SECRET_URI)
+    s = ui()
     assert not any("s3cret" in part for part in server.server_command(s))
     assert server.server_env(s)["MLFLOW_BACKEND_STORE_URI"] == SECRET_URI
 
 
-def test_printed_url_line_redacts_credentials(monkeypatch, capsys):
-    class FakeServer:
-        pid = returncode = 0
-
-        def wait(self, timeout=None):
-            return 0
-
-        def poll(self):
-            return 0
-
-    monkeypatch.setattr(server, "start", lambda s: FakeServer())
-    monkeypatch.setattr(server, "wait_until_up", lambda s, proc, timeout_s=0: True)
-    assert server.serve(UiSettings(backend_store_uri=SECRET_URI, port=5999)) == 0
-    out = capsys.readouterr().out
-    assert "http://127.0.0.1:5999" in out and "***@mlflow.example:5000" in out
-    assert "s3cret" not in out and "alice" not in out
+def test_printed_url_line_redacts_credentials():
+    line = server.banner(ui(port=5999))
+    assert "http://127.0.0.1:5999" in line and "***@mlflow.example:5000" in line
+    assert "s3cret" not in line and "alice" not in line
 
 
 def test_a_missing_sqlite_store_is_an_error_not_a_new_database(tmp_path):
     db = tmp_path / "missing.db"
     with pytest.raises(ConfigError, match="no MLflow store"):
-        server.start(UiSettings(backend_store_uri=f"sqlite:///{db}"))
+        server.start(ui(tracking_uri=f"sqlite:///{db}"))
     assert not db.exists()
 
 
@@ -52,12 +46,12 @@ def test_a_port_in_use_is_an_error(tmp_path):
         busy.listen(1)
         port = busy.getsockname()[1]
         with pytest.raises(ConfigError, match=f"127.0.0.1:{port}.*port="):
-            server.start(UiSettings(backend_store_uri=f"sqlite:///{db}", port=port))
+            server.start(ui(tracking_uri=f"sqlite:///{db}", port=port))
 
 
 def test_bad_port_is_a_config_error():
     with pytest.raises(ConfigError, match="port"):
-        UiSettings(backend_store_uri="sqlite:///x.db", port=70000)
+        ui(tracking_uri="sqlite:///x.db", port=70000)
 
 
 def test_a_relative_sqlite_store_is_anchored_at_the_project_root(tmp_path, monkeypatch):
@@ -65,8 +59,8 @@ def test_a_relative_sqlite_store_is_anchored_at_the_project_root(tmp_path, monke
     (tmp_path / ".dvc").mkdir()
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
-    assert UiSettings(backend_store_uri="sqlite:///mlflow.db").backend_store_uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
-    assert UiSettings(backend_store_uri=SECRET_URI).backend_store_uri == SECRET_URI  # other stores as given
+    assert ui(tracking_uri="sqlite:///mlflow.db").tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    assert ui(tracking_uri=SECRET_URI).tracking_uri == SECRET_URI  # other stores as given
 
 
 @pytest.mark.parametrize(
@@ -74,4 +68,4 @@ def test_a_relative_sqlite_store_is_anchored_at_the_project_root(tmp_path, monke
     [("127.0.0.1", "http://127.0.0.1:5000"), ("0.0.0.0", "http://127.0.0.1:5000"), ("::", "http://[::1]:5000")],
 )
 def test_the_url_is_where_a_browser_here_reaches_the_server(host, url):
-    assert UiSettings(backend_store_uri=SECRET_URI, host=host).url == url
+    assert ui(host=host).url == url

@@ -109,4 +109,4 @@ def test_every_entry_point_finds_the_root_store_from_a_subdirectory(store_with_a
     from gptlab.ui import settings as ui_settings
 
     ui = ui_settings(compose(f"tracking_uri={default}", config_name="ui"))
-    assert ui.backend_store_uri == f"sqlite:///{root.resolve() / 'mlflow.db'}"
+    assert ui.tracking_uri == f"sqlite:///{root.resolve() / 'mlflow.db'}"

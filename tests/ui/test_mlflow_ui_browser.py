@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_built, new_mlflow_store
+from tests.conftest import compose, copy_built, new_mlflow_store
 
 pytestmark = pytest.mark.slow
 
@@ -100,17 +100,18 @@ def swept(built_data, tmp_path_factory, subprocess_env):
 @pytest.fixture(scope="module")
 def ui(swept):
     """The UI server on the sweep's store, started as ``python -m gptlab.ui`` starts it."""
-    from gptlab.tracking.server import UiSettings, start, stop, wait_until_up
+    from gptlab import ui as ui_cli
+    from gptlab.tracking.server import ready, start
 
-    settings = UiSettings(backend_store_uri=swept[0], port=_free_port())
+    settings = ui_cli.settings(compose(f"tracking_uri={swept[0]}", f"port={_free_port()}", config_name="ui"))
     assert settings.host == "127.0.0.1"
     server = start(settings)
     try:
-        assert wait_until_up(settings, server, timeout_s=SERVER_START_S), f"no answer from {settings.url}"
+        assert server.wait_ready(lambda: ready(settings), SERVER_START_S), f"no answer from {settings.url}"
         yield settings.url
     finally:
-        stop(server)
-    assert server.poll() is not None
+        server.stop()
+    assert server.proc.poll() is not None
 
 
 @pytest.fixture

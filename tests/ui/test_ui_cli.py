@@ -22,13 +22,13 @@ def ui_settings(*overrides: str):
 def test_defaults_are_the_project_store_on_localhost_only(workdir):
     s = ui_settings()
     assert (s.host, s.port, s.workers, s.server_args) == ("127.0.0.1", 5000, 1, ())
-    assert s.backend_store_uri == normalize_tracking_uri("sqlite:///mlflow.db") == f"sqlite:///{workdir.resolve()}/mlflow.db"
+    assert s.tracking_uri == normalize_tracking_uri("sqlite:///mlflow.db") == f"sqlite:///{workdir.resolve()}/mlflow.db"
     assert s.url == "http://127.0.0.1:5000"
 
 
 def test_overrides_and_server_args():
     s = ui_settings("host=0.0.0.0", "port=5123", "tracking_uri=sqlite:///x.db", "server_args=[--allowed-hosts,box:5123]")
-    assert (s.host, s.port, s.backend_store_uri) == ("0.0.0.0", 5123, normalize_tracking_uri("sqlite:///x.db"))
+    assert (s.host, s.port, s.tracking_uri) == ("0.0.0.0", 5123, normalize_tracking_uri("sqlite:///x.db"))
     assert s.url == "http://127.0.0.1:5123"  # listening everywhere, reachable here
     cmd = server_command(s)
     assert cmd[:4] == [sys.executable, "-m", "mlflow", "server"]
@@ -57,8 +57,8 @@ def test_from_a_subdirectory_it_opens_the_project_store(workdir, monkeypatch):
     deeper.mkdir(parents=True)
     monkeypatch.chdir(deeper)
     root_store = f"sqlite:///{workdir.resolve()}/mlflow.db"
-    assert ui_settings().backend_store_uri == root_store  # conf's logger.tracking_uri
-    assert ui_settings("tracking_uri=sqlite:///mlflow.db").backend_store_uri == root_store
+    assert ui_settings().tracking_uri == root_store  # conf's logger.tracking_uri
+    assert ui_settings("tracking_uri=sqlite:///mlflow.db").tracking_uri == root_store
 
 
 def test_cli_error_is_one_line_and_exit_code_2(tmp_path, subprocess_env):

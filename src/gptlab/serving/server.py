@@ -2,9 +2,8 @@
 
 ``mlflow models serve -m URI --env-manager local`` in its own process group (MLflow
 runs uvicorn as a child of its own, found on ``PATH``: the running interpreter's
-``bin/`` comes first there, so an environment that is not activated serves too),
-started, health-checked and stopped with the helpers of :mod:`gptlab.tracking.server`.
-The tracking store (where ``models:/`` and ``runs:/`` URIs resolve) reaches the server through ``MLFLOW_TRACKING_URI`` in its
+``bin/`` comes first there, so an environment that is not activated serves too), run by
+:mod:`gptlab.runtime.servers`. The tracking store (where ``models:/`` and ``runs:/`` URIs resolve) reaches the server through ``MLFLOW_TRACKING_URI`` in its
 environment, not its command line, and is printed redacted.
 
 Before anything starts, the model URI is resolved against the store, so a missing
@@ -14,18 +13,13 @@ server's traceback.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.parse
 from dataclasses import dataclass
 
 from gptlab.errors import ConfigError
-from gptlab.tracking.server import STOP_TIMEOUT_S, UiSettings, check_port_free, server_env, stop, wait_until_up
+from gptlab.runtime import servers
 from gptlab.tracking.uri import normalize_tracking_uri, redact_uri
 
 START_TIMEOUT_S = 180.0
@@ -46,20 +40,13 @@ class ServeSettings:
     def __post_init__(self) -> None:
         if not self.model_uri or str(self.model_uri).startswith("models:/None@"):
             raise ConfigError("model_uri is not set (logger.registered_model_name is null): pass model_uri=...")
-        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 < self.port < 65536:
-            raise ConfigError(f"port must be between 1 and 65535, got {self.port!r}")
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
-            raise ConfigError(f"workers must be at least 1, got {self.workers!r}")
+        servers.check_port("port", self.port)
+        servers.check_workers("workers", self.workers)
         object.__setattr__(self, "tracking_uri", normalize_tracking_uri(self.tracking_uri))
 
     @property
-    def server(self) -> UiSettings:
-        """The same host, port and store in the shape the tracking server's helpers take."""
-        return UiSettings(backend_store_uri=self.tracking_uri, host=self.host, port=self.port, workers=self.workers)
-
-    @property
     def url(self) -> str:
-        return self.server.url
+        return servers.local_url(self.host, self.port)
 
 
 def resolve_model(s: ServeSettings) -> str:
@@ -113,12 +100,13 @@ def serve_command(s: ServeSettings) -> list[str]:
 
 def serve_env(s: ServeSettings) -> dict[str, str]:
     """The server's environment: the store and device, and the interpreter's ``bin/`` first
-    on ``PATH`` (:func:`~gptlab.tracking.server.server_env`), so that the ``uvicorn`` MLflow
-    starts is this environment's even when it is not activated."""
+    on ``PATH`` (gptlab.runtime.programs), so that the ``uvicorn`` MLflow starts is this
+    environment's even when it is not activated."""
+    from gptlab.runtime.programs import child_env
     from gptlab.serving.pyfunc_model import DEVICE_ENV
 
-    env = server_env(s.server)
-    env.pop("MLFLOW_BACKEND_STORE_URI", None)  # the UI's variable; the scoring server reads the next one
+    env = child_env()
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     env["MLFLOW_TRACKING_URI"] = s.tracking_uri
     env[DEVICE_ENV] = s.device
     return env
@@ -134,34 +122,11 @@ def check_programs(env: dict[str, str]) -> None:
     find_program("uvicorn", pip_install("uvicorn"), env)
 
 
-def start(s: ServeSettings) -> subprocess.Popen:
-    """Start the scoring server in its own process group (:func:`stop` ends it with its workers)."""
-    check_port_free(s.host, s.port)
+def start(s: ServeSettings) -> servers.Server:
+    servers.check_port_free(s.host, s.port, "pass another port=...")
     env = serve_env(s)
     check_programs(env)
-    return subprocess.Popen(serve_command(s), env=env, start_new_session=True)
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stop_all(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """:func:`~gptlab.tracking.server.stop`, then wait for the whole process group: MLflow's
-    CLI may exit before its uvicorn child has; SIGKILL what is left after ``timeout_s``."""
-    stop(proc, timeout_s)
-    deadline = time.monotonic() + timeout_s
-    while group_alive(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if group_alive(proc.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    return servers.start(serve_command(s), env, f"MLflow's scoring server on {s.url}")
 
 
 def curl_example(url: str) -> str:
@@ -169,32 +134,16 @@ def curl_example(url: str) -> str:
     return f"curl -s {url}/invocations -H 'Content-Type: application/json' -d '{body}'"
 
 
+def banner(s: ServeSettings) -> str:
+    return (f"serving {s.model_uri} at {s.url}/invocations (store {redact_uri(s.tracking_uri)}; Ctrl-C stops it)\n"
+            f"  {curl_example(s.url)}")  # fmt: skip
+
+
 def serve(s: ServeSettings, start_timeout_s: float = START_TIMEOUT_S) -> int:
     """Resolve the model, start the server, print its URL and a ``curl`` once it answers,
-    serve until Ctrl-C (or SIGTERM); 0, or the server's exit code if it stopped by itself."""
+    serve until Ctrl-C (or SIGTERM): 0; a server that stops by itself is an error with its exit code."""
     what = resolve_model(s)
-    proc = start(s)
-    print(f"starting MLflow's scoring server on {what} (pid {proc.pid})", file=sys.stderr, flush=True)
-
-    def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        if wait_until_up(s.server, proc, timeout_s=start_timeout_s):
-            print(
-                f"serving {s.model_uri} at {s.url}/invocations (store {redact_uri(s.tracking_uri)}; Ctrl-C stops it)\n"
-                f"  {curl_example(s.url)}",
-                flush=True,
-            )
-        else:
-            print(f"{s.url} is not answering after {start_timeout_s:.0f} s; still waiting", flush=True)
-        code = proc.wait()
-        if code:
-            raise ConfigError(f"mlflow models serve exited with code {code} (its messages are above)")
-        return 0
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        stop_all(proc)
-        signal.signal(signal.SIGTERM, previous)
+    server = start(s)
+    print(f"starting MLflow's scoring server on {what} (pid {server.pid})", file=sys.stderr, flush=True)
+    health = f"{s.url}/health"
+    return server.foreground(lambda: servers.http_ok(health), start_timeout_s, lambda: print(banner(s), flush=True))

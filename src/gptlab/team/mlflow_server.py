@@ -15,8 +15,9 @@ import urllib.error
 import urllib.request
 
 from gptlab.errors import ConfigError
+from gptlab.runtime import servers
 from gptlab.runtime.programs import child_env
-from gptlab.team import postgres, processes
+from gptlab.team import postgres
 from gptlab.team.credentials import Credentials, redact, write_private
 from gptlab.team.layout import Layout
 from gptlab.team.settings import ADMIN, TeamConfig
@@ -86,20 +87,19 @@ def command(cfg: TeamConfig) -> list[str]:
 
 def start(layout: Layout, cfg: TeamConfig, creds: Credentials, pid: int | None) -> int:
     """The running server's pid (started if ``pid`` is not it), once ``/health`` answers."""
-    log = layout.logs / "mlflow.log"
-    proc = None
-    if not processes.runs(pid, MARKER):
-        processes.check_port_free(cfg.host, cfg.mlflow_port, "the MLflow server")
+    log, what = layout.logs / "mlflow.log", f"the MLflow server on {cfg.tracking_uri}"
+    server = servers.find(pid, MARKER, what, log)
+    if server is None:
+        servers.check_port_free(cfg.host, cfg.mlflow_port, "pass another mlflow_port=...")
         write_private(layout.private / "mlflow-auth.ini", auth_config(cfg))
-        proc = processes.spawn(command(cfg), server_env(layout, cfg, creds), log, layout.root)
-        pid = proc.pid
-    processes.wait_started(proc, pid, MARKER, lambda: processes.http_ok(f"{cfg.tracking_uri}/health"),
-                           f"the MLflow server on {cfg.tracking_uri}", log, cfg.start_timeout_s)  # fmt: skip
-    return pid
+        server = servers.start(command(cfg), server_env(layout, cfg, creds), what, log, layout.root)
+    server.wait_started(lambda: servers.http_ok(f"{cfg.tracking_uri}/health"), cfg.start_timeout_s)
+    return server.pid
 
 
 def stop(pid: int | None) -> bool:
-    return processes.terminate(pid, MARKER)
+    server = servers.find(pid, MARKER)
+    return server is not None and server.stop()
 
 
 def _admin_request(cfg: TeamConfig, creds: Credentials, path: str, body: dict) -> tuple[int, str]:

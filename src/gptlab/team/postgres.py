@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Sequence
 
 from gptlab.errors import ConfigError, MissingProgramError
+from gptlab.runtime.servers import check_port_free
 from gptlab.team.credentials import Credentials
 from gptlab.team.layout import Layout, check_reachable_by_others
 
@@ -102,6 +103,7 @@ def start(layout: Layout, host: str, port: int, timeout_s: float) -> None:
     """``pg_ctl start``, waiting (bounded) until it accepts connections."""
     if running(layout):
         return
+    check_port_free(host, port, "pass another postgres_port=...")
     ensure_service_user(layout)
     options = f"-c listen_addresses={host} -p {port} -c unix_socket_directories=''"
     run(

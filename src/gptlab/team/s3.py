@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 
+from gptlab.runtime import servers
 from gptlab.runtime.programs import child_env, find_program
-from gptlab.team import processes
 from gptlab.team.credentials import Credentials, write_private
 from gptlab.team.layout import Layout
 
@@ -71,18 +71,18 @@ def start(layout: Layout, host: str, s3_port: int, inner: dict[str, int], creds:
           buckets: list[str], pid: int | None, timeout_s: float) -> int:  # fmt: skip
     """The running server's pid (started if ``pid`` is not it), once its buckets answer."""
     endpoint = f"http://{host}:{s3_port}"
-    log = layout.logs / "s3.log"
-    proc = None
-    if not processes.runs(pid, MARKER):
-        for port in (s3_port, *inner.values()):
-            processes.check_port_free(host, port, "the S3 server (SeaweedFS)")
+    log, what = layout.logs / "s3.log", f"the S3 server on {endpoint}"
+    server = servers.find(pid, MARKER, what, log)
+    if server is None:
+        servers.check_port_free(host, s3_port, "pass another s3_port=...")
+        for name, port in inner.items():  # chosen free at the first start, kept in state.json
+            servers.check_port_free(host, port, f"SeaweedFS's {name}: free it, or delete s3_inner_ports "
+                                                f"from {layout.state_file} to get new ones")  # fmt: skip
         write_private(layout.private / "s3-identities.json", identities(creds))
-        proc = processes.spawn(command(layout, host, s3_port, inner, buckets), child_env(), log, layout.s3_data)
-        pid = proc.pid
-    processes.wait_started(proc, pid, MARKER, lambda: buckets_ready(endpoint, creds, buckets),
-                           f"the S3 server on {endpoint}", log, timeout_s)  # fmt: skip
-    return pid
+        server = servers.start(command(layout, host, s3_port, inner, buckets), child_env(), what, log, layout.s3_data)
+    server.wait_started(lambda: buckets_ready(endpoint, creds, buckets), timeout_s)
+    return server.pid
 
 def stop(pid: int | None) -> bool:
-    return processes.terminate(pid, MARKER)
-
+    server = servers.find(pid, MARKER)
+    return server is not None and server.stop()

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from gptlab.errors import ConfigError
+from gptlab.runtime.servers import check_port, check_workers
 
 PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
 # MLflow's login names are free text; these stay safe in shell lines and file names.
@@ -34,13 +35,10 @@ class TeamConfig:
 
     def __post_init__(self) -> None:
         for name in ("mlflow_port", "postgres_port", "s3_port"):
-            port = getattr(self, name)
-            if not 1 <= port <= 65535:
-                raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
+            check_port(name, getattr(self, name))
         if len({self.mlflow_port, self.postgres_port, self.s3_port}) < 3:
             raise ConfigError("mlflow_port, postgres_port and s3_port must differ")
-        if self.mlflow_workers < 1:
-            raise ConfigError(f"mlflow_workers must be at least 1, got {self.mlflow_workers}")
+        check_workers("mlflow_workers", self.mlflow_workers)
         if not self.users:
             raise ConfigError("users is empty: name at least one teammate's login")
         for user in self.users:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gptlab.errors import ConfigError
-from gptlab.team import mlflow_server, postgres, processes, s3
+from gptlab.runtime import servers
+from gptlab.team import mlflow_server, postgres, s3
 from gptlab.team.credentials import Credentials, load, load_or_create
 from gptlab.team.layout import Layout
 from gptlab.team.settings import TeamConfig
@@ -56,7 +57,7 @@ def _inner_ports(cfg: TeamConfig, state: dict) -> dict[str, int]:
     taken = {cfg.mlflow_port, cfg.postgres_port, cfg.s3_port}
     ports: dict[str, int] = {}
     while len(ports) < len(s3.INNER_PORTS):
-        port = processes.free_port(cfg.host)
+        port = servers.free_port(cfg.host)
         if port not in taken:
             taken.add(port)
             ports[s3.INNER_PORTS[len(ports)]] = port
