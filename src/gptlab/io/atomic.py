@@ -202,9 +202,9 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str = "", needed: Needed =
         with contextlib.suppress(OSError):
             _fsync(dest.parent)
     except Exception as exc:
-        written = _size(tmp)
+        written, free = _size(tmp), _free_bytes(dest.parent)  # while the temporary still fills the disk
         _remove(tmp)
-        os_error = exc if isinstance(exc, OSError) else _rust_os_error(exc)
+        os_error = _os_error_behind(exc, free)
         err = storage_error(os_error, dest, needed, written) if os_error is not None else None
         if err is None:
             raise
@@ -215,16 +215,27 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str = "", needed: Needed =
 
 
 _RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+# Less room than this when a write failed: the disk is full, whatever the writer raised.
+_FULL = 1 << 20
 
 
-def _rust_os_error(exc: BaseException) -> OSError | None:
-    """The OSError behind a Rust library's exception (safetensors writes the weights in
-    Rust and reports a full disk as ``SafetensorError('... (os error 28)')``)."""
+def _os_error_behind(exc: BaseException, free: int | None) -> OSError | None:
+    """The OSError that made a write fail: ``exc``, or one it was raised from or while
+    handling (torch's zip writer raises ``RuntimeError('... unexpected pos ...')`` when a
+    ``write`` fails), or a Rust library's ``(os error N)`` (safetensors). When none says,
+    a disk left with almost no room while the temporary was written is full."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
     m = _RUST_OS_ERROR.search(str(exc))
-    if m is None:
-        return None
-    code = int(m.group(1))
-    return OSError(code, os.strerror(code))
+    code = int(m.group(1)) if m else None
+    if code is None and free is not None and free < _FULL:
+        code = errno.ENOSPC
+    return OSError(code, os.strerror(code)) if code is not None else None
 
 
 @contextlib.contextmanager

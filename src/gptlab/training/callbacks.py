@@ -188,7 +188,7 @@ class Throughput(L.Callback):
 
 def wait_for_checkpoints(trainer) -> None:
     """Block until the checkpoints being written in the background are on disk, and raise
-    a write's error here (see trainer_build.atomic_checkpoint_io)."""
+    a write's error here (see checkpoint_io.WaitableAsyncCheckpointIO)."""
     wait = getattr(trainer.strategy.checkpoint_io, "wait", None)
     if wait is not None:
         wait()
