@@ -31,20 +31,44 @@ def fit_settings(cfg: Any):
     from gptlab.training.init_from import model_config
 
     paths = to_dataclass(PathsConfig, cfg.paths, "paths")
+    train = to_dataclass(TrainConfig, cfg.train, "train")
+    meta = load_meta(paths.dataset_meta)
+    cfg = follow_dataset(cfg, meta, train.data_from_dataset, str(paths.processed_dir))
+    # With train.init_from, the pretrained model's config (gptlab.training.init_from).
+    model = model_config(cfg.model, train.init_from, meta.vocab_size)
+    resolved = plain(cfg)
+    if train.init_from:  # the run records the model that trained, not the model section's
+        resolved["model"] = model.to_dict()
     logger = to_dataclass(LoggerConfig, cfg.logger, "logger")
     dvc_exp = os.environ.get("DVC_EXP_NAME")
     return FitSettings(
         paths=paths,
-        # With train.init_from, the pretrained model's config (gptlab.training.init_from).
-        model=model_config(cfg.model, cfg.train.init_from, load_meta(paths.dataset_meta).vocab_size),
+        model=model,
         trainer=to_dataclass(TrainerConfig, cfg.trainer, "trainer"),
         optim=to_dataclass(OptimConfig, cfg.optim, "optim"),
-        train=to_dataclass(TrainConfig, cfg.train, "train"),
+        train=train,
         logger=dataclasses.replace(logger, tracking_uri=normalize_tracking_uri(logger.tracking_uri)),
         seed=int(cfg.seed),
-        resolved_config=plain(cfg),
+        resolved_config=resolved,
         tags={"dvc_exp_name": dvc_exp} if dvc_exp else {},
     )
+
+
+def follow_dataset(cfg: Any, meta: Any, from_dataset: bool, where: str) -> Any:
+    """A copy of ``cfg`` whose data keys are the dataset's own, so that what is recorded
+    and the registered model name (``${data.source}``) follow the data that trains."""
+    import copy
+
+    from omegaconf import OmegaConf
+
+    from gptlab.training.lineage import dataset_data_config
+
+    data = {k: OmegaConf.select(cfg, f"data.{k}", default=None, throw_on_missing=False) for k in ("source", "path", "url")}
+    values = dataset_data_config(meta, data, str(cfg.tokenizer.kind), from_dataset, where)
+    cfg = copy.deepcopy(cfg)
+    for key, value in values.items():
+        OmegaConf.update(cfg, key, value)
+    return cfg
 
 
 def run(cfg: Any) -> Any:

@@ -156,12 +156,14 @@ def build_dataset(
     out_dir: str | Path,
     cfg: BuildConfig,
     progress: bool = True,
+    source: dict | None = None,
 ) -> DatasetMeta:
     """Write ``{train,val,test}.bin`` and ``meta.json`` into ``out_dir``.
 
     ``corpus_chars`` is the corpus's length in characters (it places the splits);
     ``corpus_sha256`` what ``corpus.json`` says its hash is: only compared, with a
     warning if it differs, as ``meta.json`` records the hash of the bytes read here.
+    ``source``: where the corpus came from (``DatasetMeta.source``).
     """
     corpus_path = Path(corpus_path)
     out_dir = Path(out_dir)
@@ -217,6 +219,7 @@ def build_dataset(
         corpus_sha256=read_sha256,
         tokenizer_kind=str(getattr(tokenizer, "kind", "unknown")),
         files=files,
+        source=source,
     )
     if corpus_sha256 is not None and corpus_sha256 != read_sha256:
         log.warning(

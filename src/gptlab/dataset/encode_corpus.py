@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from gptlab.config import PathsConfig
-from gptlab.corpus.prepared import read_corpus_meta
+from gptlab.corpus.prepared import corpus_source, read_corpus_meta
 from gptlab.dataset.build import BuildConfig, build_dataset
 from gptlab.dataset.meta import DatasetMeta
 from gptlab.dataset.split import SplitConfig
@@ -43,6 +43,7 @@ def encode_corpus(paths: PathsConfig, split: SplitConfig, build_cfg: BuildConfig
         out_dir=paths.processed_dir,
         cfg=build_cfg,
         progress=True,
+        source=corpus_source(corpus),
     )
     log.info("dataset (%s): %s", meta.dtype, ", ".join(f"{k}={v:,} tokens" for k, v in meta.tokens.items()))
     return meta

@@ -36,6 +36,9 @@ class DatasetMeta:
     format_version: int = FORMAT_VERSION
     # Per split: {"bytes": size of <split>.bin, "sha256": its hash}; None in format 1.
     files: dict[str, dict[str, Any]] | None = None
+    # The corpus's data.source, path and url, as corpus.json said at build time
+    # (gptlab.corpus.prepared.corpus_source); None: built before datasets recorded it.
+    source: dict[str, str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +103,8 @@ def _inconsistency(meta: DatasetMeta) -> str | None:
         counts = getattr(meta, name)
         if not isinstance(counts, dict) or not all(isinstance(k, str) and _is_count(v) for k, v in counts.items()):
             return f"{name} is not a mapping of split names to counts"
+    if meta.source is not None and not (isinstance(meta.source, dict) and isinstance(meta.source.get("source"), str)):
+        return "source does not name a data.source"
     if meta.files is None:
         return None
     if not isinstance(meta.files, dict) or set(meta.files) != set(meta.tokens):

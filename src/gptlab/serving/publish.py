@@ -72,6 +72,21 @@ def publish_key(model_sha256: str) -> str:
     return h.hexdigest()
 
 
+def recorded_data(model_dir: Path) -> dict[str, str]:
+    """The ``data.source`` and ``tokenizer.kind`` the model directory says it trained on
+    ({} where it does not): the publish CLI sets them, so that the default registered name
+    (``gptlab-${data.source}-${tokenizer.kind}``) follows the data, not the config."""
+    from gptlab.checkpoint.model_dir import read_model_info
+    from gptlab.errors import GptlabError
+
+    try:
+        lineage = read_model_info(model_dir).get("lineage") or {}
+    except GptlabError:  # publish_model reports a missing or bad model directory itself
+        return {}
+    values = {"data.source": (lineage.get("data") or {}).get("source"), "tokenizer.kind": lineage.get("tokenizer_kind")}
+    return {k: v for k, v in values.items() if isinstance(v, str)}
+
+
 def publish_model(paths: PathsConfig, logger_cfg: LoggerConfig) -> dict:
     """Log, register and maybe promote ``paths.model_dir``; write and return ``publish.json``."""
     from gptlab.checkpoint.model_dir import read_model_info

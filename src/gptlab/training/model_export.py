@@ -48,6 +48,7 @@ def export_model_dir(
             **lineage.to_dict(),
             "dataset_vocab_size": meta.vocab_size,
             "tokenizer_kind": meta.tokenizer_kind,
+            "data": meta.source,  # data.source, path, url: what the registered name follows
         },
         "training": {"steps": report["steps"], "val_loss": report["val_loss"], "best_val_loss": report["best_val_loss"]},
         "mlflow": {"run_id": run_id},

