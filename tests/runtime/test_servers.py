@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,13 @@ def group_gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def runs_at_all(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture
@@ -48,6 +56,19 @@ def test_start_wait_and_stop_end_the_whole_group_and_free_the_port(http_server):
     assert not servers.http_ok(url)
     servers.check_port_free("127.0.0.1", int(url.rsplit(":", 1)[1]), "x")  # a server may listen there again
     assert server.stop() is False  # nothing left to stop
+
+
+def test_stop_ends_the_workers_a_leader_left_behind(tmp_path):
+    """MLflow's CLI may exit before the uvicorn it started: the group, not the leader, is waited on."""
+    worker = tmp_path / "worker.pid"
+    code = (f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+            f"open({str(worker)!r}, 'w').write(str(p.pid))")  # fmt: skip
+    server = servers.start([sys.executable, "-c", code], os.environ, "the test server")
+    assert server.proc.wait(timeout=30) == 0
+    pid = int(worker.read_text())
+    assert os.getpgid(pid) == server.pid  # the orphaned worker is still in the group
+    assert server.stop(timeout_s=5) is True
+    assert not runs_at_all(pid)  # gone, or a zombie waiting for its reaper
 
 
 def test_a_server_that_dies_at_start_fails_fast_with_its_exit_code_and_the_log_s_tail(tmp_path):
