@@ -26,6 +26,18 @@ _MODULES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": 
 State = Tensor | tuple[Tensor, Tensor]
 
 
+def _autocast_cannot_run_it(x: Tensor) -> bool:
+    """Whether the CPU's autocast would run the recurrence in a 16-bit type that oneDNN
+    cannot compute on this CPU (an LSTM in bf16 without AVX-512 fails: "could not create a
+    primitive descriptor"); it then runs in fp32."""
+    if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+        return False
+    mkldnn = torch.ops.mkldnn
+    if torch.get_autocast_dtype("cpu") == torch.bfloat16:
+        return not mkldnn._is_mkldnn_bf16_supported()
+    return not mkldnn._is_mkldnn_fp16_supported()
+
+
 class RecurrentLM(nn.Module):
     def __init__(self, config: RecurrentConfig) -> None:
         super().__init__()
@@ -69,7 +81,11 @@ class RecurrentLM(nn.Module):
         if idx.dim() != 2:
             raise ValueError(f"idx must be (batch, time), got shape {tuple(idx.shape)}")
         x = self.drop(self.tok_emb(idx))  # (B, T, C)
-        out, new_state = self.rnn(x, state)  # (B, T, C)
+        if _autocast_cannot_run_it(x):
+            with torch.autocast(x.device.type, enabled=False):
+                out, new_state = self.rnn(x.float(), state)  # (B, T, C)
+        else:
+            out, new_state = self.rnn(x, state)  # (B, T, C)
         return self.drop(out), new_state
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
