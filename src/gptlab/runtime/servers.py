@@ -109,18 +109,14 @@ class Server:
         return False
 
     def _exited(self) -> ConfigError:
-        """The error for a server that stopped by itself; the server's exit code is the error's."""
+        """The error for a server that stopped by itself."""
         code = self.proc.returncode if self.proc is not None else None
         how = "stopped" if code is None else f"exited with code {code}"
         if self.log is None:
-            err = ConfigError(f"{self.what} {how} (its messages are above)")
-        else:
-            lines = self.log.read_text(errors="replace").strip().splitlines() if self.log.is_file() else []
-            tail = f": {lines[-1].strip()[:300]}" if lines else ""
-            err = ConfigError(f"{self.what} {how} while starting{tail} (log: {self.log})")
-        if code:
-            err.exit_code = code if code > 0 else 128 - code  # killed by a signal: as a shell reports it
-        return err
+            return ConfigError(f"{self.what} {how} (its messages are above)")
+        lines = self.log.read_text(errors="replace").strip().splitlines() if self.log.is_file() else []
+        tail = f": {lines[-1].strip()[:300]}" if lines else ""
+        return ConfigError(f"{self.what} {how} while starting{tail} (log: {self.log})")
 
     def wait_ready(self, ready: Callable[[], bool], timeout_s: float) -> bool:
         """True once ``ready()`` holds, False after ``timeout_s``; an error (with the log's last
@@ -181,6 +177,11 @@ class Server:
             return 0
         except KeyboardInterrupt:
             return 0
+        except ConfigError as err:  # it exited: run in the foreground, its exit code is the command's
+            code = self.proc.returncode
+            if code:
+                err.exit_code = code if code > 0 else 128 - code  # killed by a signal: as a shell reports it
+            raise
         finally:
             self.stop()
             signal.signal(signal.SIGTERM, previous)
