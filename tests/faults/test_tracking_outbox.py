@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
@@ -53,11 +52,11 @@ class FakeClient:
 
 
 def log_step(box: ob.Outbox, step: int) -> None:
-    box.log_batch("run1", metrics=[Metric("loss", 1.0 / (step + 1), 0, step)])
+    box.log_values("run1", {"loss": 1.0 / (step + 1)}, step, timestamp_ms=1)
 
 
 def metric_op(step: int) -> dict:
-    return ob.batch_op("run1", [Metric("loss", 1.0 / (step + 1), 0, step)])
+    return ob.values_op("run1", [("loss", 1.0 / (step + 1), 0, step)])
 
 
 @pytest.fixture
@@ -91,10 +90,10 @@ def test_writes_are_sent_in_order_and_batches_merged(tmp_path):
 
 
 def test_one_operation_is_at_most_one_request(tmp_path):
-    ops = [ob.batch_op("run1", [Metric("m", 0.0, 0, s) for s in range(300)]) for _ in range(5)]
+    ops = [ob.values_op("run1", [("m", 0.0, 0, s) for s in range(300)]) for _ in range(5)]
     merged, n = ob.merge_batches(ops)
     assert n == 3 and len(merged["metrics"]) == 900  # a fourth would pass MLflow's 1000 per request
-    assert ob.merge_batches([ops[0], ob.batch_op("run2", [Metric("m", 0.0, 0, 0)])])[1] == 1  # another run
+    assert ob.merge_batches([ops[0], ob.values_op("run2", [("m", 0.0, 0, 0)])])[1] == 1  # another run
 
 
 def test_an_outage_warns_once_keeps_everything_on_disk_and_resumes_in_order(tmp_path, caplog, fast_retries):
@@ -205,7 +204,7 @@ def store_with_a_run(sqlite_store):
 
 def test_sync_sends_a_pending_file_to_a_store(tmp_path, caplog, store_with_a_run):
     uri, store, run_id = store_with_a_run
-    ops = [ob.batch_op(run_id, [Metric("loss", 0.5, 0, s)]) for s in range(3)]
+    ops = [ob.values_op(run_id, [("loss", 0.5, 0, s)]) for s in range(3)]
     ops.append({"op": "set_terminated", "run_id": run_id, "status": "FINISHED", "end_time": 1})
     pending = tmp_path / "outbox" / "r.jsonl"
     pending.parent.mkdir()
@@ -225,7 +224,7 @@ def test_sync_skips_what_it_cannot_send_with_a_warning(tmp_path, caplog, store_w
     uri, store, run_id = store_with_a_run
     pending = tmp_path / "r.jsonl"
     old = {"op": "publish_model", "run_id": run_id, "model_dir": "m", "logger": {}, "must_succeed": True}
-    ob.write_file(pending, ob.header(uri), [old, ob.batch_op(run_id, [Metric("loss", 0.5, 0, 7)])])
+    ob.write_file(pending, ob.header(uri), [old, ob.values_op(run_id, [("loss", 0.5, 0, 7)])])
     assert ob.sync_files([pending]).sent == 2 and not pending.exists()
     assert [m.step for m in store.get_metric_history(run_id, "loss")] == [7]
     assert "refused a publish_model" in caplog.text
@@ -261,7 +260,7 @@ def test_the_track_tool_takes_hydra_overrides(tmp_path, monkeypatch, capsys, sto
 
     uri, store, run_id = store_with_a_run
     pending = tmp_path / ob.OUTBOX_DIR / "r.jsonl"
-    ob.write_file(pending, ob.header("sqlite:///elsewhere.db"), [ob.batch_op(run_id, [Metric("loss", 0.5, 0, 3)])])
+    ob.write_file(pending, ob.header("sqlite:///elsewhere.db"), [ob.values_op(run_id, [("loss", 0.5, 0, 3)])])
     assert track.run(compose(f"pending={pending}", f"tracking_uri={uri}", config_name="track")) == 1
     assert "sent 1 pending MLflow operations from 1 file(s)" in capsys.readouterr().out
     assert [m.step for m in store.get_metric_history(run_id, "loss")] == [3] and not pending.exists()

@@ -19,8 +19,3 @@ class LoggerConfig:
     # Seconds between samples of MLflow's system-metrics monitor (CPU, memory, disk, GPU;
     # the run page's System metrics tab); null or 0: not monitored.
     system_metrics_interval_s: float | None
-    # Who sends the run's writes: "process" (a sender process, which also takes MLflow's
-    # import and the store set-up off the training's start), "thread" (in the training
-    # process), or "auto" (the process unless MLflow is loaded here already); see
-    # gptlab/tracking/sender.py.
-    sender: str

@@ -1,29 +1,11 @@
-"""What a training run writes to MLflow, sent in order by one background thread.
+"""A training run's MLflow writes, queued and sent in order by one background thread.
 
-:class:`Outbox` takes the writes of the MLflow client methods a run uses (``log_batch``,
-``log_metric``, ``set_tag``, ``log_text``, ``log_artifact(s)``, ``set_terminated``) and
-returns at once; a daemon thread sends them, consecutive batches merged. When the store is
-away (connection refused, timeout, 5xx) it warns once, keeps what is not sent in
-``<project>/.cache/gptlab/mlflow-outbox/<run>-<pid>-<time>.jsonl`` (appended as it comes,
-so a killed process loses nothing), retries every few seconds and, when the store answers,
-sends the backlog and removes the file. A write the store *refuses* (a bad value, a run
-that does not exist) is dropped with a warning, as MLflow's own async logging does.
-
-:meth:`Outbox.close` waits while the store takes writes and, once it is away, for at most
-one failing request (each bounded by ``MLFLOW_HTTP_REQUEST_TIMEOUT`` x (1 + retries),
-:data:`~gptlab.tracking.store.HTTP_WORST_REQUEST_S`), then leaves what is left in the file
-with one line naming ``python -m gptlab.track`` (:func:`sync_files`), which sends it later.
-
-Why not MLflow's own async logging (the client's ``log_batch(..., synchronous=False)``,
-``MLFlowLogger(synchronous=False)``)? Measured with MLflow 3.17: a batch it fails to send
-is logged as an ERROR and dropped (30 batches against a stopped server: 30 error lines,
-nothing kept), and finding out which failed means waiting on each ``RunOperations``, which
-has no timeout; its worker pool sends its whole queue before the interpreter exits (200
-batches queued against a server that accepts connections but never answers kept the
-process alive 175 s after its last line, 10 requests of 10 s at a time); and only metrics,
-params and tags are asynchronous there: texts, artifacts and the run's end block the
-caller. What it does do, splitting an oversized batch into requests, it does here too
-(the client's ``log_batch``).
+During an outage what is not sent is appended to a spool file under :data:`OUTBOX_DIR`
+(a killed process loses nothing) and sent when the store answers again, or later by
+``python -m gptlab.track`` (:func:`sync_files`); the end of a run waits for at most one
+failing request. MLflow's own async logging does none of this: it drops a batch it fails
+to send, covers metrics, params and tags only, and waits unbounded for its queue at exit
+(measured: BENCHMARKS.md, "A tracking-server outage").
 """
 
 from __future__ import annotations
@@ -77,7 +59,7 @@ def is_outage(exc: BaseException) -> bool:
     return type(exc).__module__.startswith(("sqlalchemy", "urllib3", "requests", "http"))
 
 
-def _first_line(exc: BaseException, limit: int = 160) -> str:
+def first_line(exc: BaseException, limit: int = 160) -> str:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     # MLflow's messages repeat the URL and urllib3's pool: keep the part that says why.
     for marker in ("Caused by ", "failed with exception "):
@@ -85,20 +67,11 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
     return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
-# -- operations: plain JSON, so that they can wait in a file ------------------------------
-
-
-def batch_op(run_id: str, metrics: Iterable = (), params: Iterable = (), tags: Iterable = ()) -> dict:
-    """A log-batch operation from MLflow's entities (``Metric``, ``Param``, ``RunTag``)."""
-    return values_op(
-        run_id, [(m.key, m.value, m.timestamp, m.step) for m in metrics], [(p.key, p.value) for p in params],
-        [(t.key, t.value) for t in tags],
-    )  # fmt: skip
+# -- operations: plain JSON, so that they can wait in a file
 
 
 def values_op(run_id: str, metrics: Iterable = (), params: Iterable = (), tags: Iterable = ()) -> dict:
-    """A log-batch operation from plain values: metrics ``[key, value, timestamp_ms, step]``,
-    params and tags ``[key, value]`` (no MLflow import: the training process may not have it)."""
+    """A log-batch operation: metrics ``[key, value, timestamp_ms, step]``, params and tags ``[key, value]``."""
     return {
         "op": "log_batch",
         "run_id": run_id,
@@ -159,7 +132,7 @@ def describe(ops: list[dict]) -> str:
     return " and ".join(parts) or f"{len(ops)} records"
 
 
-# -- the spool file: a header line, then one operation per line ---------------------------
+# -- the spool file: a header line, then one operation per line
 
 
 def header(tracking_uri: str) -> dict:
@@ -187,61 +160,8 @@ def write_file(path: Path, head: dict, ops: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(x) + "\n" for x in (head, *ops)))
 
 
-class RunWrites:
-    """The write methods of an MLflow client a training run uses, as plain operations.
-
-    Each method returns at once: it hands one operation (JSON-able, see the functions
-    above) to :meth:`_put`, which a subclass implements: the :class:`Outbox` queues it for
-    its thread, :class:`~gptlab.tracking.sender.SenderProcess` passes it to its process.
-    Only :meth:`log_batch` takes MLflow's entities (as the client does); everything else
-    takes plain values, so that a process without MLflow can use it.
-    """
-
-    def _put(self, op: dict) -> None:
-        raise NotImplementedError
-
-    def log_batch(self, run_id: str, metrics=(), params=(), tags=()) -> None:
-        if metrics or params or tags:
-            self._put(batch_op(run_id, metrics, params, tags))
-
-    def log_values(self, run_id: str, metrics: dict[str, float] | None = None, step: int = 0,
-                   params: dict[str, Any] | None = None, timestamp_ms: int | None = None) -> None:  # fmt: skip
-        """Metrics at ``step`` and params, as numbers and strings."""
-        now = timestamp_ms or int(time.time() * 1000)
-        metrics, params = metrics or {}, params or {}
-        if metrics or params:
-            self._put(values_op(run_id, [(k, v, now, step) for k, v in metrics.items()], params.items()))
-
-    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
-                   step: int | None = None) -> None:  # fmt: skip
-        self.log_values(run_id, {key: value}, step or 0, timestamp_ms=timestamp)
-
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        self._put(values_op(run_id, tags=[(key, value)]))
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self._put({"op": "log_text", "run_id": run_id, "text": text, "artifact_file": artifact_file})
-
-    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
-        self._put({"op": "log_artifact", "run_id": run_id, "local_path": str(Path(local_path).resolve()),
-                   "artifact_path": artifact_path})  # fmt: skip
-
-    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
-        self._put({"op": "log_artifacts", "run_id": run_id, "local_dir": str(Path(local_dir).resolve()),
-                   "artifact_path": artifact_path})  # fmt: skip
-
-    def log_datasets(self, run_id: str, records: list[dict]) -> None:
-        """Dataset inputs, as :func:`gptlab.tracking.datasets.training_dataset_records` makes them."""
-        if records:
-            self._put({"op": "log_datasets", "run_id": run_id, "records": records})
-
-    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
-        self._put({"op": "set_terminated", "run_id": run_id, "status": status or "FINISHED",
-                   "end_time": end_time or int(time.time() * 1000)})  # fmt: skip
-
-
-class Outbox(RunWrites):
-    """The writes of an MLflow client, queued and sent in order by one daemon thread."""
+class Outbox:
+    """The MLflow client's write methods a run uses (run id first); each returns at once."""
 
     def __init__(self, client: Any, tracking_uri: str, spool_dir: str | Path | None = None):
         self._client, self._uri = client, tracking_uri
@@ -257,10 +177,7 @@ class Outbox(RunWrites):
         atexit.register(self.close)  # a run that ends without closing still keeps its writes
 
     def put(self, op: dict) -> None:
-        """Queue one operation (as :class:`RunWrites` makes them)."""
-        self._put(op)
-
-    def _put(self, op: dict) -> None:
+        """Queue one operation (see :func:`values_op`)."""
         with self._cond:
             self._ops.append(op)
             if self.closed:  # written after close (an exit path): kept for sync
@@ -269,7 +186,42 @@ class Outbox(RunWrites):
                 self._append(op)
             self._cond.notify_all()
 
-    # -- the sender thread
+    def log_values(self, run_id: str, metrics: dict[str, float] | None = None, step: int = 0,
+                   params: dict[str, Any] | None = None, timestamp_ms: int | None = None) -> None:  # fmt: skip
+        """Metrics at ``step`` and params, as numbers and strings."""
+        now = timestamp_ms or int(time.time() * 1000)
+        metrics, params = metrics or {}, params or {}
+        if metrics or params:
+            self.put(values_op(run_id, [(k, v, now, step) for k, v in metrics.items()], params.items()))
+
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
+                   step: int | None = None) -> None:  # fmt: skip
+        self.log_values(run_id, {key: value}, step or 0, timestamp_ms=timestamp)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.put(values_op(run_id, tags=[(key, value)]))
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.put({"op": "log_text", "run_id": run_id, "text": text, "artifact_file": artifact_file})
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        self.put({"op": "log_artifact", "run_id": run_id, "local_path": str(Path(local_path).resolve()),
+                   "artifact_path": artifact_path})  # fmt: skip
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        self.put({"op": "log_artifacts", "run_id": run_id, "local_dir": str(Path(local_dir).resolve()),
+                   "artifact_path": artifact_path})  # fmt: skip
+
+    def log_datasets(self, run_id: str, records: list[dict]) -> None:
+        """Dataset inputs, as :func:`gptlab.tracking.datasets.training_dataset_records` makes them."""
+        if records:
+            self.put({"op": "log_datasets", "run_id": run_id, "records": records})
+
+    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
+        self.put({"op": "set_terminated", "run_id": run_id, "status": status or "FINISHED",
+                   "end_time": end_time or int(time.time() * 1000)})  # fmt: skip
+
+    # -- the thread
 
     def _run(self) -> None:
         while True:
@@ -294,7 +246,7 @@ class Outbox(RunWrites):
                         self._ops.popleft()
                     if error is not None:
                         log.warning("MLflow refused a %s for run %s and it was dropped: %s", op["op"], op["run_id"],
-                                    _first_line(error))  # fmt: skip
+                                    first_line(error))  # fmt: skip
                     elif not self.online:
                         self.online, self._retry_s = True, RETRY_FIRST_S
                         log.warning("MLflow tracking server %s answers again: sending what was kept (%d operations)",
@@ -306,7 +258,7 @@ class Outbox(RunWrites):
                 self._cond.notify_all()
 
     def _gone(self, error: BaseException) -> None:
-        self._reason = _first_line(error)
+        self._reason = first_line(error)
         if self.online:
             self.online = False
             self._save()
@@ -375,7 +327,7 @@ class Outbox(RunWrites):
         return left
 
 
-# -- sending later: python -m gptlab.track ---------------------------------------------
+# -- sending later: python -m gptlab.track
 
 
 @dataclass
@@ -422,11 +374,11 @@ def sync_files(paths: Iterable[str | Path], tracking_uri: str | None = None) -> 
             except Exception as exc:
                 if not is_outage(exc):
                     log.warning("MLflow refused a %s for run %s (%s): skipped", op["op"], op["run_id"],
-                                _first_line(exc))  # fmt: skip
+                                first_line(exc))  # fmt: skip
                 else:
                     write_file(path, head, ops[i:])
                     raise ConfigError(
-                        f"MLflow at {store.redacted} stopped answering ({_first_line(exc)}): "
+                        f"MLflow at {store.redacted} stopped answering ({first_line(exc)}): "
                         f"{describe(ops[i:])} are still kept in {path}; run the same command again later"
                     ) from None
             i += n

@@ -1,20 +1,25 @@
-"""The training run's MLflow side: a Lightning logger on the run, run tags, config and artifacts."""
+"""The training run's MLflow side: a Lightning logger on the run, run tags, config and artifacts.
+
+Imported by the fit only, after ``import lightning``: that lazy import is the deferral.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_only
+
+from gptlab.errors import GptlabError, StoreError
+from gptlab.tracking.outbox import Outbox, first_line, is_outage
+from gptlab.tracking.store import TrackingStore
 from gptlab.tracking.uri import redact_uri
-
-if TYPE_CHECKING:
-    from gptlab.tracking.outbox import RunWrites
-    from gptlab.tracking.store import TrackingStore
 
 # Lightning's status words -> MLflow's run statuses.
 RUN_STATUS = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED"}
@@ -26,28 +31,19 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"model": {"n_layer": 4}}`` -> ``{"model.n_layer": 4}`` (MLflow params)."""
     out: dict[str, Any] = {}
     for key, value in d.items():
-        name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            out.update(flatten(value, f"{name}."))
+            out.update(flatten(value, f"{prefix}{key}."))
         else:
-            out[name] = value
+            out[f"{prefix}{key}"] = value
     return out
 
 
 def git_state(cwd: str | Path = ".") -> dict[str, str]:
     """The commit and whether the work tree was dirty ("unknown" outside git)."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        git = {"cwd": cwd, "capture_output": True, "text": True, "timeout": 10, "check": True}
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], **git).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], **git).stdout.strip()
         return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": "unknown", "git_dirty": "unknown"}
@@ -67,93 +63,79 @@ def open_run(store: TrackingStore, experiment_name: str, run_name: str, run_id: 
              tags: dict[str, str]) -> OpenedRun:  # fmt: skip
     """The experiment (created if missing) and the run: a new one named ``run_name`` with
     ``tags`` (plus the git state and MLflow's own: user, source), or ``run_id`` continued.
-    ``store`` has passed :meth:`~gptlab.tracking.store.TrackingStore.check_usable`."""
-    from gptlab.tracking.outbox import is_outage
-
-    experiment_id = store.ensure_experiment(experiment_name)
-    client = store.client
-    if run_id is None:
-        from mlflow.tracking.context.registry import resolve_tags  # user, source, git commit
-
-        run = client.create_run(experiment_id, run_name=run_name, tags=resolve_tags({**git_state(), **tags}))
-        return OpenedRun(experiment_id, run.info.run_id, {})
+    What MLflow refuses (a deleted experiment, ...) is one :class:`StoreError` line."""
     try:
-        logged = dict(client.get_run(run_id).data.params)
-    except Exception as exc:  # noqa: BLE001 - the server went away just now: the outbox will keep the params
-        if not is_outage(exc):
-            raise
-        logged = {}
-    return OpenedRun(experiment_id, run_id, logged)
+        experiment_id = store.ensure_experiment(experiment_name)
+        if run_id is None:
+            from mlflow.tracking.context.registry import resolve_tags  # user, source, git commit
+
+            run = store.client.create_run(experiment_id, run_name=run_name, tags=resolve_tags({**git_state(), **tags}))
+            return OpenedRun(experiment_id, run.info.run_id, {})
+        try:
+            logged = dict(store.client.get_run(run_id).data.params)
+        except Exception as exc:  # noqa: BLE001 - the server went away just now: the outbox will keep the params
+            if not is_outage(exc):
+                raise
+            logged = {}
+        return OpenedRun(experiment_id, run_id, logged)
+    except GptlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow's own errors: one line before training
+        raise StoreError(f"MLflow store {store.redacted}: {first_line(exc)}") from None
 
 
-def make_mlflow_logger(store: TrackingStore, opened: OpenedRun | None, writes: RunWrites | None,
-                       monitors_system: bool = False) -> Any:  # fmt: skip
-    """A Lightning logger on the ``opened`` run (None on ranks > 0, which log nothing).
+class MlflowRunLogger(Logger):
+    """Lightning's logger interface (its public base class) on one MLflow run.
 
-    Every write goes through ``writes``, an :class:`~gptlab.tracking.outbox.Outbox` or a
-    :class:`~gptlab.tracking.sender.SenderProcess`, so training never waits on the
-    tracking server; ``experiment`` is that writer (the MLflow client's write methods,
-    with the run id first), ``store`` the run's store, and ``close()`` ends the sending
-    with a bounded wait, saying how to send what is left. ``monitors_system``: the writer
-    runs MLflow's system-metrics monitor itself (the sender process does).
+    Every write goes through ``writes`` (the run's :class:`Outbox`), so training never waits
+    on the tracking server; ``experiment`` is that outbox (the MLflow client's write methods,
+    run id first). ``opened`` None: a launch's rank > 0, which logs nothing.
     """
-    from lightning.pytorch.loggers import Logger
-    from lightning.pytorch.loggers.logger import rank_zero_experiment
-    from lightning.pytorch.utilities import rank_zero_only
 
-    class MlflowRunLogger(Logger):
-        """Lightning's logger interface (its public base class) on one MLflow run."""
+    def __init__(self, store: TrackingStore, opened: OpenedRun | None, writes: Outbox | None):
+        super().__init__()
+        self.store = store
+        self.logged_params = dict(opened.logged_params) if opened is not None else {}
+        self._experiment_id = opened.experiment_id if opened is not None else ""
+        self._run_id = opened.run_id if opened is not None else None
+        self._writes = writes
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.store = store
-            self.monitors_system = monitors_system
-            self.logged_params = dict(opened.logged_params) if opened is not None else {}
-            self._experiment_id = opened.experiment_id if opened is not None else ""
-            self._run_id = opened.run_id if opened is not None else None
-            self._writes = writes
+    @property
+    def name(self) -> str:
+        return self._experiment_id
 
-        @property
-        def name(self) -> str:
-            return self._experiment_id
+    @property
+    def version(self) -> str | None:
+        return self._run_id
 
-        @property
-        def version(self) -> str | None:
-            return self._run_id
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
 
-        @property
-        def run_id(self) -> str | None:
-            return self._run_id
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Outbox | None:
+        return self._writes
 
-        @property
-        @rank_zero_experiment
-        def experiment(self) -> RunWrites | None:
-            return self._writes
-
-        @rank_zero_only
-        def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-            if self._writes is None:
-                return
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        if self._writes is not None:
             numbers = {k: float(v) for k, v in metrics.items() if v is not None and not isinstance(v, str)}
             self._writes.log_values(self._run_id, numbers, step or 0)
 
-        @rank_zero_only
-        def log_hyperparams(self, params: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
-            if self._writes is None:
-                return
-            flat = {k: str(v)[:MAX_PARAM] for k, v in flatten(params).items()}
-            self._writes.log_values(self._run_id, params=flat)
+    @rank_zero_only
+    def log_hyperparams(self, params: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+        if self._writes is not None:
+            self._writes.log_values(self._run_id, params={k: str(v)[:MAX_PARAM] for k, v in flatten(params).items()})
 
-        @rank_zero_only
-        def finalize(self, status: str = "success") -> None:
-            if self._writes is not None:
-                self._writes.set_terminated(self._run_id, RUN_STATUS.get(status, status))
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        if self._writes is not None:
+            self._writes.set_terminated(self._run_id, RUN_STATUS.get(status, status))
 
-        def close(self, wait_s: float | None = None) -> list[dict]:
-            """Send what is queued (bounded wait), stop; the operations not sent (kept on disk)."""
-            return self._writes.close(wait_s) if self._writes is not None else []
-
-    return MlflowRunLogger()
+    def close(self, wait_s: float | None = None) -> list[dict]:
+        """Send what is queued (bounded wait), stop; the operations not sent (kept on disk)."""
+        return self._writes.close(wait_s) if self._writes is not None else []
 
 
 def _redacted_config(resolved: dict) -> dict:
@@ -163,7 +145,7 @@ def _redacted_config(resolved: dict) -> dict:
     return safe
 
 
-def log_config(logger: Any, resolved: dict) -> None:
+def log_config(logger: MlflowRunLogger, resolved: dict) -> None:
     """The resolved config as params (flattened) and as ``config.yaml``, credentials redacted."""
     import yaml
 
@@ -179,7 +161,8 @@ def log_config(logger: Any, resolved: dict) -> None:
     logger.experiment.log_text(logger.run_id, yaml.safe_dump(safe, sort_keys=False), "config.yaml")
 
 
-def log_training_artifacts(logger: Any, loss_plot: Path, model_dir: str | Path, tokenizer_json: Path) -> None:
+def log_training_artifacts(logger: MlflowRunLogger, loss_plot: Path, model_dir: str | Path,
+                           tokenizer_json: Path) -> None:  # fmt: skip
     """The loss picture, the model directory and the tokenizer, next to the run's metrics."""
     client, run_id = logger.experiment, logger.run_id
     client.log_artifact(run_id, str(loss_plot), "plots")

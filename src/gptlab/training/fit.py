@@ -7,11 +7,12 @@ recipe; each step is a named function below or in a sibling module.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import json
 import logging
-import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,16 +60,11 @@ def fit(settings: FitSettings) -> dict:
     resume = resolve_resume(settings.train.resume, paths)
     if resume is not None:
         check_resume_lora(read_checkpoint(resume, settings.model, lineage), settings.train.lora, resume)
-    # The MLflow set-up (import, engine and schema check, experiment, run) takes seconds: it
-    # starts first, in its own process (tracking/sender.py) or a thread, runs beside the
-    # imports and the model, data and trainer set-up, and is joined before the trainer is
-    # built, so that a store MLflow cannot use still fails with one line before training.
-    pending_logger = start_logger_setup(settings, meta, lineage, resume)
+    store = checked_store(settings.logger)  # a store that cannot work fails here, in one line
 
     import lightning as L
 
     from gptlab.tokenizer import load_tokenizer
-    from gptlab.tracking.system_metrics import system_metrics
     from gptlab.training.init_from import start_from_pretrained
     from gptlab.training.module import GPTLightningModule
     from gptlab.training.progress_samples import ProgressSamples
@@ -79,22 +75,27 @@ def fit(settings: FitSettings) -> dict:
     logging.getLogger("lightning.pytorch").propagate = False
     skip_collection_at_exit()
     L.seed_everything(settings.seed, workers=True, verbose=False)
-    module = GPTLightningModule(
-        settings.model, settings.optim, settings.trainer.max_steps, compile=settings.trainer.compile,
-        lineage=lineage.to_dict(), lora=settings.train.lora,
-    )  # fmt: skip
-    start_from_pretrained(module.model, settings.train.init_from, resume)
-    module.add_lora()  # train.lora.r: adapters on the pretrained weights, the rest frozen
-    samples = ProgressSamples(
-        load_tokenizer(paths.tokenizer_json), settings.train.sample_prompt, settings.train.sample_max_new_tokens,
-        settings.seed,
-    )  # fmt: skip
-    callbacks = build_callbacks(
-        settings.trainer, settings.train, checkpoint_dir(paths), Path(paths.reports_dir) / "plots",
-        module.model.flops_per_token(), samples,
-    )  # fmt: skip
-    datamodule = build_datamodule(settings, meta)
-    logger = samples.logger = pending_logger.result() if pending_logger is not None else None
+    # Opening the run (import mlflow, the store, the experiment: seconds of Python) runs in a
+    # thread beside the model and data set-up, and is joined before the trainer is built:
+    # what MLflow refuses is still one line before training.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gptlab-tracking-setup") as pool:
+        opening = pool.submit(open_tracked_run, store, settings, meta, lineage, resume) if opens_run(store) else None
+        module = GPTLightningModule(
+            settings.model, settings.optim, settings.trainer.max_steps, compile=settings.trainer.compile,
+            lineage=lineage.to_dict(), lora=settings.train.lora,
+        )  # fmt: skip
+        start_from_pretrained(module.model, settings.train.init_from, resume)
+        module.add_lora()  # train.lora.r: adapters on the pretrained weights, the rest frozen
+        samples = ProgressSamples(
+            load_tokenizer(paths.tokenizer_json), settings.train.sample_prompt, settings.train.sample_max_new_tokens,
+            settings.seed,
+        )  # fmt: skip
+        callbacks = build_callbacks(
+            settings.trainer, settings.train, checkpoint_dir(paths), Path(paths.reports_dir) / "plots",
+            module.model.flops_per_token(), samples,
+        )  # fmt: skip
+        datamodule = build_datamodule(settings, meta)
+        logger = samples.logger = mlflow_logger(store, opening)
     trainer = build_trainer(settings.trainer, callbacks, logger, Path(paths.train_dir))
     callbacks.throughput.tokens_per_step = (
         settings.train.batch_size * settings.model.context_size * trainer.world_size
@@ -103,11 +104,7 @@ def fit(settings: FitSettings) -> dict:
     if trainer.is_global_zero:
         start_run_files(settings, module, logger, meta)
 
-    # The sender process runs MLflow's system-metrics monitor itself.
-    monitored = logger is not None and trainer.is_global_zero and not logger.monitors_system
-    run_id = logger.run_id if monitored else None
-    with system_metrics(settings.logger.tracking_uri, run_id, settings.logger.system_metrics_interval_s,
-                        resumed=resume is not None):  # fmt: skip
+    with monitored(settings.logger, logger if trainer.is_global_zero else None, resume):
         wall_s = run_training(trainer, module, datamodule, resume, logger, callbacks)
     if not trainer.is_global_zero:
         return {}
@@ -130,79 +127,30 @@ def skip_collection_at_exit() -> None:
     atexit.register(gc.freeze)
 
 
-class _Ready:
-    """A logger that needs no waiting for (ranks > 0: no run of their own)."""
-
-    def __init__(self, logger: Any):
-        self._logger = logger
-
-    def result(self) -> Any:
-        return self._logger
-
-
-class _Pending:
-    """The run being opened (by the sender process, or a thread's :func:`open_tracked_run`);
-    ``result()`` waits for it and gives the Lightning logger, made here, in the calling
-    thread (importing Lightning's logger classes from two threads at once can deadlock)."""
-
-    def __init__(self, store: TrackingStore, opening: Any, sender: Any = None):
-        self._store, self._opening, self._sender = store, opening, sender
-
-    def result(self) -> Any:
-        from gptlab.tracking.training_logger import OpenedRun, make_mlflow_logger
-
-        if self._sender is not None:
-            reply = self._sender.opened()
-            opened = OpenedRun(reply["experiment_id"], reply["run_id"], dict(reply.get("params") or {}))
-            return make_mlflow_logger(self._store, opened, self._sender, monitors_system=True)
-        opened, outbox = self._opening.result()
-        return make_mlflow_logger(self._store, opened, outbox)
-
-
-def start_logger_setup(settings: FitSettings, meta: DatasetMeta, lineage: Lineage,
-                       resume: Path | None) -> Any:  # fmt: skip
-    """Start opening the MLflow run, after the store's quick checks (a missing directory, a
-    file that is not SQLite, a server that does not answer fail here, at once); None when
-    tracking is off. ``result()`` gives the Lightning logger or raises the set-up's error.
-
-    Where it runs is ``logger.sender``'s choice (tracking/sender.py): a process of its own,
-    which then also sends the run's writes, or a thread, with an in-process outbox. Only
-    the launch's rank 0 opens a run; other ranks get a logger that logs nothing.
-    """
-    if not settings.logger.enabled:
+def checked_store(logger: LoggerConfig) -> TrackingStore | None:
+    """The run's store after its quick checks (a missing directory, a file that is not
+    SQLite, a server that does not answer raise here, at once); None when tracking is off."""
+    if not logger.enabled:
         return None
-    from gptlab.runtime.rank import launch_rank
-    from gptlab.tracking import TrackingStore
-    from gptlab.tracking.sender import sends_from_a_process
-
-    store = TrackingStore(settings.logger.tracking_uri)
+    store = TrackingStore(logger.tracking_uri)
     store.check_usable()
-    by_process = sends_from_a_process(settings.logger.sender)
-    if launch_rank() != 0:
-        from gptlab.tracking.training_logger import make_mlflow_logger
-
-        return _Ready(make_mlflow_logger(store, None, None))
-    request = run_request(settings, meta, lineage, resume)
-    if by_process:
-        from gptlab.tracking.outbox import OUTBOX_DIR
-        from gptlab.tracking.sender import SenderProcess
-        from gptlab.tracking.uri import project_root
-
-        request.update(system_metrics_interval_s=settings.logger.system_metrics_interval_s,
-                       resumed=resume is not None, spool_dir=str(project_root() / OUTBOX_DIR))  # fmt: skip
-        return _Pending(store, None, SenderProcess(request, project_root() / OUTBOX_DIR))
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gptlab-tracking-setup")
-    try:
-        return _Pending(store, pool.submit(open_tracked_run, store, request))
-    finally:
-        pool.shutdown(wait=False)  # the thread ends with its one task
+    return store
 
 
-def run_request(settings: FitSettings, meta: DatasetMeta, lineage: Lineage, resume: Path | None) -> dict:
-    """What opening the run needs, as plain values: the store, experiment, run name and tags,
-    and the run to continue (a resumed run continues the MLflow run recorded in ``run.json``)."""
+def opens_run(store: TrackingStore | None) -> bool:
+    """Only a launch's rank 0 opens a run (Lightning read the rank from the launcher's
+    environment when it was imported); other ranks get a logger that logs nothing."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    return store is not None and rank_zero_only.rank == 0
+
+
+def open_tracked_run(store: TrackingStore, settings: FitSettings, meta: DatasetMeta, lineage: Lineage,
+                     resume: Path | None) -> Any:  # fmt: skip
+    """The set-up thread's work: the experiment and the run (a resumed run continues the
+    MLflow run recorded in ``run.json``)."""
+    from gptlab.tracking.training_logger import open_run
+
     run_file = Path(settings.paths.train_dir) / RUN_FILE
     run_id = json.loads(run_file.read_text()).get("run_id") if resume is not None and run_file.is_file() else None
     tags = {
@@ -210,28 +158,35 @@ def run_request(settings: FitSettings, meta: DatasetMeta, lineage: Lineage, resu
         "tokenizer_sha256": lineage.tokenizer_sha256,
         "tokenizer_kind": meta.tokenizer_kind,
         "config_sha256": lineage.config_sha256,
-        # MLflow names the source after the main program; the sender process's is its own.
-        "mlflow.source.name": sys.argv[0] if sys.argv and sys.argv[0] else "<console>",
         **settings.tags,
     }
-    return {
-        "tracking_uri": settings.logger.tracking_uri,
-        "experiment_name": settings.logger.experiment_name,
-        "run_name": settings.logger.run_name or default_run_name(settings.model, meta.tokenizer_kind),
-        "run_id": run_id,
-        "tags": tags,
-    }
+    run_name = settings.logger.run_name or default_run_name(settings.model, meta.tokenizer_kind)
+    return open_run(store, settings.logger.experiment_name, run_name, run_id, tags)
 
 
-def open_tracked_run(store: TrackingStore, request: dict) -> tuple[Any, Any]:
-    """The thread's side: open the run of :func:`run_request`'s ``request``; the run and the
-    in-process outbox that sends its writes."""
+def mlflow_logger(store: TrackingStore | None, opening: Future | None) -> Any:
+    """The Lightning logger on the run being opened (waits for it; raises its error), made
+    here in the calling thread; None when tracking is off."""
     from gptlab.tracking.outbox import OUTBOX_DIR, Outbox
-    from gptlab.tracking.training_logger import open_run
+    from gptlab.tracking.training_logger import MlflowRunLogger
     from gptlab.tracking.uri import project_root
 
-    opened = open_run(store, request["experiment_name"], request["run_name"], request["run_id"], request["tags"])
-    return opened, Outbox(store.client, store.uri, project_root() / OUTBOX_DIR)
+    if store is None:
+        return None
+    if opening is None:
+        return MlflowRunLogger(store, None, None)
+    opened = opening.result()
+    return MlflowRunLogger(store, opened, Outbox(store.client, store.uri, project_root() / OUTBOX_DIR))
+
+
+def monitored(logger_cfg: LoggerConfig, logger: Any, resume: Path | None) -> Any:
+    """MLflow's system-metrics monitor on rank 0's run for a ``with`` body (a no-op without one)."""
+    if logger is None or logger.run_id is None or not logger_cfg.system_metrics_interval_s:
+        return contextlib.nullcontext()
+    from gptlab.tracking.system_metrics import system_metrics
+
+    interval_s = logger_cfg.system_metrics_interval_s
+    return system_metrics(logger.store.uri, logger.run_id, interval_s, resumed=resume is not None)
 
 
 def default_run_name(model: GPTConfig, tokenizer_kind: str) -> str:
