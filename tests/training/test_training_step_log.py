@@ -24,9 +24,10 @@ def make_module() -> GPTLightningModule:
 
 
 def _step(module: GPTLightningModule, loss: float) -> None:
-    """What training_step leaves behind, for a given loss."""
-    module._loss_sum.add_(torch.tensor(loss))
-    module._last_loss = torch.tensor(loss)
+    """One ``training_step`` whose model computes ``loss``."""
+    module.model.forward = lambda idx, targets: (None, torch.tensor(loss, requires_grad=True))
+    x = torch.randint(0, 11, (2, 8))
+    assert float(module.training_step((x, x), 0)) == pytest.approx(loss, nan_ok=True)
 
 
 def test_a_training_step_keeps_its_loss_on_the_device() -> None:
