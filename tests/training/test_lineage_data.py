@@ -78,3 +78,42 @@ def test_with_the_flag_it_trains_and_records_and_registers_the_datasets_identity
     assert record["registered_model_name"] == "gptlab-file-char" and record["version"] == "1"
     # An explicit name is kept.
     assert run_stage("publish", *args, "logger.registered_model_name=mine")["registered_model_name"] == "mine"
+
+
+def test_a_resumed_run_records_the_steps_it_trained(built, mlflow_store):
+    from mlflow.tracking import MlflowClient
+
+    args = (*SMOKE, *AS_BUILT, *_mlflow(mlflow_store))
+    first = run_stage("train", *args, "trainer.max_steps=10")
+    report = run_stage("train", *args, "trainer.max_steps=16", "train.resume=last")
+    assert (first["steps"], first["steps_this_launch"]) == (10, 10)
+    assert (report["steps"], report["steps_this_launch"]) == (16, 6)
+    assert json.loads((built / "reports/train.json").read_text())["steps_this_launch"] == 6
+    client = MlflowClient(mlflow_store)
+    (run,) = client.search_runs([client.get_experiment_by_name("test").experiment_id])
+    history = lambda key: [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, key)]  # noqa: E731
+    assert sorted(history("trained_steps")) == [(10, 10), (16, 16)]
+    assert sorted(history("trained_steps_this_launch")) == [(10, 10), (16, 6)]
+    # The first launch's param stays (MLflow params are write-once); the change is a tag.
+    assert run.data.params["trainer.max_steps"] == "10" and run.data.tags["resumed_with.trainer.max_steps"] == "16"
+
+
+def test_a_finetune_records_the_checkpoints_model_config_and_counts_params_once(built, mlflow_store):
+    from mlflow.tracking import MlflowClient
+
+    pre = run_stage("train", *SMOKE, *AS_BUILT, "logger=none", "trainer.max_steps=4", "paths.model_dir=pre")
+    assert pre["params"] == pre["trainable_params"]  # nothing frozen: one count, two names
+    assert pre["model"]["n_layer"] == 1  # conf/model/tiny.yaml
+    # experiment=finetune keeps conf/model/small.yaml (4 layers) in the config; the 1-layer checkpoint trains.
+    report = run_stage(
+        "train", "experiment=finetune", *AS_BUILT, "train.init_from=pre", "trainer.max_steps=4",
+        "trainer.val_check_interval=2", "trainer.limit_val_batches=2", "train.batch_size=8", "train.sample_every_n_val=0",
+        *_mlflow(mlflow_store),
+    )  # fmt: skip
+    assert report["model"]["n_layer"] == 1
+    assert json.loads((built / "reports/train.json").read_text())["model"]["n_layer"] == 1
+    assert report["params"] == report["trainable_params"] == pre["params"]
+    client = MlflowClient(mlflow_store)
+    (run,) = client.search_runs([client.get_experiment_by_name("test").experiment_id])
+    assert run.data.params["model.n_layer"] == "1" and run.data.params["model.n_embd"] == str(pre["model"]["n_embd"])
+    assert run.data.metrics["model/params"] == run.data.metrics["model/trainable_params"] == pre["params"]

@@ -19,7 +19,7 @@ VAL_LOSS = "val/loss"
 VAL_BPC = "eval/val_bits_per_char"
 TOKENS_PER_S = "train/tokens_per_s"
 # Where a run's parameter count may be recorded, first match wins. The train stage puts
-# it in reports/train.json ("params", non-embedding weights); ``model/params`` is the
+# it in reports/train.json ("params", every weight once); ``model/params`` is the
 # metric name for it in MLflow. Runs that record none get a blank cell, not a guess.
 PARAM_COUNT_METRICS = ("model/params", "params")
 PARAM_COUNT_PARAMS = ("model.params", "params")
@@ -73,7 +73,7 @@ def find_experiment(store: TrackingStore, name: str) -> Any:
         state = "is deleted" if exp is not None else "not found"
         raise ConfigError(
             f"MLflow experiment {name!r} {state} in {store.redacted}; {_listing(experiment_names(store.client))} "
-            "(choose one with experiment=NAME)"
+            "(choose one with experiment_name=NAME)"
         )
     return exp
 

@@ -1,21 +1,9 @@
-"""Publish a trained and evaluated model: the ``publish`` stage's routine, also run by
-each sweep job after its evaluation.
-
-    publish_model(paths, logger_cfg)   # artifacts/model + reports/metrics.json -> reports/publish.json
-
-1. the model directory is logged to its training run (the run id in its ``config.json``)
-   as the pyfunc model ``runs:/<run_id>/model`` (:mod:`gptlab.serving.log_model`);
-2. a new version of ``logger.registered_model_name`` is registered from it;
-3. the ``champion`` alias moves to that version only if the whole validation split's
-   bits per character (``reports/metrics.json``, the evaluate stage's) are strictly
-   lower than the champion's (:func:`gptlab.tracking.registry.promote`);
-4. ``reports/publish.json`` records what was done.
-
-Safe to run again: a model already logged from the same model directory and serving code
-is not logged again, and its version is not registered again, so a retry after a
-failure half-way (model logged, registration failed) finishes the job, and a second run
-only re-applies the champion rule. Tracking off, or a model trained without a run:
-nothing is published, and ``publish.json`` says why.
+"""Publish a trained and evaluated model (the ``publish`` stage's routine, also each sweep
+job's): log ``artifacts/model`` to its training run as ``runs:/<run_id>/model``, register
+a version of ``logger.registered_model_name``, move ``champion`` to it only if its whole
+validation split's bits per character beat the champion's (:mod:`gptlab.tracking.registry`),
+and write ``reports/publish.json``. Safe to rerun: a model logged and registered before is
+found again, not duplicated, so a retry after a half-way failure finishes the job.
 """
 
 from __future__ import annotations

@@ -58,8 +58,11 @@ def fit(settings: FitSettings) -> dict:
     meta = load_meta(paths.dataset_meta)
     lineage = training_lineage(paths, meta, settings.model, settings.resolved_config, settings.train.init_from)
     resume = resolve_resume(settings.train.resume, paths)
+    start_step = 0  # where this launch starts: a resumed run records the steps it trained
     if resume is not None:
-        check_resume_lora(read_checkpoint(resume, settings.model, lineage), settings.train.lora, resume)
+        ckpt = read_checkpoint(resume, settings.model, lineage)
+        check_resume_lora(ckpt, settings.train.lora, resume)
+        start_step = int(ckpt.get("global_step", 0))
     store = checked_store(settings.logger)  # a store that cannot work fails here, in one line
 
     import lightning as L
@@ -108,7 +111,7 @@ def fit(settings: FitSettings) -> dict:
         wall_s = run_training(trainer, module, datamodule, resume, logger, callbacks)
     if not trainer.is_global_zero:
         return {}
-    report = training_report(trainer, module, callbacks, wall_s)
+    report = training_report(trainer, module, callbacks, wall_s, start_step)
     finish_run(settings, module, callbacks, lineage, meta, logger, report)
     return report
 
@@ -210,7 +213,7 @@ def build_datamodule(settings: FitSettings, meta: DatasetMeta) -> Any:
 def model_summary(model: Any) -> str:
     """One line: shape, parameters and training FLOPs per token (what MFU is based on)."""
     return (
-        f"model: {model.config.summary()}: {model.num_params() / 1e6:.2f}M parameters, "
+        f"model: {model.config.summary()}: {parameter_counts(model)[1] / 1e6:.2f}M parameters, "
         f"{model.flops_per_token() / 1e6:.1f} MFLOPs per training token"
     )
 
@@ -263,8 +266,8 @@ def run_training(trainer: Any, module: Any, datamodule: Any, resume: Path | None
     return time.perf_counter() - t0
 
 
-def training_report(trainer: Any, module: Any, callbacks: FitCallbacks, wall_s: float) -> dict:
-    """The numbers of ``reports/train.json``."""
+def training_report(trainer: Any, module: Any, callbacks: FitCallbacks, wall_s: float, start_step: int = 0) -> dict:
+    """The numbers of ``reports/train.json``, and the model config that trained."""
     val_loss = float(trainer.callback_metrics["val/loss"])
     best = callbacks.checkpoint.best_model_score
     tail = [v for _, v in callbacks.history.train[-10:]]
@@ -274,13 +277,16 @@ def training_report(trainer: Any, module: Any, callbacks: FitCallbacks, wall_s: 
         "best_val_loss": float(best) if best is not None else val_loss,
         "train_loss": sum(tail) / len(tail) if tail else module.read_train_loss(),  # no log step: the last loss
         "steps": int(trainer.global_step),
+        "steps_this_launch": int(trainer.global_step) - start_step,
         "tokens_seen": int(trainer.global_step * tp.tokens_per_step),
         "tokens_per_s": tp.tokens_per_s or (trainer.global_step * tp.tokens_per_step / wall_s),
         "wall_s": wall_s,
         "mfu": tp.mfu,
-        "params": module.model.num_params(),
+        # Both count every weight tensor once (a tied one once), the position embedding too.
+        "params": parameter_counts(module.model)[1],
         "trainable_params": parameter_counts(module.model)[0],
         "world_size": trainer.world_size,
+        "model": module.model.config.to_dict(),
     }
 
 
@@ -303,6 +309,9 @@ def finish_run(settings: FitSettings, module: Any, callbacks: FitCallbacks, line
     if logger is not None:
         logger.experiment.log_metric(logger.run_id, "model/params", report["params"], step=0)
         logger.experiment.log_metric(logger.run_id, "model/trainable_params", report["trainable_params"], step=0)
+        # A resumed run's params keep its first launch's trainer.max_steps: these say what trained.
+        for key, steps in (("trained_steps", report["steps"]), ("trained_steps_this_launch", report["steps_this_launch"])):
+            logger.experiment.log_metric(logger.run_id, key, steps, step=report["steps"])
         log_training_artifacts(logger, plot, paths.model_dir, paths.tokenizer_json)
         logger.finalize("success")
         # Bounded wait for the queued MLflow writes; what cannot be sent is kept on disk,

