@@ -1,8 +1,7 @@
 """MLflow tracking: one home for URIs, the store, run links, the training logger and the UI server.
 
-Every stage and tool reaches MLflow through a :class:`TrackingStore` built from its
-configured URI. Importing this package loads neither MLflow nor torch; the modules that
-need MLflow import it inside their functions.
+Importing this package loads neither MLflow nor torch (the fit alone imports the training
+logger and system metrics, which do).
 """
 
 from gptlab.tracking.config import LoggerConfig

@@ -1,20 +1,10 @@
 """The dataset splits a run trained, validated and was scored on, as MLflow dataset inputs.
 
-Metadata only (MLflow's ``MetaDataset``, no data is uploaded): per split, a name
-(``<tokenizer kind>-<split>``, e.g. ``char-train``), a digest, the source (the DVC path of
-the split, e.g. ``data/processed/train.bin``, source type ``local``) and a profile with
-the token, character and byte counts and the full hashes. The runs table's *Dataset*
-column and its dataset filter read these.
-
-The digest is the split file's sha256 from ``meta.json``, cut to
-:data:`DIGEST_CHARS` hex characters: MLflow stores at most 36 (the full hash is in the
-profile). A ``meta.json`` without per-split hashes (format 1) gets a stable digest of
-what it records about the split instead.
-
-MLflow keeps one input per (run, dataset name, digest): logging the same split again
-with another context changes nothing. So the evaluation records the splits it scored
-as the run tag :data:`EVAL_SPLITS_TAG`, and logs a split with context ``evaluation``
-only if the training did not log it already (a run trained before datasets were logged).
+Metadata only (MLflow's ``MetaDataset``): per split a name (``char-train``), a digest (the
+split's sha256 from ``meta.json``, cut to MLflow's limit), the split's DVC path and a
+profile of counts and full hashes; the runs table's *Dataset* column reads these. MLflow
+keeps one input per (run, name, digest), so an evaluation records the splits it scored
+as the tag :data:`EVAL_SPLITS_TAG` and logs only splits the training did not.
 """
 
 from __future__ import annotations
@@ -73,13 +63,8 @@ def split_dataset(meta: DatasetMeta, processed_dir: str | Path, split: str) -> S
         # No hash of the file: a stable digest of everything meta.json says about the split.
         known = json.dumps(profile, sort_keys=True, separators=(",", ":")).encode()
         digest = hashlib.sha256(known).hexdigest()[:DIGEST_CHARS]
-    return SplitDataset(
-        split=split,
-        name=f"{meta.tokenizer_kind}-{split}",
-        digest=digest,
-        source=(Path(processed_dir) / f"{split}.bin").as_posix(),
-        profile=profile,
-    )
+    source = (Path(processed_dir) / f"{split}.bin").as_posix()
+    return SplitDataset(split, f"{meta.tokenizer_kind}-{split}", digest, source, profile)
 
 
 def dataset_splits(meta: DatasetMeta) -> list[str]:
@@ -110,10 +95,8 @@ def training_dataset_records(meta: DatasetMeta, processed_dir: str | Path) -> li
 
 
 def send_dataset_records(client: Any, run_id: str, records: list[dict]) -> None:
-    """Log :func:`training_dataset_records`' records as the run's dataset inputs.
-
-    A description of the data, not the training's results: a store that refuses it or has
-    just gone away costs a warning, not the run."""
+    """Log :func:`training_dataset_records`' records as the run's dataset inputs; a store
+    that refuses them or has just gone away costs a warning, not the run."""
     inputs = [dataset_input(SplitDataset(**{k: v for k, v in r.items() if k != "context"}), r["context"])
               for r in records]  # fmt: skip
     if not inputs:
@@ -124,9 +107,8 @@ def send_dataset_records(client: Any, run_id: str, records: list[dict]) -> None:
         log.warning("dataset inputs not logged to MLflow run %s: %s", run_id, exc)
 
 
-def log_evaluated_splits(
-    client: Any, run_id: str, meta: DatasetMeta, processed_dir: str | Path, splits: Iterable[str]
-) -> None:
+def log_evaluated_splits(client: Any, run_id: str, meta: DatasetMeta, processed_dir: str | Path,
+                         splits: Iterable[str]) -> None:  # fmt: skip
     """Record which splits an evaluation scored: the run tag ``eval.splits`` and, for a split
     that is not an input of the run yet, a dataset input with context ``evaluation``."""
     splits = [s for s in splits if meta.tokens.get(s)]

@@ -72,13 +72,9 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
 
 def values_op(run_id: str, metrics: Iterable = (), params: Iterable = (), tags: Iterable = ()) -> dict:
     """A log-batch operation: metrics ``[key, value, timestamp_ms, step]``, params and tags ``[key, value]``."""
-    return {
-        "op": "log_batch",
-        "run_id": run_id,
-        "metrics": [[str(k), float(v), int(t), int(s or 0)] for k, v, t, s in metrics],
-        "params": [[str(k), str(v)] for k, v in params],
-        "tags": [[str(k), str(v)] for k, v in tags],
-    }
+    return {"op": "log_batch", "run_id": run_id,
+            "metrics": [[str(k), float(v), int(t), int(s or 0)] for k, v, t, s in metrics],
+            "params": [[str(k), str(v)] for k, v in params], "tags": [[str(k), str(v)] for k, v in tags]}  # fmt: skip
 
 
 def _entities(op: dict) -> int:
@@ -94,9 +90,8 @@ def merge_batches(ops: list[dict]) -> tuple[dict, int]:
     merged = {**first, **{k: list(first[k]) for k in ("metrics", "params", "tags")}}
     n = 1
     for op in ops[1:]:
-        if op["op"] != "log_batch" or op["run_id"] != first["run_id"]:
-            break
-        if _entities(merged) + _entities(op) > MAX_ENTITIES:
+        same_run = op["op"] == "log_batch" and op["run_id"] == first["run_id"]
+        if not same_run or _entities(merged) + _entities(op) > MAX_ENTITIES:
             break
         for key in ("metrics", "params", "tags"):
             merged[key].extend(op[key])
@@ -336,23 +331,15 @@ class SyncResult:
     files_done: list[Path]
 
 
-def pending_files(paths: Iterable[str | Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in map(Path, paths):
-        out.extend(sorted(p.glob("*.jsonl")) if p.is_dir() else [p])
-    return out
-
-
 def sync_files(paths: Iterable[str | Path], tracking_uri: str | None = None) -> SyncResult:
-    """Send the operations kept in spool files, in order; remove each file once sent.
-
-    ``tracking_uri``: where to send (default: the URI the file records, unless its
-    credentials were redacted). Stops at the first outage, keeping what is left.
-    """
+    """Send the operations kept in spool files (or directories of them), in order, to
+    ``tracking_uri`` (default: the URI a file records, unless redacted); remove each file
+    once sent. Stops at the first outage, keeping what is left."""
     from gptlab.errors import ConfigError, DataError
 
     sent, done = 0, []
-    for path in pending_files(paths):
+    files = [f for p in map(Path, paths) for f in (sorted(p.glob("*.jsonl")) if p.is_dir() else [p])]
+    for path in files:
         if not path.is_file():
             raise DataError(f"no pending MLflow file at {path}")
         try:
@@ -372,15 +359,13 @@ def sync_files(paths: Iterable[str | Path], tracking_uri: str | None = None) -> 
             try:
                 send_op(store.client, op)
             except Exception as exc:
-                if not is_outage(exc):
-                    log.warning("MLflow refused a %s for run %s (%s): skipped", op["op"], op["run_id"],
-                                first_line(exc))  # fmt: skip
-                else:
+                if is_outage(exc):
                     write_file(path, head, ops[i:])
                     raise ConfigError(
                         f"MLflow at {store.redacted} stopped answering ({first_line(exc)}): "
                         f"{describe(ops[i:])} are still kept in {path}; run the same command again later"
                     ) from None
+                log.warning("MLflow refused a %s for run %s (%s): skipped", op["op"], op["run_id"], first_line(exc))
             i += n
             sent += n
         path.unlink()

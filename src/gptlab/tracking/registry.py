@@ -1,25 +1,12 @@
 """The MLflow Model Registry: a version per published model, and the ``champion`` alias.
 
-The publish stage (:mod:`gptlab.serving.publish`) logs the trained model to its training
-run, registers it as a new version of ``logger.registered_model_name``
-(:func:`register_version`, MLflow's own ``mlflow.register_model``) and calls
-:func:`promote`: the alias ``champion`` moves to the version only when its whole-split
-validation bits per character are strictly lower than the champion's. Both figures are
-kept as version tags (:data:`BITS_TAG` on every published version; :data:`CHAMPION_BITS_TAG`
-and :data:`COMPARED_TAG` on a challenger), and one log line says what happened.
-
-Publishing again is safe: the model logged from the same model directory (the tag
-:data:`PUBLISH_KEY_TAG` on the logged model) and its version are found
-(:func:`published_model`, :func:`model_version`) and reused, so a retry after a half-done
-publish neither logs nor registers twice.
-
-Bits per character compare char and BPE models on one axis, but only on the same
-validation text: the default registered name holds the data source and tokenizer
-kind, and a version records its corpus in its run's tags (``corpus_sha256``).
-
-On a ``sqlite:///`` store registration, the comparison and the alias move happen under
-the store's file lock, so parallel sweep jobs cannot both read the old champion and
-both move it.
+The publish stage registers each trained model (:func:`register_version`) and calls
+:func:`promote`: ``champion`` moves to a version only when its whole-split validation
+bits per character are strictly lower than the champion's (bits/char compare char and
+BPE models, on the same validation text: the registered name holds the data source and
+tokenizer kind). Publishing again reuses the logged model and version of the same model
+directory (:data:`PUBLISH_KEY_TAG`); on a ``sqlite:///`` store the comparison and the
+alias move happen under the store's file lock, so parallel sweep jobs cannot both move it.
 """
 
 from __future__ import annotations
@@ -60,7 +47,7 @@ class Promotion:
     message: str
 
 
-# -- the training run -------------------------------------------------------------------
+# -- the training run
 
 
 def find_run(store: TrackingStore, run_id: str) -> Any | None:
@@ -75,12 +62,8 @@ def find_run(store: TrackingStore, run_id: str) -> Any | None:
 
 @contextlib.contextmanager
 def keeping_run_end(store: TrackingStore, run: Any) -> Iterator[None]:
-    """For the ``with`` body, which resumes ``run`` (``store.active_run``): afterwards the
-    run's status and end time are put back.
-
-    Publishing happens after evaluation, possibly much later; the run's duration should
-    stay its training's, not stretch to the moment its model was published.
-    """
+    """Put ``run``'s status and end time back after the ``with`` body (which resumes it):
+    its duration stays its training's, not the time until its model was published."""
     try:
         yield
     finally:
@@ -88,7 +71,7 @@ def keeping_run_end(store: TrackingStore, run: Any) -> Iterator[None]:
             store.client.set_terminated(run.info.run_id, run.info.status, end_time=run.info.end_time)
 
 
-# -- the logged model and its version ----------------------------------------------------
+# -- the logged model and its version
 
 
 def published_model(store: TrackingStore, run: Any, key: str) -> Any | None:
@@ -110,19 +93,15 @@ def model_version(store: TrackingStore, name: str, run_id: str, model_uri: str) 
 
 
 def register_version(store: TrackingStore, name: str, model_uri: str, tags: dict[str, str]) -> Any:
-    """A new version of ``name`` (created if missing) from the logged model ``model_uri``,
-    by ``mlflow.register_model``, under the store's lock.
-
-    Call it inside ``store.active_run(...)``: ``mlflow.register_model`` reads the process's
-    registry URI, which that context sets to the store's.
-    """
+    """A new version of ``name`` (created if missing) from ``model_uri``, under the store's
+    lock; inside ``store.active_run(...)``, which points MLflow's registry URI at the store."""
     import mlflow
 
     with store.lock():
         return mlflow.register_model(model_uri, name, tags=tags)
 
 
-# -- the champion -------------------------------------------------------------------------
+# -- the champion
 
 
 def champion(client: Any, name: str) -> Any | None:
@@ -189,24 +168,14 @@ def promote_if_better(client: Any, name: str, version: str, bits_per_char: float
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
     client.set_model_version_tag(name, version, PROMOTION_TAG, CHAMPION if promoted else "not promoted")
-    return Promotion(
-        name=name,
-        version=version,
-        bits_per_char=bpc,
-        promoted=promoted,
-        champion_version=None if current is None else str(current.version),
-        champion_bits_per_char=old_bpc,
-        message=message,
-    )
+    was = None if current is None else str(current.version)
+    return Promotion(name, version, bpc, promoted, was, old_bpc, message)
 
 
 def promote(store: TrackingStore, name: str, version: str, bits_per_char: float | None,
             model_sha256: str | None = None) -> Promotion | None:  # fmt: skip
-    """The publish step's decision for one version, under the store's lock, logged on one line.
-
-    ``bits_per_char`` is the whole validation split's (None when the val split was not
-    scored: nothing is compared then, and None is returned).
-    """
+    """The publish step's decision for one version, under the store's lock, logged on one
+    line; None when the val split was not scored (``bits_per_char`` None: nothing compared)."""
     if bits_per_char is None or not math.isfinite(bits_per_char):
         log.info("no finite validation bits/char (evaluate the val split): the registry's champion is not compared")
         return None

@@ -1,10 +1,5 @@
-"""Attach evaluation results to the MLflow run that trained the model.
-
-The run id comes from the model directory (``info["mlflow"]["run_id"]``), so metrics,
-samples and pictures land next to the training curves and config of the same model,
-however much later they are computed. MLflow is skipped, with a log line saying why,
-when tracking is off (``logger.enabled=false``) or the model was trained without it.
-"""
+"""Attach evaluation results to the MLflow run that trained the model (its id is in the
+model directory), or skip MLflow with a log line saying why."""
 
 from __future__ import annotations
 
@@ -73,10 +68,7 @@ def training_run(info: dict, logger_cfg: LoggerConfig) -> TrainingRun | None:
     except MlflowException:
         # The results are in the report files either way; a store that does not hold
         # the run (another machine's, a fresh sqlite file) should not fail the stage.
-        log.warning(
-            "MLflow run %s (the model's training run) is not in %s: results not logged to MLflow",
-            run_id,
-            store.redacted,
-        )
+        log.warning("MLflow run %s (the model's training run) is not in %s: results not logged to MLflow", run_id,
+                    store.redacted)  # fmt: skip
         return None
     return TrainingRun(store, run_id)

@@ -1,12 +1,6 @@
 """The one home of MLflow access: :class:`TrackingStore`, built from the configured URI at
-a stage's or tool's edge.
-
-Every stage and tool that talks to MLflow builds one ``TrackingStore`` from its
-``tracking_uri`` and goes through it: the URI is anchored once
-(:func:`~gptlab.tracking.uri.normalize_tracking_uri`), the ``MlflowClient`` is made once,
-every HTTP request is bounded, existence and reachability are checked with one-line
-errors, and an SQLite store is written under one inter-process file lock. No module
-outside ``gptlab.tracking`` builds an ``MlflowClient`` or parses a tracking URI.
+a stage's or tool's edge; no module outside ``gptlab.tracking`` builds an ``MlflowClient``
+or parses a tracking URI.
 """
 
 from __future__ import annotations
@@ -46,13 +40,8 @@ TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
 
 
 def login_from_uri(uri: str) -> str:
-    """``uri`` without its login; the login moves into this process's environment
-    (``MLFLOW_TRACKING_USERNAME``/``PASSWORD``, inherited by its children).
-
-    MLflow puts the server URL into its error messages (``API request to http://...
-    failed``), and gptlab prints those: a login kept in the URI would end up on screen
-    and in logs. The environment is where MLflow's client reads a login anyway.
-    """
+    """``uri`` without its login, which moves to this process's environment (where MLflow's
+    client reads it): MLflow's error messages, which gptlab prints, hold the URL."""
     bare, username, password = split_credentials(uri)
     if username:
         os.environ[USERNAME_ENV] = username
@@ -75,11 +64,8 @@ def login_header() -> dict[str, str]:
 
 
 def bound_http_waits() -> None:
-    """Bound every MLflow HTTP request of this process (unless the user set the variables).
-
-    MLflow reads these variables at each request, so setting them once, before the first
-    request, covers every stage, tool and background thread of the process.
-    """
+    """Bound every MLflow HTTP request of this process (unless the user set the variables;
+    MLflow reads them at each request, so once covers every thread)."""
     for name, value in HTTP_LIMITS.items():
         os.environ.setdefault(name, value)
 
@@ -99,11 +85,8 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 class TrackingStore:
-    """An MLflow tracking store (and its model registry), by URI.
-
-    ``TrackingStore(uri)`` anchors a relative ``sqlite:///`` URI at the project root and
-    bounds HTTP waits; nothing is opened until :attr:`client` is first used.
-    """
+    """An MLflow tracking store (and its model registry), by URI: a relative ``sqlite:///``
+    URI is anchored at the project root; nothing is opened until :attr:`client` is used."""
 
     def __init__(self, uri: str):
         normalized = normalize_tracking_uri(str(uri))
@@ -134,7 +117,7 @@ class TrackingStore:
             self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
         return self._client
 
-    # -- checks, before work starts ---------------------------------------------------
+    # -- checks, before work starts
 
     def check_usable(self, timeout_s: float = 5.0) -> None:
         """Fail with one line if the store cannot be used: a missing directory or a file that
@@ -232,16 +215,12 @@ class TrackingStore:
                 "ask its admin for a permission"
             )
 
-    # -- writing -----------------------------------------------------------------------
+    # -- writing
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """The store's inter-process lock for an ``sqlite:///`` store (a no-op for servers,
-        which serialise writes themselves).
-
-        Parallel sweep jobs opening a fresh SQLite store at the same moment otherwise race
-        in MLflow's schema migration, experiment creation and champion moves.
-        """
+        """An ``sqlite:///`` store's inter-process lock (a no-op for servers): parallel sweep
+        jobs would race in MLflow's schema migration, experiment creation and champion moves."""
         db = self.sqlite_file
         if db is None:
             yield
@@ -272,12 +251,7 @@ class TrackingStore:
     @contextlib.contextmanager
     def active_run(self, run_id: str) -> Iterator[Any]:
         """MLflow's fluent API (``mlflow.pyfunc.log_model``, ``mlflow.register_model``) on this
-        store with ``run_id`` active, for the ``with`` body; the process-wide tracking and
-        registry URIs are restored after it.
-
-        The fluent API reads process-wide settings; everywhere else gptlab passes the store
-        explicitly, and that should stay so.
-        """
+        store with ``run_id`` active for the ``with`` body; the process-wide URIs are put back."""
         import mlflow
         from mlflow.tracking import is_tracking_uri_set
 
