@@ -12,6 +12,7 @@ from typing import Any
 
 from gptlab.cli import hydra_entry
 from gptlab.config import PathsConfig, to_dataclass
+from gptlab.config.sections import plain
 
 # Named, not __name__: under `python -m` this module is __main__.
 log = logging.getLogger("gptlab.prepare")
@@ -20,7 +21,7 @@ log = logging.getLogger("gptlab.prepare")
 def corpus_config(cfg: Any):
     from gptlab.corpus import CorpusConfig
 
-    data = {k: v for k, v in dict(cfg.data).items() if k != "split"}
+    data = {k: v for k, v in plain(cfg.data).items() if k != "split"}  # "???" stays for to_dataclass to name
     return to_dataclass(CorpusConfig, data, "data")
 
 

@@ -32,6 +32,9 @@ def fit_settings(cfg: Any):
 
     paths = to_dataclass(PathsConfig, cfg.paths, "paths")
     train = to_dataclass(TrainConfig, cfg.train, "train")
+    # Checked before the dataset is read: a bad value is named even where there is none.
+    trainer = to_dataclass(TrainerConfig, cfg.trainer, "trainer")
+    optim = to_dataclass(OptimConfig, cfg.optim, "optim")
     meta = load_meta(paths.dataset_meta)
     cfg = follow_dataset(cfg, meta, train.data_from_dataset, str(paths.processed_dir))
     # With train.init_from, the pretrained model's config (gptlab.training.init_from).
@@ -44,8 +47,8 @@ def fit_settings(cfg: Any):
     return FitSettings(
         paths=paths,
         model=model,
-        trainer=to_dataclass(TrainerConfig, cfg.trainer, "trainer"),
-        optim=to_dataclass(OptimConfig, cfg.optim, "optim"),
+        trainer=trainer,
+        optim=optim,
         train=train,
         logger=dataclasses.replace(logger, tracking_uri=normalize_tracking_uri(logger.tracking_uri)),
         seed=int(cfg.seed),

@@ -8,9 +8,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from gptlab.checkpoint import load_model_dir
-from gptlab.errors import ConfigError
+from gptlab.errors import ConfigError, DataError
 from gptlab.generation import GenerationConfig
-from gptlab.generation.console import SECTION_KEYS, BlockWriter, GenerateSettings, generate_blocks, unescape
+from gptlab.generation.console import SECTION_KEYS, BlockWriter, GenerateSettings, generate_blocks, read_prompt, unescape
 from tests.conftest import CONF, conf_values
 
 
@@ -43,6 +43,33 @@ def test_completions_stream_piece_by_piece(trained_pipeline):
     assert out.writes[0] == "ROMEO:"
     assert len(out.writes) >= 3  # the prompt, then the completion in several pieces
     assert out.flushes == len(out.writes)  # each piece is flushed as it is written
+
+
+def test_unseen_prompt_characters_warn_once_naming_them(trained_pipeline, caplog):
+    loaded = load_model_dir(trained_pipeline / "artifacts/model")
+    assert loaded.tokenizer.unk_policy == "replace"  # conf/tokenizer/char.yaml's default
+    settings = GenerateSettings.from_section(section(decoding="sample", max_new_tokens=3, num_samples=2, seed=0))
+    generate_blocks(loaded, "ROMEO€ ☃€:", settings, io.StringIO())
+    warnings = [r.getMessage() for r in caplog.records if "not in the tokenizer's vocabulary" in r.getMessage()]
+    assert warnings == ["the prompt's characters '€', '☃' are not in the tokenizer's vocabulary: each is read as <unk>"]
+    caplog.clear()
+    generate_blocks(loaded, "ROMEO:", settings, io.StringIO())
+    assert not [r for r in caplog.records if "vocabulary" in r.getMessage()]
+
+
+def test_prompt_file_is_read_as_is_and_dash_is_stdin(tmp_path):
+    text = "O Romeo, Romeo! wherefore (a=b) isn't\\n ${x}\n"
+    (tmp_path / "p.txt").write_text(text, encoding="utf-8")
+    from_file = GenerateSettings.from_section(section(prompt_file=str(tmp_path / "p.txt"), prompt="ignored"))
+    assert read_prompt(from_file, io.StringIO("not read")) == text  # no escapes, no interpolation
+    assert read_prompt(GenerateSettings.from_section(section(prompt_file="-")), io.StringIO(text)) == text
+    assert read_prompt(GenerateSettings.from_section(section(prompt="A\\nB")), io.StringIO()) == "A\nB"
+    missing = GenerateSettings.from_section(section(prompt_file=str(tmp_path / "none.txt")))
+    with pytest.raises(DataError, match=r"cannot read prompt_file .*none.txt: No such file"):
+        read_prompt(missing, io.StringIO())
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9")
+    with pytest.raises(DataError, match="cannot read prompt_file .*latin1.txt: 'utf-8' codec"):
+        read_prompt(GenerateSettings.from_section(section(prompt_file=str(tmp_path / "latin1.txt"))), io.StringIO())
 
 
 def test_blocks_have_headers_only_for_several_samples_and_end_their_lines():
@@ -82,7 +109,8 @@ def test_sample_i_is_seeded_seed_plus_i():
         ({"temperature": 0}, "temperature"),
         ({"num_samples": 0}, "num_samples"),
         ({"decoding": "beam", "num_beams": 2, "num_samples": 3}, "num_samples"),
-        ({"interactive": "yes"}, "interactive must be true or false"),
+        ({"interactive": "maybe"}, "interactive.*true or false"),  # OmegaConf reads "yes" as true
+        ({"interactive": True, "prompt_file": "p.txt"}, "prompt_file is one prompt and interactive=true"),
         ({"stop_strings": ["x"]}, "unknown key.*'generate': stop_strings; valid keys: cache_window, decoding"),
     ],
 )

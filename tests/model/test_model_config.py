@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gptlab.errors import GptlabError, ModelConfigError
+from gptlab.errors import ConfigError, GptlabError, ModelConfigError
 from gptlab.model import GPTConfig
 from tests.conftest import model_config
 
@@ -30,14 +30,15 @@ def test_conf_model_options_are_valid(option: str) -> None:
         ({"dropout": 1.0}, "[0, 1)"),
         ({"dropout": -0.1}, "[0, 1)"),
         ({"rope_base": 0.0}, "rope_base"),
-        ({"n_embd": "128"}, "must be int"),
-        ({"n_layer": 2.0}, "must be int"),
-        ({"bias": 1}, "must be bool"),
+        # Wrong types are OmegaConf's to find (it reads "128" as 128 and 1 as true, as YAML would).
+        ({"n_embd": "12x"}, "model.n_embd: '12x' is not an int"),
+        ({"n_layer": 2.0}, "model.n_layer: 2.0 is not an int"),
+        ({"bias": "maybe"}, "model.bias: 'maybe' is not true or false"),
     ],
 )
 def test_invalid_configs_raise_one_line_error(overrides: dict, needle: str) -> None:
     args = {"vocab_size": 100, **overrides}
-    with pytest.raises(ModelConfigError) as exc:
+    with pytest.raises(ConfigError) as exc:
         model_config("tiny", **args)
     msg = str(exc.value)
     assert needle in msg
@@ -66,3 +67,9 @@ def test_from_dict_rejects_unknown_keys_by_name() -> None:
 def test_from_dict_requires_vocab_size() -> None:
     with pytest.raises(ModelConfigError, match="vocab_size"):
         GPTConfig.from_dict({"n_layer": 2})
+
+
+def test_from_dict_checks_types_by_key() -> None:
+    d = model_config("tiny", vocab_size=10).to_dict()
+    with pytest.raises(ModelConfigError, match=r"^model\.n_head: 'two' is not an int$"):
+        GPTConfig.from_dict({**d, "n_head": "two"})

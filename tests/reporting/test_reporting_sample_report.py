@@ -30,7 +30,7 @@ def test_a_strategy_is_the_sections_length_and_seed_then_its_overrides():
     ("kwargs", "needle"),
     [
         ({"prompts": ()}, "sample.prompts must be a non-empty list of strings"),
-        ({"prompts": ("a", 1)}, "sample.prompts must be a non-empty list of strings"),
+        ({"prompts": ("a", {"b": 1})}, "sample.prompts must be a non-empty list of strings"),
         ({"strategies": {}}, "sample.strategies must map at least one name"),
         ({"strategies": {"greedy": "greedy"}}, "sample.strategies.greedy must be a mapping"),
     ],

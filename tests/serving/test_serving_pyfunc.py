@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
+from gptlab.generation import GenerationConfig
 from gptlab.serving import pyfunc_model
 from gptlab.serving.log_model import pip_requirements, signature
 from gptlab.serving.pyfunc_model import PARAMS, GptlabTextGenerator, generation_config, prompts_of
@@ -37,7 +38,7 @@ def invalid(match: str):
 def test_defaults_are_the_signature_s():
     cfg = generation_config(None)
     assert (cfg.strategy, cfg.max_new_tokens, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed, cfg.stop_strings) == (
-        "sample", 100, 1.0, None, None, None, ()
+        "sample", GenerationConfig().max_new_tokens, 1.0, None, None, None, ()
     )  # fmt: skip
     params = {p.name: p for p in signature().params.params}
     assert set(params) == set(PARAMS) == {
@@ -65,7 +66,7 @@ def test_params_map_onto_the_generation_config():
         ({"top_k": 0}, r"^top_k must be >= 1"),
         ({"seed": -1}, r"^seed must be >= 0"),
         ({"stop": [""]}, r"^stop must hold non-empty strings"),
-        ({"max_new_tokens": None}, r"^max_new_tokens must be an integer, got None$"),
+        ({"max_new_tokens": None}, r"^max_new_tokens: None is not an int$"),
     ],
 )
 def test_bad_values_are_one_line_invalid_parameter_errors(params, message):

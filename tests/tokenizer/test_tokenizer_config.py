@@ -26,7 +26,7 @@ def test_unknown_kind_lists_valid_kinds() -> None:
         tokenizer_config("char", kind="wordpiece")
 
 
-@pytest.mark.parametrize("bad", [0, -3, True, 2.5, "512"])
+@pytest.mark.parametrize("bad", [0, -3, True, 2.5, "5l2"])
 def test_vocab_size_must_be_positive_int(bad: object) -> None:
     with pytest.raises(ConfigError, match="vocab_size"):
         tokenizer_config("char", vocab_size=bad)  # type: ignore[arg-type]
@@ -39,7 +39,14 @@ def test_bpe_vocab_size_must_cover_bytes_and_specials() -> None:
 
 
 def test_char_ignores_vocab_size() -> None:
-    tokenizer_config("char", vocab_size=10)
+    # A vocab_size smaller than the text's characters (and than BPE's floor) is accepted for
+    # kind=char, and the vocabulary is the text's characters whatever vocab_size says.
+    from gptlab.tokenizer import train_tokenizer
+
+    text = "abcdefghijklmnopqrstuvwxyz ROMEO, JULIET!"
+    small = train_tokenizer(tokenizer_config("char", vocab_size=10), text)
+    large = train_tokenizer(tokenizer_config("char", vocab_size=512), text)
+    assert small.vocab_size == large.vocab_size == len(DEFAULT_SPECIAL_TOKENS) + len(set(text))
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.0])
@@ -60,7 +67,12 @@ def test_replace_needs_unk_token() -> None:
         tokenizer_config("char", unk_policy="replace", special_tokens=("<|endoftext|>",))
 
 
-@pytest.mark.parametrize("bad", ["<unk>", ("<unk>", ""), ("<a>", "<a>"), ("<a>", 3), None])
+def test_a_bare_string_is_one_special_token() -> None:
+    # Not one "special token" per character.
+    assert tokenizer_config("char", special_tokens="<unk>").special_tokens == ("<unk>",)
+
+
+@pytest.mark.parametrize("bad", [("<unk>", ""), ("<a>", "<a>"), ("<unk>", {"a": 3}), None, 3])
 def test_special_tokens_validated(bad: object) -> None:
     with pytest.raises(ConfigError, match="special_tokens"):
         tokenizer_config("char", special_tokens=bad)  # type: ignore[arg-type]

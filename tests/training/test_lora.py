@@ -166,7 +166,7 @@ def test_trainable_count_and_log_line():
     ("values", "message"),
     [
         ({"r": 0}, "train.lora.r must be null"),
-        ({"r": 2.5}, "train.lora.r must be null"),
+        ({"r": 2.5}, r"train.lora.r: 2.5 is not an int or null"),
         ({"alpha": 0}, "train.lora.alpha must be > 0"),
         ({"dropout": 1.0}, r"train.lora.dropout must be in \[0, 1\)"),
         ({"target_modules": []}, "train.lora.target_modules must be a non-empty list"),

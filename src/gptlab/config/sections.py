@@ -1,13 +1,18 @@
-"""Convert config sections (``DictConfig`` or plain dicts) into frozen dataclasses.
+"""Config sections (``DictConfig`` or plain dicts) -> frozen dataclasses, checked by OmegaConf.
 
-This is the only place where the untyped config meets the typed library. Unknown keys
-are an error (a typo in ``params.yaml`` must not be silently ignored), and so are
-missing required keys.
+The one place where the untyped config meets the typed library: each dataclass is an
+OmegaConf structured config (its fields typed, none defaulted where conf/ owns the value),
+so OmegaConf rejects wrong types, unknown keys and missing values; this module turns its
+errors into one-line :class:`ConfigError` messages naming the full key. Ranges, choices
+and cross-field rules stay in each dataclass's ``__post_init__``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +25,9 @@ T = TypeVar("T")
 
 def plain(node: Any) -> Any:
     """A resolved plain-Python copy of a config node (DictConfig, ListConfig or plain)."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        return node
-    if isinstance(node, (DictConfig, ListConfig)):
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(node):
         return OmegaConf.to_container(node, resolve=True)
     return node
 
@@ -32,41 +35,168 @@ def plain(node: Any) -> Any:
 def to_dataclass(cls: type[T], node: Any, where: str, **extra: Any) -> T:
     """Build ``cls`` from the mapping ``node`` (the config section at ``where``).
 
-    Lists become tuples (the dataclasses are frozen and hashable). ``extra`` supplies
-    fields that do not come from this section (e.g. a vocabulary size).
+    ``extra`` supplies fields that do not come from this section (e.g. a vocabulary size).
+    Lists become tuples (the dataclasses are frozen and hashable).
     """
-    values = plain(node)
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
+
+    try:
+        values = plain(node)
+    except OmegaConfBaseException as exc:  # a bad interpolation in the section
+        raise ConfigError(f"{_key(where, exc.full_key)}: {_first_line(exc)}") from None
     if values is None:
         values = {}
     if not isinstance(values, Mapping):
         raise ConfigError(f"config section '{where}' must be a mapping, got {type(values).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) in '{where}': {', '.join(unknown)}; valid keys: {', '.join(sorted(fields))}"
-        )
-    kwargs = {k: _freeze(v) for k, v in values.items()}
-    kwargs.update(extra)
-    missing = [
-        name
-        for name, f in fields.items()
-        if name not in kwargs
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
-    ]
-    if missing:
-        raise ConfigError(f"missing key(s) in '{where}': {', '.join(missing)}")
+    values = {**values, **extra}
+    for name in _text_lists(cls):  # one string where a list of strings goes is that one item
+        if isinstance(values.get(name), str) and values[name] != "???":
+            values[name] = [values[name]]
     try:
-        return cls(**kwargs)
+        merged = OmegaConf.merge(_schema(cls), values)
+        missing = sorted(OmegaConf.missing_keys(merged))
+        if missing:
+            raise MissingMandatoryValue(missing[0])
+        data = OmegaConf.to_container(merged, resolve=True)
+    except ConfigKeyError as exc:
+        parent, _, _ = str(exc.full_key).rpartition(".")
+        section = _key(where, parent)
+        owner = _type_at(cls, parent)
+        given = _select(values, parent)
+        unknown = sorted(str(k) for k in given if k not in {f.name for f in dataclasses.fields(owner)})
+        valid = ", ".join(sorted(f.name for f in dataclasses.fields(owner)))
+        raise ConfigError(f"unknown key(s) in '{section}': {', '.join(unknown)}; valid keys: {valid}") from None
+    except MissingMandatoryValue:
+        keys = sorted(OmegaConf.missing_keys(merged))
+        named = ", ".join(_key(where, k) for k in keys)
+        raise ConfigError(f"missing key(s) in '{where}': {', '.join(keys)}; set {named}") from None
+    except OmegaConfBaseException as exc:
+        key = _key(where, exc.full_key)
+        value = getattr(exc, "value", None)
+        expected = _describe(_type_at(cls, str(exc.full_key)))
+        if expected is None:
+            raise ConfigError(f"{key}: {_first_line(exc)}") from None
+        raise ConfigError(f"{key}: {value!r} is not {expected}") from None
+    try:
+        return _build(cls, data)
     except TypeError as exc:
         raise ConfigError(f"bad value in '{where}': {exc}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+@functools.lru_cache(maxsize=None)
+def _text_lists(cls: type) -> tuple[str, ...]:
+    return tuple(name for name, hint in _hints(cls).items() if typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, ...))
+
+
+@functools.lru_cache(maxsize=None)
+def _schema_of(cls: type) -> Any:
+    from omegaconf import OmegaConf
+
+    schema = OmegaConf.structured(cls)
+    _writable(schema)
+    return schema
+
+
+def _schema(cls: type) -> Any:
+    # OmegaConf marks a frozen dataclass's nodes read-only; merging values into them needs
+    # them writable (the result is built into the frozen class all the same).
+    return _schema_of(cls).copy()
+
+
+def _writable(node: Any) -> None:
+    from omegaconf import DictConfig
+
+    node._set_flag("readonly", None)
+    if isinstance(node, DictConfig) and not node._is_missing():
+        for key in node.keys():
+            _writable(node._get_node(key))
+
+
+def _build(cls: type, data: Mapping[str, Any]) -> Any:
+    """``cls(**data)``, nested dataclasses built the same way, lists as tuples."""
+    hints = _hints(cls)
+    kwargs = {}
+    for name, value in data.items():
+        hint = _strip_optional(hints[name])
+        if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+            kwargs[name] = _build(hint, value)
+        else:
+            kwargs[name] = _freeze(value)
+    return cls(**kwargs)
 
 
 def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+def _strip_optional(hint: Any) -> Any:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if _is_union(hint) and len(args) == 1:
+        return args[0]
+    return hint
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) is typing.Union or isinstance(hint, types.UnionType)
+
+
+def _type_at(cls: type, full_key: str) -> Any:
+    """The annotated type at ``full_key`` (``lora.r``, ``betas[1]``) below ``cls``; "" is cls."""
+    hint: Any = cls
+    for part in full_key.replace("[", ".[").split(".") if full_key else []:
+        hint = _strip_optional(hint)
+        if part.startswith("["):
+            args = typing.get_args(hint)
+            hint = args[0] if args else Any
+        elif dataclasses.is_dataclass(hint):
+            hint = _hints(hint).get(part, Any)
+        else:
+            return Any
+    return hint
+
+
+def _describe(hint: Any) -> str | None:
+    """``an int``, ``a number or null``...: what a value at a key of type ``hint`` must be."""
+    if _is_union(hint):
+        parts = [_describe(a) for a in typing.get_args(hint) if a is not type(None)]
+        if None in parts:
+            return None
+        null = " or null" if type(None) in typing.get_args(hint) else ""
+        return " or ".join(parts) + null  # type: ignore[arg-type]
+    origin = typing.get_origin(hint) or hint
+    names = {int: "an int", float: "a number", bool: "true or false", str: "a string"}
+    if origin in names:
+        return names[origin]
+    if origin in (list, tuple):
+        return "a list"
+    if origin in (dict, Mapping) or dataclasses.is_dataclass(hint):
+        return "a mapping"
+    return None
+
+
+def _select(values: Mapping[str, Any], dotted: str) -> Mapping[str, Any]:
+    for part in dotted.split(".") if dotted else []:
+        values = values.get(part) or {}
+    return values
+
+
+def _key(where: str, full_key: Any) -> str:
+    key = str(full_key or "")
+    if not key:
+        return where
+    return f"{where}{key}" if key.startswith("[") else f"{where}.{key}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 @dataclass(frozen=True)

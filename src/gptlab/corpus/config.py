@@ -26,7 +26,7 @@ class CorpusConfig:
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
-            raise ConfigError(f"unknown corpus source {self.source!r}; valid sources: {', '.join(SOURCES)}")
+            raise ConfigError(f"data.source={self.source!r} is not a corpus source; valid sources: {', '.join(SOURCES)}")
         if self.source == "file" and not self.path:
             raise ConfigError("data.source=file needs data.path=PATH (a file or a glob such as 'texts/*.txt')")
         if self.source == "url" and not self.url:

@@ -33,14 +33,11 @@ class EvalConfig:
     device: str
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+        # Types are OmegaConf's to check (gptlab.config.to_dataclass); ranges are here.
+        if self.batch_size < 1:
             raise ConfigError(f"evaluate.batch_size must be an integer >= 1, got {self.batch_size!r}")
-        if self.stride is not None and (
-            isinstance(self.stride, bool) or not isinstance(self.stride, int) or self.stride < 1
-        ):
+        if self.stride is not None and self.stride < 1:
             raise ConfigError(f"evaluate.stride must be null or an integer >= 1, got {self.stride!r}")
-        splits = (self.splits,) if isinstance(self.splits, str) else tuple(self.splits)
-        bad = [s for s in splits if s not in EVAL_SPLITS]
-        if bad or not splits:
-            raise ConfigError(f"evaluate.splits must be a non-empty subset of {list(EVAL_SPLITS)}, got {list(splits)}")
-        object.__setattr__(self, "splits", splits)
+        bad = [s for s in self.splits if s not in EVAL_SPLITS]
+        if bad or not self.splits:
+            raise ConfigError(f"evaluate.splits must be a non-empty subset of {list(EVAL_SPLITS)}, got {list(self.splits)}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from gptlab.errors import ConfigError
 
@@ -69,73 +68,49 @@ class GenerationConfig:
     cache_window: str = "exact"
 
     def __post_init__(self) -> None:
+        # Types are OmegaConf's to check (gptlab.config.to_dataclass builds this class from
+        # config sections and request params); the ranges and rules it cannot say are here.
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"generation.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
-        _check_int("max_new_tokens", self.max_new_tokens, minimum=1)
-        temperature = _check_float("temperature", self.temperature)
-        if self.strategy == "sample" and temperature <= 0:
+        _check_min("max_new_tokens", self.max_new_tokens, 1)
+        if not math.isfinite(self.temperature):
+            raise ConfigError(f"generation.temperature must be finite, got {self.temperature}")
+        if self.strategy == "sample" and self.temperature <= 0:
             raise ConfigError(
                 f"generation.temperature must be > 0 for strategy=sample, got {self.temperature}; "
                 "use strategy=greedy for deterministic decoding"
             )
         if self.top_k is not None:
-            _check_int("top_k", self.top_k, minimum=1)
-        if self.top_p is not None:
-            top_p = _check_float("top_p", self.top_p)
-            if not 0.0 < top_p <= 1.0:
-                raise ConfigError(f"generation.top_p must be in (0, 1], got {self.top_p}")
-        if _check_float("repetition_penalty", self.repetition_penalty) <= 0:
+            _check_min("top_k", self.top_k, 1)
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise ConfigError(f"generation.top_p must be in (0, 1], got {self.top_p}")
+        if not self.repetition_penalty > 0:
             raise ConfigError(
                 f"generation.repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}"
             )
-        _check_int("num_beams", self.num_beams, minimum=1)
-        _check_float("length_penalty", self.length_penalty)
-        _check_int("num_samples", self.num_samples, minimum=1)
+        _check_min("num_beams", self.num_beams, 1)
+        if not math.isfinite(self.length_penalty):
+            raise ConfigError(f"generation.length_penalty must be finite, got {self.length_penalty}")
+        _check_min("num_samples", self.num_samples, 1)
         if self.strategy == "beam" and self.num_samples > self.num_beams:
             raise ConfigError(
                 f"generation.num_samples ({self.num_samples}) must not exceed num_beams ({self.num_beams}) "
                 "for strategy=beam: beam search returns at most num_beams hypotheses"
             )
         if self.seed is not None:
-            _check_int("seed", self.seed, minimum=0)
+            _check_min("seed", self.seed, 0)
             if self.seed >= 2**63:
                 raise ConfigError(f"generation.seed must be < 2**63, got {self.seed}")
-        # Frozen, so normalise through object.__setattr__: a single string is one stop
-        # string (not a sequence of one-character stops), and lists become tuples.
-        stops: Any = self.stop_strings
-        if isinstance(stops, str):
-            stops = (stops,)
-        try:
-            stops = tuple(stops)
-        except TypeError:
-            raise ConfigError(
-                f"generation.stop_strings must be a list of strings, got {type(self.stop_strings).__name__}"
-            ) from None
-        for s in stops:
-            if not isinstance(s, str) or not s:
-                raise ConfigError(f"generation.stop_strings must hold non-empty strings, got {s!r}")
-        object.__setattr__(self, "stop_strings", stops)
-        for name in ("stop_at_eot", "use_cache"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"generation.{name} must be true or false, got {getattr(self, name)!r}")
+        # Frozen, so normalised through object.__setattr__: lists become tuples.
+        object.__setattr__(self, "stop_strings", tuple(self.stop_strings))
+        if not all(isinstance(s, str) and s for s in self.stop_strings):  # OmegaConf lets a nested list through
+            raise ConfigError(f"generation.stop_strings must hold non-empty strings, got {list(self.stop_strings)!r}")
         if self.cache_window not in CACHE_WINDOWS:
             raise ConfigError(
                 f"generation.cache_window must be one of {', '.join(CACHE_WINDOWS)}, got {self.cache_window!r}"
             )
 
 
-def _check_int(name: str, value: Any, *, minimum: int) -> int:
-    # bool is an int subclass; `top_k: true` in YAML is a mistake, not k=1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"generation.{name} must be an integer, got {value!r}")
+def _check_min(name: str, value: int, minimum: int) -> None:
     if value < minimum:
         raise ConfigError(f"generation.{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"generation.{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"generation.{name} must be finite, got {value}")
-    return float(value)

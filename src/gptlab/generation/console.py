@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from gptlab.config import to_dataclass
-from gptlab.errors import ConfigError, TokenizerError
+from gptlab.errors import ConfigError, DataError, TokenizerError
 from gptlab.generation.config import STRATEGIES, GenerationConfig
 from gptlab.generation.generate import generate
+from gptlab.tokenizer.char import CharTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 # The section's own keys; the rest of it is GenerationConfig, `decoding` being its
 # `strategy`. GenerationConfig fields the section does not offer keep their defaults.
 # Every key of SECTION_KEYS is required: conf/config.yaml's `generate:` owns the defaults.
-CONSOLE_KEYS = ("model_dir", "prompt", "num_samples", "interactive", "device")
+CONSOLE_KEYS = ("model_dir", "prompt", "prompt_file", "num_samples", "interactive", "device")
 NOT_IN_SECTION = ("strategy", "num_samples", "stop_strings", "stop_at_eot", "use_cache")
 SECTION_KEYS = (
     *CONSOLE_KEYS,
@@ -53,7 +54,8 @@ class GenerateSettings:
     """
 
     model_dir: str
-    prompt: str
+    prompt: str | None  # None (Hydra reads prompt=null so) is the empty prompt
+    prompt_file: str | None  # the prompt's text, as is, from this file ("-": stdin) instead of `prompt`
     num_samples: int
     interactive: bool
     device: str
@@ -64,6 +66,8 @@ class GenerateSettings:
         object.__setattr__(self, "prompt", "" if self.prompt is None else str(self.prompt))
         if not isinstance(self.interactive, bool):
             raise ConfigError(f"interactive must be true or false, got {self.interactive!r}")
+        if self.prompt_file is not None and self.interactive:
+            raise ConfigError("prompt_file is one prompt and interactive=true reads prompts from stdin: set only one")
         self.sample_config(0, self.num_samples)  # num_samples and the beam limit, checked now
 
     @classmethod
@@ -137,6 +141,10 @@ def generate_blocks(loaded: Any, prompt: str, settings: GenerateSettings, out: T
     ``tokenizer``: this package does not import the checkpoint code).
     """
     loaded.tokenizer.encode(prompt)  # an unencodable prompt fails before anything is printed
+    if isinstance(loaded.tokenizer, CharTokenizer) and (unseen := loaded.tokenizer.unseen(prompt)):
+        # unk_policy=replace: encoded, but the model sees <unk> for each, which is worth a word.
+        log.warning("the prompt's characters %s are not in the tokenizer's vocabulary: each is read as <unk>",
+                    ", ".join(repr(c) for c in unseen))  # fmt: skip
     n = settings.num_samples
     blocks = BlockWriter(prompt, n, out)
     if settings.generation.strategy == "beam":
@@ -185,18 +193,32 @@ def interactive_loop(
     return results
 
 
+def read_prompt(settings: GenerateSettings, stdin: TextIO) -> str:
+    """``prompt_file``'s text as is (no escapes, no Hydra quoting), else ``prompt`` unescaped."""
+    if settings.prompt_file is None:
+        return unescape(settings.prompt)
+    if settings.prompt_file == "-":
+        return stdin.read()
+    try:
+        with open(settings.prompt_file, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read prompt_file {settings.prompt_file}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
 def run_console(settings: GenerateSettings) -> list[list[str]]:
     """Load the model, print the completions to stdout; completions per prompt, as printed."""
     from gptlab.checkpoint import load_model_dir
     from gptlab.runtime import resolve_device
 
+    prompt = "" if settings.interactive else read_prompt(settings, sys.stdin)  # a bad file fails before loading
     loaded = load_model_dir(settings.model_dir, device=resolve_device(settings.device))
     if settings.generation.strategy == "greedy" and settings.num_samples > 1:
         log.info("greedy decoding is deterministic: all %d samples will be the same", settings.num_samples)
     try:
         if settings.interactive:
             return interactive_loop(loaded, settings, sys.stdout, sys.stdin.readline)
-        return [generate_blocks(loaded, unescape(settings.prompt), settings, sys.stdout)]
+        return [generate_blocks(loaded, prompt, settings, sys.stdout)]
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as command-line tools do.
         _discard_stdout()

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gptlab.errors import ModelConfigError
-from gptlab.model.config import check_positive, check_types, dataclass_from_dict
+from gptlab.model.config import check_positive, config_from_mapping
 
 RECURRENT_KINDS = ("rnn", "lstm", "gru")
 
@@ -29,7 +29,6 @@ class BigramConfig:
     context_size: int  # training/evaluation window; the model itself sees one token
 
     def __post_init__(self) -> None:
-        check_types(self)
         if self.kind != "bigram":
             raise ModelConfigError(f"BigramConfig is the config of model.kind=bigram, got kind={self.kind!r}")
         check_positive(self, ("vocab_size", "context_size"))
@@ -45,7 +44,7 @@ class BigramConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BigramConfig:
-        return dataclass_from_dict(cls, d)
+        return config_from_mapping(cls, d)
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,6 @@ class RecurrentConfig:
     tie_weights: bool  # output head shares the token embedding matrix
 
     def __post_init__(self) -> None:
-        check_types(self)
         if self.kind not in RECURRENT_KINDS:
             raise ModelConfigError(
                 f"RecurrentConfig is the config of model.kind={'|'.join(RECURRENT_KINDS)}, got kind={self.kind!r}"
@@ -84,4 +82,4 @@ class RecurrentConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RecurrentConfig:
-        return dataclass_from_dict(cls, d)
+        return config_from_mapping(cls, d)

@@ -2,8 +2,9 @@
 
 The config is the only thing needed to rebuild a model's architecture, so it is frozen
 (a model never changes shape after construction) and round-trips through plain dicts
-(checkpoints and Hydra configs store it as one). Every field is required: the defaults
-are the options of conf/model/ (``vocab_size`` comes from the trained tokenizer). The one
+(checkpoints and Hydra configs store it as one), typed by OmegaConf on the way in
+(:func:`gptlab.config.to_dataclass`). Every field is required: the defaults are the
+options of conf/model/ (``vocab_size`` comes from the trained tokenizer). The one
 exception is :meth:`GPTConfig.from_dict`, which reads a dict without ``kind`` (a model
 directory or checkpoint written before the model family had other kinds) as ``"gpt"``.
 """
@@ -11,10 +12,10 @@ directory or checkpoint written before the model family had other kinds) as ``"g
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from gptlab.errors import ModelConfigError
+from gptlab.errors import ConfigError, ModelConfigError
 
 POS_ENCODINGS = ("learned", "sinusoidal", "rope")
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
@@ -41,7 +42,6 @@ class GPTConfig:
     ffn_mult: int  # feed-forward hidden width as a multiple of n_embd
 
     def __post_init__(self) -> None:
-        check_types(self)
         if self.kind != "gpt":
             raise ModelConfigError(f"GPTConfig is the config of model.kind=gpt, got kind={self.kind!r}")
         check_positive(self, ("vocab_size", "context_size", "n_layer", "n_head", "n_embd", "ffn_mult"))
@@ -83,43 +83,19 @@ class GPTConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GPTConfig:
         d = {"kind": "gpt", **d}  # dicts written before `kind` existed are GPT configs
-        return dataclass_from_dict(cls, d)
+        return config_from_mapping(cls, d)
 
 
-def check_types(config: Any) -> None:
-    """Each field of the dataclass ``config`` holds its annotated type (int, float, bool or str)."""
-    # Hydra/YAML happily hands over "128" or 1.5 for an int; catch that here rather
-    # than as a confusing shape error deep inside torch.
-    for f in fields(config):
-        value = getattr(config, f.name)
-        expected = f.type if isinstance(f.type, str) else f.type.__name__
-        if expected == "int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif expected == "float":
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif expected == "bool":
-            ok = isinstance(value, bool)
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            raise ModelConfigError(
-                f"model.{f.name} must be {expected}, got {type(value).__name__} {value!r}"
-            )
+def config_from_mapping(cls: type[T], d: Mapping[str, Any]) -> T:
+    """``cls`` from a saved dict (model directory, checkpoint), checked as a ``model`` section."""
+    from gptlab.config import to_dataclass
 
-
-def dataclass_from_dict(cls: type[T], d: Mapping[str, Any]) -> T:
-    """``cls(**d)``, with unknown and missing keys named in one line."""
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(str(k) for k in d if k not in known)
-    if unknown:
-        raise ModelConfigError(
-            f"unknown model config key(s): {', '.join(unknown)}; "
-            f"valid keys are: {', '.join(f.name for f in fields(cls))}"  # type: ignore[arg-type]
-        )
-    missing = [f.name for f in fields(cls) if f.name not in d]  # type: ignore[arg-type]
-    if missing:
-        raise ModelConfigError(f"model config is missing the required key(s): {', '.join(missing)}")
-    return cls(**dict(d))
+    try:
+        return to_dataclass(cls, d, "model")
+    except ModelConfigError:
+        raise
+    except ConfigError as exc:  # a bad type, unknown or missing key: still the model config's fault
+        raise ModelConfigError(str(exc)) from None
 
 
 def check_positive(config: Any, names: tuple[str, ...]) -> None:

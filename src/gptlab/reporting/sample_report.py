@@ -36,9 +36,9 @@ class SampleConfig:
     prompts: tuple[str, ...]
     max_new_tokens: int
     seed: int
-    strategies: Mapping[str, Any]
+    strategies: dict[str, Any]
     device: str  # GPU kernels differ from CPU ones: keep one device for reproducible files
-    attention: Mapping[str, Any]  # AttentionPlotConfig's keys
+    attention: dict[str, Any]  # AttentionPlotConfig's keys
 
     def __post_init__(self) -> None:
         prompts = (self.prompts,) if isinstance(self.prompts, str) else tuple(self.prompts)

@@ -14,28 +14,34 @@ answers with HTTP 400 and the one-line reason.
 
 The model is logged as "models from code" (:mod:`gptlab.serving.model_code` is the
 code file MLflow stores and runs on load), so loading it unpickles nothing either.
-This module imports MLflow and pandas at import time (the class derives from
-``PythonModel``); only code that logs or loads the model imports it.
+This module imports MLflow, pandas and :mod:`gptlab.generation` at import time (the class
+derives from ``PythonModel``; the params' defaults are ``GenerationConfig``'s); only code
+that logs or loads the model imports it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from gptlab.generation.config import STRATEGIES, GenerationConfig
+
+# The decoding defaults are GenerationConfig's, their one owner (the served model has no Hydra).
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(GenerationConfig)}
 # name -> (MLflow param type, default, shape): the model signature's params.
 PARAMS: dict[str, tuple[str, Any, tuple[int, ...] | None]] = {
-    "max_new_tokens": ("long", 100, None),
-    "decoding": ("string", "sample", None),  # greedy | sample | beam
-    "temperature": ("double", 1.0, None),
-    "top_k": ("long", None, None),  # None: off
-    "top_p": ("double", None, None),  # None: off
-    "num_beams": ("long", 4, None),
+    "max_new_tokens": ("long", _DEFAULTS["max_new_tokens"], None),
+    "decoding": ("string", _DEFAULTS["strategy"], None),  # greedy | sample | beam
+    "temperature": ("double", _DEFAULTS["temperature"], None),
+    "top_k": ("long", _DEFAULTS["top_k"], None),  # None: off
+    "top_p": ("double", _DEFAULTS["top_p"], None),  # None: off
+    "num_beams": ("long", _DEFAULTS["num_beams"], None),
     "seed": ("long", None, None),  # None: new text every request; an integer: reproducible
-    "stop": ("string", [], (-1,)),  # a completion is cut before the first of these strings
+    "stop": ("string", list(_DEFAULTS["stop_strings"]), (-1,)),  # a completion is cut before the first of these
 }
 # One request may not ask for more: a server shared by many clients must bound its work.
 MAX_NEW_TOKENS_LIMIT = 2048
@@ -66,31 +72,22 @@ def generation_config(params: dict[str, Any] | None) -> Any:
     a direct ``PythonModel.predict`` call may pass none). Out-of-range values raise
     :func:`invalid` with one line naming the param.
     """
+    from gptlab.config import to_dataclass
     from gptlab.errors import ConfigError
-    from gptlab.generation import STRATEGIES, GenerationConfig
 
     values = {name: default for name, (_, default, _) in PARAMS.items()}
     values.update({k: v for k, v in (params or {}).items() if k in PARAMS})
-    decoding = values["decoding"]
+    decoding = values.pop("decoding")
     if decoding not in STRATEGIES:
         raise invalid(f"decoding must be one of {', '.join(STRATEGIES)}, got {decoding!r}")
     for name, limit in (("max_new_tokens", MAX_NEW_TOKENS_LIMIT), ("num_beams", MAX_BEAMS_LIMIT)):
         value = values[name]
         if isinstance(value, int) and not isinstance(value, bool) and value > limit:
             raise invalid(f"{name} must be <= {limit} on this server, got {value}")
-    stop = values["stop"]
+    stop = values.pop("stop")
+    values.update(strategy=decoding, stop_strings=[stop] if isinstance(stop, str) else stop, num_samples=1)
     try:
-        return GenerationConfig(
-            strategy=decoding,
-            max_new_tokens=values["max_new_tokens"],
-            temperature=values["temperature"],
-            top_k=values["top_k"],
-            top_p=values["top_p"],
-            num_beams=values["num_beams"],
-            seed=values["seed"],
-            stop_strings=tuple(stop) if isinstance(stop, (list, tuple)) else stop,
-            num_samples=1,
-        )
+        return to_dataclass(GenerationConfig, values, "generation")
     except ConfigError as exc:
         message = str(exc)
         for old, new in _RENAMES.items():

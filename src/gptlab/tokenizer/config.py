@@ -60,7 +60,8 @@ class TokenizerConfig:
     special_tokens: tuple[str, ...] = DEFAULT_SPECIAL_TOKENS
 
     def __post_init__(self) -> None:
-        # Hydra hands over lists (ListConfig); store a tuple so the config stays hashable.
+        # Types are OmegaConf's to check (gptlab.config.to_dataclass); a list becomes a tuple,
+        # so the config stays hashable.
         object.__setattr__(self, "special_tokens", _as_token_tuple(self.special_tokens))
         if self.kind not in CONFIG_KINDS:
             raise ConfigError(
@@ -75,8 +76,8 @@ class TokenizerConfig:
             raise ConfigError(
                 f"tokenizer.unk_policy={self.unk_policy!r} is not valid; choose one of: {', '.join(UNK_POLICIES)}"
             )
-        _check_int("vocab_size", self.vocab_size, minimum=1)
-        _check_int("min_frequency", self.min_frequency, minimum=1)
+        _check_min("vocab_size", self.vocab_size, 1)
+        _check_min("min_frequency", self.min_frequency, 1)
         if self.kind == "bpe":
             smallest = BYTE_ALPHABET_SIZE + len(self.special_tokens)
             if self.vocab_size < smallest:
@@ -90,23 +91,17 @@ class TokenizerConfig:
             )
 
 
-def _as_token_tuple(tokens: object) -> tuple[str, ...]:
-    # A bare string would otherwise be split into one "special token" per character.
-    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Iterable):
-        raise ConfigError(f"tokenizer.special_tokens must be a list of strings, got {tokens!r}")
+def _as_token_tuple(tokens: Iterable[str]) -> tuple[str, ...]:
     result = tuple(tokens)
-    for token in result:
-        if not isinstance(token, str) or not token:
-            raise ConfigError(f"tokenizer.special_tokens must hold non-empty strings, got {token!r}")
+    # OmegaConf converts list items to str but lets a nested list or mapping through.
+    if not all(isinstance(t, str) and t for t in result):
+        raise ConfigError(f"tokenizer.special_tokens must hold non-empty strings, got {list(result)!r}")
     duplicates = sorted({t for t in result if result.count(t) > 1})
     if duplicates:
         raise ConfigError(f"tokenizer.special_tokens lists {', '.join(map(repr, duplicates))} more than once")
     return result
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    # bool is an int subclass; "vocab_size: true" in a YAML file is a mistake, not 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"tokenizer.{name} must be an integer, got {value!r}")
+def _check_min(name: str, value: int, minimum: int) -> None:
     if value < minimum:
         raise ConfigError(f"tokenizer.{name}={value} must be at least {minimum}")

@@ -5,13 +5,14 @@ The fields have no defaults: conf/trainer/, conf/optim/ and conf/train/ own them
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from gptlab.errors import ConfigError
 from gptlab.model.lora import LoraConfig  # the train.lora section
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
+GPTLAB_FLAGS = ("compile",)  # TrainerConfig fields that gptlab applies, not lightning.Trainer
+FUSED = ("auto", True, False)
 
 
 @dataclass(frozen=True)
@@ -34,34 +35,25 @@ class TrainerConfig:
     compile: bool
 
     def __post_init__(self) -> None:
-        if str(self.precision) not in PRECISIONS:
+        # Types are OmegaConf's to check (gptlab.config.to_dataclass); ranges are here.
+        if self.precision not in PRECISIONS:
             raise ConfigError(f"trainer.precision={self.precision!r}; valid: {', '.join(PRECISIONS)}")
         for name in ("max_steps", "val_check_interval", "limit_val_batches", "accumulate_grad_batches", "num_nodes"):
-            if int(getattr(self, name)) < 1:
+            if getattr(self, name) < 1:
                 raise ConfigError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
 
     def trainer_kwargs(self) -> dict:
-        """The keyword arguments for ``lightning.Trainer``."""
-        return {
-            "accelerator": self.accelerator,
-            "devices": self.devices,
-            "strategy": self.strategy,
-            "num_nodes": self.num_nodes,
-            "precision": self.precision,
-            "max_steps": self.max_steps,
+        """The keyword arguments for ``lightning.Trainer``: every field but gptlab's own."""
+        kwargs = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in GPTLAB_FLAGS}
+        kwargs.update(
             # The training loader is endless, so validation is every N batches.
-            "val_check_interval": self.val_check_interval * self.accumulate_grad_batches,
-            "check_val_every_n_epoch": None,
-            "limit_val_batches": self.limit_val_batches,
-            "log_every_n_steps": self.log_every_n_steps,
-            "gradient_clip_val": self.gradient_clip_val,
-            "accumulate_grad_batches": self.accumulate_grad_batches,
-            "deterministic": self.deterministic,
-            "enable_progress_bar": self.enable_progress_bar,
+            val_check_interval=self.val_check_interval * self.accumulate_grad_batches,
+            check_val_every_n_epoch=None,
             # Lightning's summary table shows FLOPs only for an example input (0 here); fit
             # logs one line with the parameter count and the FLOPs estimate MFU uses.
-            "enable_model_summary": False,
-        }
+            enable_model_summary=False,
+        )
+        return kwargs
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,9 @@ class OptimConfig:
         if self.warmup_steps < 0:
             raise ConfigError(f"optim.warmup_steps must be >= 0, got {self.warmup_steps}")
         if len(self.betas) != 2:
-            raise ConfigError(f"optim.betas must be two numbers, got {self.betas}")
+            raise ConfigError(f"optim.betas must be two numbers, got {list(self.betas)}")
+        if self.fused not in FUSED:
+            raise ConfigError(f"optim.fused must be one of auto, true, false; got {self.fused!r}")
 
 
 @dataclass(frozen=True)
@@ -98,13 +92,9 @@ class TrainConfig:
     sample_prompt: str
     # Extra Lightning callbacks, instantiated by Hydra: [{_target_: my.Callback, ...}]
     extra_callbacks: tuple
-    lora: LoraConfig  # the composed section arrives as a mapping and is typed here
+    lora: LoraConfig
     data_from_dataset: bool  # train on a dataset built from another source than data names
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
-        if isinstance(self.lora, Mapping):
-            from gptlab.config import to_dataclass
-
-            object.__setattr__(self, "lora", to_dataclass(LoraConfig, self.lora, "train.lora"))
