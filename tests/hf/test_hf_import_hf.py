@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from gptlab.checkpoint.pretrained import read_pretrained
 from gptlab.errors import CheckpointError
 from gptlab.hf.export import export_hf_dir
-from gptlab.hf.import_hf import import_hf_dir, load_pretrained_model, read_pretrained
+from gptlab.hf.import_hf import import_hf_dir, load_pretrained_model
 from tests.hf.conftest import save_hf_gpt2
 
 TOLERANCE = 1e-4

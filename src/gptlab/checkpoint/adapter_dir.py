@@ -2,8 +2,9 @@
 
 ``adapter.safetensors`` holds the adapters' weights; ``config.json`` the model config, the
 ``lora`` settings and a lineage naming the base model (``lineage.init_from``,
-``lineage.init_sha256``). Loading one loads that base, refuses it if its weights changed
-(sha256), adds the adapters and merges them: what comes back is a plain model.
+``lineage.init_sha256``); :func:`gptlab.checkpoint.model_dir.save_adapter_dir` writes it.
+Loading one loads that base, refuses it if its weights changed (sha256), adds the
+adapters and merges them: what comes back is a plain model.
 """
 
 from __future__ import annotations
@@ -12,18 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from gptlab.errors import CheckpointError
-from gptlab.model.lora import LoraConfig, adapter_state, add_lora, load_adapter_state, merged_model
+from gptlab.model.lora import LoraConfig, add_lora, load_adapter_state, merged_model
 
 ADAPTER_WEIGHTS = "adapter.safetensors"
-
-
-def save_adapter_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict) -> Path:
-    """Write the adapter alone: ``adapter.safetensors``, ``config.json`` (model config,
-    ``lora``, lineage with the base's path and sha256) and the tokenizer."""
-    from gptlab.checkpoint.model_dir import write_model_dir
-
-    return write_model_dir(out_dir, model.config, adapter_state(model), tokenizer_path, extra,
-                           weights=ADAPTER_WEIGHTS, tag="lora")  # fmt: skip
 
 
 def load_adapter_model(path: Path, info: dict) -> Any:
@@ -31,10 +23,8 @@ def load_adapter_model(path: Path, info: dict) -> Any:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from gptlab.checkpoint.pretrained import load_pretrained, read_pretrained
     from gptlab.config import to_dataclass
-    # The base may be a Hugging Face directory: hf/ reads it (imported here only, and only
-    # for an adapter directory, the one place a checkpoint needs it).
-    from gptlab.hf.import_hf import load_pretrained_state, load_weights, read_pretrained
     from gptlab.io import sha256_file
     from gptlab.model import GPT, GPTConfig
 
@@ -44,7 +34,7 @@ def load_adapter_model(path: Path, info: dict) -> Any:
         raise CheckpointError(
             f"{path} holds a LoRA adapter but its config.json names no base model (lineage.init_from)"
         )
-    pretrained = read_pretrained(base)
+    pretrained = read_pretrained(base)  # a gptlab or a Hugging Face directory
     if sha256_file(pretrained.weights) != digest:
         raise CheckpointError(
             f"{path} is a LoRA adapter for {base} (sha256 {digest[:12]}…), but {pretrained.weights} is not those "
@@ -54,8 +44,7 @@ def load_adapter_model(path: Path, info: dict) -> Any:
     theirs = {**pretrained.config.to_dict(), "dropout": config.dropout}
     if theirs != config.to_dict():
         raise CheckpointError(f"{path} is a LoRA adapter for another model config than {base}'s")
-    model = GPT(config)
-    load_weights(model, load_pretrained_state(pretrained), pretrained.weights)
+    model = load_pretrained(GPT(config), pretrained)
     add_lora(model, to_dataclass(LoraConfig, info["lora"], f"{path / 'config.json'}: lora"))
     weights = path / ADAPTER_WEIGHTS
     try:

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from gptlab.errors import CheckpointError
-from gptlab.hf.state import bias_or_zeros
+from gptlab.checkpoint.hf_state import bias_or_zeros
 from gptlab.model import GPT, GPTConfig
 from gptlab.model.norm import EPS
 

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
+from gptlab.checkpoint.adapter_dir import ADAPTER_WEIGHTS, load_adapter_model
+from gptlab.checkpoint.pretrained import CONFIG, TOKENIZER, WEIGHTS, load_weights
 from gptlab.errors import CheckpointError
 from gptlab.io import atomic_path, sha256_file
+from gptlab.model import build_model, config_from_dict
 
 FORMAT_VERSION = 1
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-TOKENIZER = "tokenizer.json"
 
 
 @dataclass
@@ -37,39 +38,39 @@ class LoadedModel:
 
 def save_model_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict | None = None) -> Path:
     """Write ``model`` (any kind) with its config and tokenizer to ``out_dir``."""
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    # safetensors refuses tensors that share storage; a tied head is rebuilt on load.
-    return write_model_dir(out_dir, model.config, _drop_shared(state), tokenizer_path, extra)
+    return write_model_dir(out_dir, model.config, model, tokenizer_path, extra)
 
 
-def write_model_dir(out_dir: str | Path, config: Any, state: dict[str, torch.Tensor], tokenizer_path: str | Path,
-                    extra: dict | None = None, weights: str = WEIGHTS, tag: str = str(FORMAT_VERSION)) -> Path:  # fmt: skip
-    """A model directory, whole or not at all: ``weights`` (``state``, safetensors with
-    ``tag`` in its metadata), config.json (``config``, ``extra``, the tokenizer's sha256)
-    and the tokenizer."""
-    from safetensors.torch import save_file
+def save_adapter_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict) -> Path:
+    """Write a LoRA model's adapter alone (:mod:`gptlab.checkpoint.adapter_dir`): ``extra``'s
+    lineage names the base's path and sha256."""
+    from gptlab.model.lora import adapter_state
+
+    return write_model_dir(out_dir, model.config, adapter_state(model), tokenizer_path, extra,
+                           weights=ADAPTER_WEIGHTS, tag="lora")  # fmt: skip
+
+
+def write_model_dir(out_dir: str | Path, config: Any, tensors: nn.Module | dict[str, torch.Tensor],
+                    tokenizer_path: str | Path, extra: dict | None = None, weights: str = WEIGHTS,
+                    tag: str = str(FORMAT_VERSION)) -> Path:  # fmt: skip
+    """A model directory, whole or not at all: ``weights`` (a model's, or a state dict;
+    safetensors with ``tag`` in its metadata), config.json (``config``, ``extra``, the
+    tokenizer's sha256) and the tokenizer."""
+    from safetensors.torch import save_file, save_model
 
     out_dir = Path(out_dir)
     info = {"format_version": FORMAT_VERSION, "model": config.to_dict(), **(extra or {})}
     info.setdefault("lineage", {})["tokenizer_sha256"] = sha256_file(tokenizer_path)
+    metadata = {"format": "pt", "gptlab": tag}
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
-        save_file(state, str(tmp / weights), metadata={"format": "pt", "gptlab": tag})
+        if isinstance(tensors, nn.Module):  # save_model stores a tensor shared by several names once
+            save_model(tensors, str(tmp / weights), metadata=metadata)
+        else:
+            save_file(tensors, str(tmp / weights), metadata=metadata)
         (tmp / CONFIG).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(tokenizer_path, tmp / TOKENIZER)
     return out_dir
-
-
-def _drop_shared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    seen: dict[int, str] = {}
-    out = {}
-    for k, v in state.items():
-        ptr = v.untyped_storage().data_ptr()
-        if ptr in seen and v.numel() > 0:
-            continue
-        seen[ptr] = k
-        out[k] = v
-    return out
 
 
 def read_model_info(path: str | Path) -> dict:
@@ -95,44 +96,12 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
     if (info.get("lora") or {}).get("model_dir") == "adapter":
         # A LoRA fine-tune written as its adapter alone (train.lora.model_dir=adapter): the
         # base model it names, refused if its weights changed, with the adapter merged in.
-        from gptlab.checkpoint.adapter_dir import load_adapter_model
-
         model = load_adapter_model(path, info)
-    else:
-        model = _load_weights(path, info)
+    else:  # any kind; a dict without `kind` is a GPT's
+        model = load_weights(build_model(config_from_dict(info["model"])), path / WEIGHTS)
     tokenizer = _checked_tokenizer(path, info, model.config.vocab_size)
     model.to(device).eval()
     return LoadedModel(model=model, tokenizer=tokenizer, info=info, path=path)
-
-
-def _load_weights(path: Path, info: dict) -> Any:
-    """The model of ``info``'s config with the directory's weights (any kind)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from gptlab.model import build_model, config_from_dict
-    from gptlab.model.family import clean_state_dict
-
-    config = config_from_dict(info["model"])  # any kind; a dict without `kind` is a GPT's
-    weights = path / WEIGHTS
-    if not weights.is_file():
-        raise CheckpointError(f"{path} has no {WEIGHTS}")
-    try:
-        state = load_file(str(weights), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{weights} is not a valid safetensors file ({exc}); it was not loaded") from None
-    model = build_model(config)
-    try:
-        missing, unexpected = model.load_state_dict(clean_state_dict(state), strict=False)
-    except RuntimeError:  # a tensor of another shape: the weights of another model
-        raise CheckpointError(f"{weights} does not match its config ({config.describe()}): tensor shapes differ") from None
-    # A tied head is saved once; any other gap means the weights belong to another model.
-    missing = [k for k in missing if not (getattr(config, "tie_weights", False) and k.endswith("lm_head.weight"))]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{weights} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}"
-        )
-    return model
 
 
 def _checked_tokenizer(path: Path, info: dict, vocab_size: int) -> Any:

@@ -44,8 +44,8 @@ def unmappable(config: GPTConfig) -> list[str]:
 
 def hf_model_files(model: GPT, tokenizer: Tokenizer) -> tuple[dict, dict]:
     """(config.json object, state dict) of the Hugging Face model equal to ``model``."""
-    from gptlab.hf.gpt2 import gpt2_config, gpt2_state
-    from gptlab.hf.neox import neox_config, neox_state
+    from gptlab.checkpoint.hf_gpt2 import gpt2_config, gpt2_state
+    from gptlab.checkpoint.hf_neox import neox_config, neox_state
 
     cfg = model.config
     problems = unmappable(cfg)

@@ -1,7 +1,7 @@
 """Fine-tuning: start training from a pretrained model (``train.init_from=PATH``).
 
 ``PATH`` is a gptlab model directory or a Hugging Face GPT-2 directory (see
-:mod:`gptlab.hf.import_hf`). Three things follow from it:
+:mod:`gptlab.checkpoint.pretrained`). Three things follow from it:
 
 * the model config is the checkpoint's (:func:`model_config`): the composed ``model``
   section only contributes ``dropout``, which is a training choice. A ``model.*`` key given
@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gptlab.config import to_dataclass
+from gptlab.checkpoint.pretrained import load_pretrained, read_pretrained
 from gptlab.errors import ConfigError
+from gptlab.io import sha256_file
 from gptlab.model import GPTConfig, ModelConfig, parse_model_config, require
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ def model_config(
     if not init_from:
         return composed
     require(composed, "init_from", f"train.init_from={init_from}")
-    from gptlab.hf.import_hf import read_pretrained
-
     pretrained = read_pretrained(init_from).config
     given = set(command_line_model_keys() if overridden is None else overridden)
     mine, theirs = composed.to_dict(), pretrained.to_dict()
@@ -96,10 +95,8 @@ def start_from_pretrained(model: Any, init_from: str | None, resume: Path | None
     if resume is not None:
         log.info("resuming from %s: its weights, not train.init_from's, are the starting point", resume)
         return
-    from gptlab.hf.import_hf import load_pretrained_state, load_weights, read_pretrained
-
     pretrained = read_pretrained(init_from)
-    load_weights(model, load_pretrained_state(pretrained), pretrained.weights)
+    load_pretrained(model, pretrained)
     log.info("starting from the weights of %s (%s)", init_from, pretrained.kind)
 
 
@@ -107,7 +104,4 @@ def pretrained_sha256(init_from: str | None) -> str | None:
     """sha256 of the weights file training starts from (None without ``init_from``)."""
     if not init_from:
         return None
-    from gptlab.hf.import_hf import read_pretrained
-    from gptlab.io import sha256_file
-
     return sha256_file(read_pretrained(init_from).weights)

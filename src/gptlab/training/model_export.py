@@ -54,7 +54,7 @@ def export_model_dir(
         "mlflow": {"run_id": run_id},
     }
     if lora is not None:
-        from gptlab.checkpoint.adapter_dir import save_adapter_dir
+        from gptlab.checkpoint import save_adapter_dir
         from gptlab.model.lora import lora_record, merged_model
 
         extra["lora"] = lora_record(lora)
