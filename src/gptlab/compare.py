@@ -6,7 +6,8 @@
     python -m gptlab.compare sweep=latest             # the newest sweep's runs (python -m gptlab.train -m ...)
     python -m gptlab.compare sweep=<parent run id>    # one sweep's runs, by its MLflow parent run
 
-Writes ``<out_dir>/comparison.md`` (one row per run, best ``val/loss`` first: run name,
+Writes ``<out_dir>/comparison.md`` (one row per run, lowest ``eval/val_bits_per_char``
+first, runs the evaluate stage did not score after them by ``val/loss``: run name,
 the config keys whose values differ between the runs, final ``val/loss``,
 ``eval/val_bits_per_char`` when the evaluate stage logged it, parameter count when the
 run recorded one (metric ``model/params``), last ``train/tokens_per_s``, wall time =

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gptlab.comparison import CompareSettings, RunSummary, by_val_loss, compare, markdown_table, varying_keys
+from gptlab.comparison import CompareSettings, RunSummary, best_first, compare, markdown_table, varying_keys
 from gptlab.comparison.plot import plot_comparison
 from gptlab.comparison.table import duration
 from gptlab.errors import ConfigError, DataError
@@ -60,9 +60,13 @@ def test_varying_keys_are_the_settings_that_differ():
     assert varying_keys(runs[1:2]) == []
 
 
-def test_rows_are_sorted_by_validation_loss_and_runs_without_one_go_last():
-    runs = [_summary("x", None), _summary("b", 2.5), _summary("a", 0.7), _summary("w", None)]
-    assert [r.name for r in by_val_loss(runs)] == ["a", "b", "w", "x"]
+def test_rows_are_sorted_by_bits_per_char_and_runs_without_it_go_last_by_loss():
+    def run(name: str, val_loss: float | None, bpc: float | None) -> RunSummary:
+        return RunSummary(run_id=name, name=name, val_loss=val_loss, val_bpc=bpc)
+
+    # Validation loss is per token: a BPE run's is higher for a better model, so it does not rank.
+    runs = [run("y", 0.3, None), run("bpe", 4.0, 1.2), run("z", None, None), run("char", 1.5, 2.2), run("x", 0.1, None)]
+    assert [r.name for r in best_first(runs)] == ["bpe", "char", "x", "y", "z"]
 
 
 def test_table_cells_cannot_break_the_markdown_table():
@@ -83,17 +87,18 @@ def test_durations_read_naturally():
 def test_compare_writes_a_sorted_table_of_the_differing_keys_and_a_png(store, tmp_path):
     result = compare(CompareSettings(experiment_name="sweep", tracking_uri=store, out_dir=str(tmp_path / "out"), sweep=None))
     assert result.varying == ("model.n_layer", "optim.lr")
-    assert [r.name for r in result.runs] == ["deep", "deep-fast", "shallow"]
+    assert [r.name for r in result.runs] == ["deep", "shallow", "deep-fast"]  # deep-fast has no bits/char
 
     md = (tmp_path / "out" / "comparison.md").read_text()
     header, _, *rows = _table_rows(md)
     assert header == ["run", "model.n_layer", "optim.lr", "val/loss", "eval/val_bits_per_char", "params", "tokens/s", "wall time"]
     assert [row[:6] for row in rows] == [
         ["deep", "2", "0.001", "1.5000", "2.4000", "24,000"],
-        ["deep-fast", "2", "0.003", "1.8000", "", ""],  # no bits/char, no parameter count: blank
         ["shallow", "1", "0.001", "2.1000", "3.1000", "12,000"],
+        ["deep-fast", "2", "0.003", "1.8000", "", ""],  # no bits/char, no parameter count: blank
     ]
-    assert [row[6] for row in rows] == ["500", "510", "900"]
+    assert [row[6] for row in rows] == ["500", "900", "510"]
+    assert "lowest `eval/val_bits_per_char` first (runs without it after them, by `val/loss`)" in md
     assert all(row[7].endswith(" s") for row in rows)  # finished runs have a wall time
     assert "seed" not in header and "logger.run_name" not in header
     assert "comparison.png" in md
@@ -115,7 +120,8 @@ def test_val_loss_curves_come_from_the_metric_history(store, tmp_path):
 
 
 def test_unknown_experiment_names_it_and_lists_the_existing_ones(store, tmp_path):
-    with pytest.raises(ConfigError, match=r"'nope' not found.*existing experiments: 'Default', 'empty', 'sweep'"):
+    with pytest.raises(ConfigError, match=r"'nope' not found.*existing experiments: 'Default', 'empty', 'sweep' "
+                       r"\(choose one with experiment_name=NAME\)"):  # fmt: skip
         compare(CompareSettings(experiment_name="nope", tracking_uri=store, out_dir=str(tmp_path), sweep=None))
     assert not list(tmp_path.iterdir())
 
@@ -133,7 +139,7 @@ def test_a_missing_sqlite_store_is_refused_not_created(tmp_path):
 
 
 def test_an_empty_experiment_name_is_a_config_error():
-    with pytest.raises(ConfigError, match="experiment"):
+    with pytest.raises(ConfigError, match="must name an MLflow experiment, e.g. experiment_name=gptlab"):
         conf_section(CompareSettings, "", config_name="compare", experiment_name="  ")
 
 

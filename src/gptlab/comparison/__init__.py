@@ -6,13 +6,13 @@ The library behind ``python -m gptlab.compare`` (see that module for the CLI).
 from gptlab.comparison.compare import CompareSettings, Comparison, compare, render_report
 from gptlab.comparison.plot import plot_comparison
 from gptlab.comparison.runs import RunSummary, find_experiment, load_runs
-from gptlab.comparison.table import by_val_loss, markdown_table, varying_keys
+from gptlab.comparison.table import best_first, markdown_table, varying_keys
 
 __all__ = [
     "CompareSettings",
     "Comparison",
     "RunSummary",
-    "by_val_loss",
+    "best_first",
     "compare",
     "find_experiment",
     "load_runs",

@@ -17,7 +17,7 @@ from gptlab.comparison.runs import (
     load_runs,
     sweep_summary,
 )
-from gptlab.comparison.table import by_val_loss, markdown_table, varying_keys
+from gptlab.comparison.table import RANK_ORDER, best_first, markdown_table, varying_keys
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_write_text
 from gptlab.tracking import TrackingStore, redact_uri
@@ -39,9 +39,9 @@ class CompareSettings:
     sweep: str | None
 
     def __post_init__(self) -> None:
-        # Hydra reads `experiment=123` as a number; an MLflow experiment name is text.
+        # Hydra reads `experiment_name=123` as a number; an MLflow experiment name is text.
         if self.experiment_name is None or str(self.experiment_name).strip() == "":
-            raise ConfigError("experiment_name must name an MLflow experiment, e.g. experiment=gptlab")
+            raise ConfigError("experiment_name must name an MLflow experiment, e.g. experiment_name=gptlab")
         object.__setattr__(self, "experiment_name", str(self.experiment_name))
         if not self.tracking_uri or not str(self.tracking_uri).strip():
             raise ConfigError("tracking_uri must not be empty, e.g. tracking_uri=sqlite:///mlflow.db")
@@ -73,7 +73,7 @@ def render_report(experiment: str, tracking_uri: str, runs: Sequence[RunSummary]
             f"Parent run `{sweep.run_id}`, overrides `{sweep.overrides}`.{best}\n\n"
         )
     return title + (
-        f"Store: `{redact_uri(tracking_uri)}`. {len(runs)} run(s), best validation loss first. "
+        f"Store: `{redact_uri(tracking_uri)}`. {len(runs)} run(s), {RANK_ORDER}. "
         f"Config keys that differ between runs: {varying}.\n\n"
         f"{markdown_table(runs, keys)}\n"
         f"![validation loss curves and final score against parameter count]({PLOT_FILE})\n"
@@ -92,7 +92,7 @@ def compare(settings: CompareSettings) -> Comparison:
         # A run id names its own experiment, whatever experiment_name says.
         experiment = store.client.get_experiment(parent.info.experiment_id)
         sweep = sweep_summary(parent)
-    runs = tuple(by_val_loss(load_runs(store, experiment, parent_run_id=sweep.run_id if sweep else None)))
+    runs = tuple(best_first(load_runs(store, experiment, parent_run_id=sweep.run_id if sweep else None)))
     keys = tuple(varying_keys(runs))
     out = Path(settings.out_dir)
     md = out / MARKDOWN_FILE

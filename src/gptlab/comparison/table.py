@@ -6,6 +6,10 @@ from collections.abc import Sequence
 
 from gptlab.comparison.runs import VAL_BPC, VAL_LOSS, RunSummary
 
+# "Best" in the report: bits per character compares char and BPE models on one axis
+# (validation loss is per token); runs the evaluate stage did not score follow, by loss.
+RANK_ORDER = f"lowest `{VAL_BPC}` first (runs without it after them, by `{VAL_LOSS}`)"
+
 # Keys that differ between runs without being a setting worth a column: the run name
 # has its own column already.
 IGNORED_KEYS = frozenset({"logger.run_name"})
@@ -18,9 +22,9 @@ def varying_keys(runs: Sequence[RunSummary]) -> list[str]:
     return sorted(k for k in keys if len({r.params.get(k) for r in runs}) > 1)
 
 
-def by_val_loss(runs: Sequence[RunSummary]) -> list[RunSummary]:
-    """Best first; runs that logged no validation loss go last (by name)."""
-    return sorted(runs, key=lambda r: (r.val_loss is None, r.val_loss or 0.0, r.name))
+def best_first(runs: Sequence[RunSummary]) -> list[RunSummary]:
+    """In ``RANK_ORDER``, ties by name."""
+    return sorted(runs, key=lambda r: (r.val_bpc is None, r.val_bpc or 0.0, r.val_loss is None, r.val_loss or 0.0, r.name))
 
 
 def markdown_table(runs: Sequence[RunSummary], keys: Sequence[str] | None = None) -> str:
