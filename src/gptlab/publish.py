@@ -20,14 +20,15 @@ from gptlab.config import PathsConfig, to_dataclass
 
 
 def run(cfg: Any) -> dict:
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
     from gptlab.serving.publish import publish_model, recorded_data
     from gptlab.tracking import LoggerConfig
 
     paths = to_dataclass(PathsConfig, cfg.paths, "paths")
-    for key, value in recorded_data(paths.model_dir).items():
-        OmegaConf.update(cfg, key, value)  # the data the model trained on names it
+    with open_dict(cfg):
+        for key, value in recorded_data(paths.model_dir).items():
+            OmegaConf.update(cfg, key, value)  # the data the model trained on names it
     logger_cfg = to_dataclass(LoggerConfig, cfg.logger, "logger")
     return publish_model(paths, logger_cfg)
 

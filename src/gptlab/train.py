@@ -62,15 +62,15 @@ def follow_dataset(cfg: Any, meta: Any, from_dataset: bool, where: str) -> Any:
     and the registered model name (``${data.source}``) follow the data that trains."""
     import copy
 
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
     from gptlab.training.lineage import dataset_data_config
 
     data = {k: OmegaConf.select(cfg, f"data.{k}", default=None, throw_on_missing=False) for k in ("source", "path", "url")}
-    values = dataset_data_config(meta, data, str(cfg.tokenizer.kind), from_dataset, where)
     cfg = copy.deepcopy(cfg)
-    for key, value in values.items():
-        OmegaConf.update(cfg, key, value)
+    with open_dict(cfg):
+        for key, value in dataset_data_config(meta, data, str(cfg.tokenizer.kind), from_dataset, where).items():
+            OmegaConf.update(cfg, key, value)
     return cfg
 
 

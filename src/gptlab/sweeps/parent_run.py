@@ -1,23 +1,12 @@
 """A sweep as one MLflow parent run, with every job a nested child run.
 
-The Hydra callback (:mod:`gptlab.sweeps.hydra_callback`) calls these at the sweep's
-start and end, and after each job; the jobs find their parent through a file in the
-sweep directory (:data:`PARENT_FILE`), which every launcher's processes can read
-(joblib's workers are other processes; SLURM's other machines share the directory).
-
-- start (the launcher's process, before any job): the parent run, named
-  ``sweep-<sweep dir name>``; its params record the overrides as typed, the swept keys,
-  the sweeper and launcher, the search space (Optuna's) and the objective.
-- each job: its child run carries ``mlflow.parentRunId`` and a name made of the values
-  the sweep varies (``lr=3e-3,n_layer=2``); when the job ends, the value its sweeper
-  got is logged to the child as ``sweep/<objective>``, and a job that failed leaves its
-  child FAILED.
-- end: the parent records the best finished child (tags ``sweep.best_run_id`` and
-  ``sweep.best_run_name``, metric ``sweep/best_<objective>``) and ends FINISHED, or
-  FAILED if a job failed (Hydra stops the sweep then; the callback still ends the
-  parent when the process exits).
-
-Nothing here reads Hydra's config objects: the callback hands plain values over.
+The Hydra callback (:mod:`gptlab.sweeps.hydra_callback`) calls these at the sweep's start
+(the parent, ``sweep-<dir>``, its params the overrides, swept keys, sweeper, launcher,
+search space and objective), after each job (the child's ``sweep/<objective>``, or the
+child FAILED) and at its end (the best finished child as tags and a metric; the parent
+FINISHED, or FAILED if a job failed). The jobs find their parent through
+:data:`PARENT_FILE` in the sweep directory, which every launcher's processes can read
+(joblib's workers, SLURM's machines). Nothing here reads Hydra's config objects.
 """
 
 from __future__ import annotations
@@ -154,13 +143,7 @@ def read_parent(sweep_dir: str | Path) -> SweepParent | None:
     if not path.is_file():
         return None
     raw = json.loads(path.read_text(encoding="utf-8"))
-    return SweepParent(
-        run_id=raw["run_id"],
-        experiment_id=str(raw["experiment_id"]),
-        swept_keys=tuple(raw["swept_keys"]),
-        objective=raw["objective"],
-        direction=raw["direction"],
-    )
+    return SweepParent(**{**raw, "experiment_id": str(raw["experiment_id"]), "swept_keys": tuple(raw["swept_keys"])})
 
 
 def start_parent_run(plan: SweepPlan) -> SweepParent:
