@@ -86,6 +86,11 @@ class CharTokenizer(Tokenizer):
                 raise self._unseen_error(texts, joined, unseen)
         return ids
 
+    def unseen(self, text: str) -> list[str]:
+        """The distinct characters of ``text`` outside the vocabulary, in order of appearance."""
+        cps = _code_points(text)
+        return list(dict.fromkeys(chr(int(c)) for c in cps[self._lookup_table()[cps] == _UNSEEN]))
+
     def _unseen_error(self, texts: Sequence[str], joined: str, unseen: np.ndarray) -> TokenizerError:
         offset = int(unseen[0])
         ch = joined[offset]
