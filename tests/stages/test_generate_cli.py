@@ -118,3 +118,29 @@ def test_shorthands_and_section_keys_are_the_same_setting():
 def test_bad_decoding_is_a_config_error():
     with pytest.raises(ConfigError, match="decoding must be one of greedy, sample, beam"):
         settings(compose_generate("decoding=topk"))
+
+
+def test_any_prompt_text_by_hydra_quotes_or_by_prompt_file(in_pipeline, capsys, monkeypatch, tmp_path):
+    text = "O Romeo, Romeo! (a=b) isn't"  # each of , ! ( = ' fails unquoted in Hydra's grammar
+    args = ("max_new_tokens=4", "decoding=greedy")
+    quoted = generate(capsys, f'prompt="{text}"', *args)
+    (tmp_path / "p.txt").write_text(text, encoding="utf-8")
+    from_file = generate(capsys, f"prompt_file={tmp_path / 'p.txt'}", *args)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    from_stdin = generate(capsys, "prompt_file=-", *args)
+    assert quoted.startswith(text) and len(quoted) > len(text) + 1
+    assert from_file == quoted and from_stdin == quoted
+
+
+def test_a_missing_prompt_file_is_one_line_and_exit_code_2(in_pipeline, capsys):
+    code, out, err = generate_error(capsys, "prompt_file=no/such.txt")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == ["error: cannot read prompt_file no/such.txt: No such file or directory"]
+
+
+def test_unseen_characters_under_unk_policy_replace_warn_once(in_pipeline, capsys, caplog):
+    out = generate(capsys, "prompt='ROMEO€'", "max_new_tokens=3", "num_samples=2", "seed=1")
+    assert [r.getMessage() for r in caplog.records if "vocabulary" in r.getMessage()] == [
+        "the prompt's characters '€' are not in the tokenizer's vocabulary: each is read as <unk>"
+    ]
+    assert out.count("ROMEO€") == 2  # generated all the same, the prompt echoed as given
