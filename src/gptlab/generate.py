@@ -3,6 +3,7 @@
     python -m gptlab.generate prompt="ROMEO:" max_new_tokens=40 decoding=greedy
     python -m gptlab.generate prompt="ROMEO:" decoding=sample temperature=0.8 top_k=40 num_samples=3 seed=1
     python -m gptlab.generate prompt="ROMEO:" decoding=beam num_beams=8
+    python -m gptlab.generate prompt_file=prompt.txt   # any text, no Hydra quoting (docs/generate.md)
     python -m gptlab.generate interactive=true model_dir=path/to/model
 
 Config: ``conf/generate.yaml``, the main config plus a top-level shorthand for each key
