@@ -15,16 +15,10 @@ _PATH_KEYS = ("train_dir", "model_dir", "reports_dir")
 
 
 def worker_argv(program: str, job: SweepJob, paths: PathsConfig) -> list[str]:
-    """The command line of this job's DDP workers: the job's config as Hydra saved it.
-
-    Lightning starts ranks > 0 by re-running the script with ``sys.argv`` (adding the run
-    directory and a job name of its own). Inside a sweep that command line holds ``-m``
-    and the sweep lists, so each worker would start a sweep of its own. The job's own
-    config is in its output directory (``.hydra/config.yaml``, written by Hydra before
-    the job starts): a worker composes that as its primary config, with the job's
-    directories on top (the job moves them in code: :func:`gptlab.sweeps.job_paths`).
-    Nothing of the sweep's command line is read.
-    """
+    """The command line of this job's DDP workers: the job's config as Hydra saved it
+    (``.hydra/config.yaml``), with the job's directories on top. Lightning starts ranks > 0
+    by re-running ``sys.argv``, which in a sweep holds ``-m`` and the sweep lists: each
+    worker would start a sweep of its own."""
     if job.saved_config is None or not job.saved_config.is_file():
         raise ConfigError(
             "DDP inside a sweep starts its workers from the job's saved config, and this sweep "
@@ -44,14 +38,9 @@ _DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE
 
 @contextlib.contextmanager
 def ddp_job(job: SweepJob, paths: PathsConfig):
-    """Run one DDP job of a sweep in this process, and undo what it leaves behind.
-
-    Lightning reads the workers' command line from ``sys.argv`` (it has no other way to
-    be told), so it holds :func:`worker_argv` while the job runs. Lightning also sets rank
-    variables in ``os.environ`` and keeps the process group; the next job in the same
-    process would then believe it is an already-launched worker and wait for peers that
-    never come.
-    """
+    """Run one DDP job of a sweep in this process with :func:`worker_argv` as ``sys.argv``
+    (where Lightning reads the workers' command line), then undo the rank variables and
+    process group it leaves, which would make the next job wait for peers that never come."""
     argv = sys.argv
     sys.argv = worker_argv(argv[0], job, paths)
     before = {k: os.environ.get(k) for k in _DDP_ENV}

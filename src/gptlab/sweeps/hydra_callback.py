@@ -1,14 +1,10 @@
-"""The Hydra callback that makes a train sweep one MLflow parent run with nested children.
+"""The Hydra callback (``hydra.callbacks.mlflow_sweep`` in conf/config.yaml) that makes a
+train sweep with tracking on one MLflow parent run with nested children; it reads Hydra's
+config into plain values, the work is :mod:`gptlab.sweeps.parent_run`'s.
 
-Enabled in conf/config.yaml (``hydra.callbacks.mlflow_sweep``). It only reads Hydra's
-config into plain values; the work is :mod:`gptlab.sweeps.parent_run`'s. It acts on
-multiruns of the train stage with tracking on, and does nothing otherwise (single runs,
-other stages, ``logger.enabled=false``).
-
-Where each hook runs: ``on_multirun_start`` / ``on_multirun_end`` in the process that
-launches the jobs; ``on_job_end`` in the job's process (a joblib worker, a SLURM node).
-Hydra skips ``on_multirun_end`` when a job failed (the sweeper re-raises the job's
-error), so the parent is also ended when the launching process exits.
+``on_multirun_start``/``on_multirun_end`` run in the launching process, ``on_job_end`` in
+the job's (a joblib worker, a SLURM node). Hydra skips ``on_multirun_end`` when a job
+failed, so the parent is also ended when the launching process exits.
 """
 
 from __future__ import annotations
