@@ -27,15 +27,12 @@ State = Tensor | tuple[Tensor, Tensor]
 
 
 def _autocast_cannot_run_it(x: Tensor) -> bool:
-    """Whether the CPU's autocast would run the recurrence in a 16-bit type that oneDNN
-    cannot compute on this CPU (an LSTM in bf16 without AVX-512 fails: "could not create a
-    primitive descriptor"); it then runs in fp32."""
+    """Whether CPU autocast would pick a 16-bit type oneDNN has no kernels for on this CPU
+    (an LSTM in bf16 without AVX-512: "could not create a primitive descriptor")."""
     if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
         return False
-    mkldnn = torch.ops.mkldnn
-    if torch.get_autocast_dtype("cpu") == torch.bfloat16:
-        return not mkldnn._is_mkldnn_bf16_supported()
-    return not mkldnn._is_mkldnn_fp16_supported()
+    bf16 = torch.get_autocast_dtype("cpu") == torch.bfloat16
+    return not (torch.ops.mkldnn._is_mkldnn_bf16_supported() if bf16 else torch.ops.mkldnn._is_mkldnn_fp16_supported())
 
 
 class RecurrentLM(nn.Module):

@@ -91,17 +91,13 @@ class StepProgressBar(TQDMProgressBar):
 
 
 class Throughput(L.Callback):
-    """Tokens per second and MFU: over each log interval (for the logger and the bar) and
-    over the steady state (for ``reports/train.json``).
+    """Tokens per second and MFU over each log interval (logger, bar) and over the steady
+    state from step ``skip`` on (``reports/train.json``), validation left out.
 
-    :class:`StepLog` calls :meth:`mark` at each log step, right after its read of the
-    loss has waited for the device: the host clock then is the device's too. Validation
-    (and the checkpoint writes after it) is left out. The steady state starts at the
-    first mark at or past step ``skip`` (warm-up, compilation). The interval figures are
-    Lightning's own ``Throughput`` meter (lightning.fabric.utilities.throughput); its
-    callback, ``ThroughputMonitor``, is not used because it calls
-    ``torch.cuda.synchronize()`` after every batch, which stops the host from running
-    ahead of the GPU.
+    :meth:`mark` is called by :class:`StepLog` right after its loss read waited for the
+    device, so the host clock is the device's. Lightning's ``Throughput`` meter, not its
+    ``ThroughputMonitor``: that one synchronises after every batch, so the host could
+    not run ahead of the GPU.
     """
 
     def __init__(self, tokens_per_step: int, flops_per_token: float, skip: int = 5):
@@ -195,17 +191,13 @@ def wait_for_checkpoints(trainer) -> None:
 
 
 class StepLog(L.Callback):
-    """Once every ``every`` optimizer steps, at the end of the step: the log step.
+    """Every ``every`` optimizer steps: the one read of a tensor (the loss, which also says
+    whether any loss since the last read was NaN or inf), then the loss curve, the
+    loggers' plain numbers and the bar's. Between log steps nothing is read, so on a GPU
+    the host runs ahead of the device.
 
-    The step's one read of a tensor (the loss, which also says whether any loss since the
-    last read was NaN or inf: ``GPTLightningModule.read_train_loss``), then the loss
-    curve, the logger's scalars (loss, lr, tokens/s, MFU, plain numbers handed to the
-    loggers directly) and the progress bar's figures. Between log steps a training step
-    reads nothing, so on a GPU the host runs ahead of the device.
-
-    Checkpoints written in the background are waited for here too, so a checkpoint is on
-    disk by the next log step: what a SIGKILL can lose is bounded by one log interval
-    (and this callback runs before user callbacks, which see the same state).
+    Background checkpoint writes are waited for here, so a SIGKILL loses at most one log
+    interval (and user callbacks, which run after this one, see the same state).
     """
 
     def __init__(self, every: int, history: LossHistory, throughput: Throughput):

@@ -1,11 +1,7 @@
 """Lightning's checkpoint writers with gptlab's atomic writes, in the background.
 
-Lightning's own writes a checkpoint into the *system* temporary directory and moves it
-over: across filesystems that is a copy, and a full disk leaves a truncated ``best.ckpt``
-under its final name. :class:`AtomicCheckpointIO` streams ``torch.save`` into a temporary
-file beside the destination (:func:`gptlab.io.atomic_open`), synced and renamed; a full
-disk is one :class:`~gptlab.errors.StorageError` line and the previous checkpoint stays
-loadable. Imported only when a Trainer is built (it imports Lightning).
+Lightning's own writes into the *system* temporary directory and moves the file over:
+across filesystems a copy, which a full disk leaves truncated under its final name.
 """
 
 from __future__ import annotations
@@ -31,11 +27,10 @@ def checkpoint_size(checkpoint: Any) -> int:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Local paths atomically; remote ones (``s3://...``) as Lightning does.
+    """``torch.save`` streamed into :func:`gptlab.io.atomic_open` (remote paths as Lightning does).
 
-    After a write failed, later writes are skipped: the first error is the one reported
-    (in the background, a full disk would otherwise fail ``best.ckpt`` and then
-    ``last.ckpt``, and the second error would hide the first).
+    After a failed write later ones are skipped: a full disk would fail ``best.ckpt``, then
+    ``last.ckpt``, and the second error would hide the first.
     """
 
     failed = False
@@ -55,21 +50,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class WaitableAsyncCheckpointIO(AsyncCheckpointIO):
-    """A checkpoint is copied on the training thread (device to device on a GPU) and
-    serialised, written and synced on a background thread while training goes on.
-
-    ``wait()`` (at every log step and at the end of training, ``callbacks.StepLog``)
-    blocks until the writes are done and raises a write's error on the training thread,
-    once: training stops at the next log step after a failed write, with the same
-    one-line error as a synchronous write.
-    """
+    """Copied on the training thread, written on a background one; ``wait()`` (each log
+    step, ``callbacks.StepLog``) raises a failed write's error on the training thread, once."""
 
     _raised: BaseException | None = None
 
     def wait(self) -> None:
-        # Lightning's teardown shuts the writer thread down (the next save starts a new
-        # one) and raises a write's error.
-        try:
+        try:  # Lightning's teardown joins the writer thread (the next save starts one)
             super().teardown()
         except BaseException as exc:
             self._raise_once(exc)
@@ -84,8 +71,7 @@ class WaitableAsyncCheckpointIO(AsyncCheckpointIO):
         self.wait()
 
     def _raise_once(self, exc: BaseException) -> None:
-        # The error stays in ``_error`` for Lightning's next check: forgotten here, and
-        # never raised a second time, whichever check (save, wait, teardown) finds it.
+        # Whichever check (save, wait, teardown) finds it, it is raised this once.
         if exc is self._error:
             self._error = None
         if exc is self._raised:
