@@ -39,7 +39,7 @@ def to_dataclass(cls: type[T], node: Any, where: str, **extra: Any) -> T:
     Lists become tuples (the dataclasses are frozen and hashable).
     """
     from omegaconf import OmegaConf
-    from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
+    from omegaconf.errors import OmegaConfBaseException
 
     try:
         values = plain(node)
@@ -53,35 +53,44 @@ def to_dataclass(cls: type[T], node: Any, where: str, **extra: Any) -> T:
     for name in _text_lists(cls):  # one string where a list of strings goes is that one item
         if isinstance(values.get(name), str) and values[name] != "???":
             values[name] = [values[name]]
+    merged = _merge(cls, values, where)
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        named = ", ".join(_key(where, k) for k in missing)
+        raise ConfigError(f"missing key(s) in '{where}': {', '.join(missing)}; set {named}")
     try:
-        merged = OmegaConf.merge(_schema(cls), values)
-        missing = sorted(OmegaConf.missing_keys(merged))
-        if missing:
-            raise MissingMandatoryValue(missing[0])
-        data = OmegaConf.to_container(merged, resolve=True)
-    except ConfigKeyError as exc:
-        parent, _, _ = str(exc.full_key).rpartition(".")
-        section = _key(where, parent)
-        owner = _type_at(cls, parent)
-        given = _select(values, parent)
-        unknown = sorted(str(k) for k in given if k not in {f.name for f in dataclasses.fields(owner)})
-        valid = ", ".join(sorted(f.name for f in dataclasses.fields(owner)))
-        raise ConfigError(f"unknown key(s) in '{section}': {', '.join(unknown)}; valid keys: {valid}") from None
-    except MissingMandatoryValue:
-        keys = sorted(OmegaConf.missing_keys(merged))
-        named = ", ".join(_key(where, k) for k in keys)
-        raise ConfigError(f"missing key(s) in '{where}': {', '.join(keys)}; set {named}") from None
-    except OmegaConfBaseException as exc:
-        key = _key(where, exc.full_key)
-        value = getattr(exc, "value", None)
-        expected = _describe(_type_at(cls, str(exc.full_key)))
-        if expected is None:
-            raise ConfigError(f"{key}: {_first_line(exc)}") from None
-        raise ConfigError(f"{key}: {value!r} is not {expected}") from None
-    try:
-        return _build(cls, data)
+        return _build(cls, OmegaConf.to_container(merged, resolve=True))
     except TypeError as exc:
         raise ConfigError(f"bad value in '{where}': {exc}") from None
+    except ConfigError as exc:  # a range rule of a class several sections share names its field only
+        if where in str(exc):
+            raise
+        raise type(exc)(f"{exc} (in '{where}')") from None
+
+
+def _merge(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """``values`` merged into ``cls``'s structured config: OmegaConf checks types and keys."""
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+    merged = _schema(cls)
+    for key, value in values.items():  # one key at a time: an error then knows its key
+        try:
+            merged.merge_with({key: value})
+        except ConfigKeyError as exc:
+            parent = str(exc.full_key).rpartition(".")[0]
+            names = sorted(f.name for f in dataclasses.fields(_type_at(cls, parent)))
+            unknown = sorted(str(k) for k in _select(values, parent) if k not in names)
+            raise ConfigError(
+                f"unknown key(s) in '{_key(where, parent)}': {', '.join(unknown)}; valid keys: {', '.join(names)}"
+            ) from None
+        except OmegaConfBaseException as exc:
+            full_key = str(exc.full_key or key)
+            expected = _describe(_type_at(cls, full_key))
+            if expected is None:
+                raise ConfigError(f"{_key(where, full_key)}: {_first_line(exc)}") from None
+            bad = getattr(exc, "value", None) if exc.full_key else value
+            raise ConfigError(f"{_key(where, full_key)}: {bad!r} is not {expected}") from None
+    return merged
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,7 +100,8 @@ def _hints(cls: type) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=None)
 def _text_lists(cls: type) -> tuple[str, ...]:
-    return tuple(name for name, hint in _hints(cls).items() if typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, ...))
+    hints = _hints(cls).items()
+    return tuple(name for name, hint in hints if typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, ...))
 
 
 @functools.lru_cache(maxsize=None)

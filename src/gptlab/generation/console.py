@@ -82,7 +82,7 @@ class GenerateSettings:
             raise ConfigError(f"missing key(s) in '{where}': {', '.join(missing)}")
         decoding = section["decoding"]
         if decoding not in STRATEGIES:  # named as the user typed it, not as `strategy`
-            raise ConfigError(f"decoding must be one of {', '.join(STRATEGIES)}, got {decoding!r}")
+            raise ConfigError(f"{where}.decoding must be one of {', '.join(STRATEGIES)}, got {decoding!r}")
         rest = {k: v for k, v in section.items() if k not in (*CONSOLE_KEYS, "decoding")}
         generation = to_dataclass(GenerationConfig, {**rest, "strategy": decoding}, where)
         console = {k: v for k, v in section.items() if k in CONSOLE_KEYS}

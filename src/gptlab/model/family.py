@@ -51,7 +51,7 @@ KINDS: dict[str, Kind] = {
 def kind_of(values: Mapping[str, Any]) -> str:
     """The kind a config dict names (``gpt`` when it names none); unknown kinds are one line."""
     kind = values.get("kind", DEFAULT_KIND)
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ModelConfigError(f"model.kind must be one of: {', '.join(KINDS)}; got {kind!r}")
     return str(kind)
 
