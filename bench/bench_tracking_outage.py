@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +50,7 @@ def env() -> dict[str, str]:
     e["GPTLAB_CONF_DIR"] = str(REPO / "conf")
     e["PYTHONPATH"] = str(REPO / "src") + os.pathsep + e.get("PYTHONPATH", "")
     e.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    e["PATH"] = str(Path(sys.executable).parent) + os.pathsep + e.get("PATH", "")  # mlflow server's own programs
     return e
 
 
@@ -61,29 +63,41 @@ def corpus_text() -> str:
 
 
 class Server:
-    def __init__(self, root: Path):
-        from gptlab.tracking import server as ui
+    """``mlflow server`` on a SQLite store and a free 127.0.0.1 port, started as a process group
+    (plain ``mlflow server``: the benchmark does not depend on gptlab's UI module)."""
 
-        self.ui = ui
+    def __init__(self, root: Path):
         self.root = root
         (root / "mlflow.db").touch()
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.settings = ui.UiSettings(backend_store_uri=f"sqlite:///{root / 'mlflow.db'}", port=port)
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.ui.server_command(self.settings), env=self.ui.server_env(self.settings),
-                                     cwd=self.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)  # fmt: skip
-        if not self.ui.wait_until_up(self.settings, self.proc, timeout_s=180):
-            raise SystemExit("mlflow server did not start in 180 s")
+        cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+               "--workers", "1", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, env=env(), cwd=self.root, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise SystemExit("mlflow server did not start in 180 s")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGCONT)
-            self.ui.stop(self.proc)
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
     def hang(self) -> None:
         os.killpg(self.proc.pid, signal.SIGSTOP)
@@ -127,7 +141,7 @@ def sync_and_check(root: Path, server: Server, steps: int) -> str:
     if res.returncode != 0:
         raise SystemExit(f"sync failed: {res.stderr[-2000:]}")
     run_id = json.loads((root / "artifacts/model/config.json").read_text())["mlflow"]["run_id"]
-    client = MlflowClient(f"http://127.0.0.1:{server.settings.port}")
+    client = MlflowClient(server.url)
     logged = len(client.get_metric_history(run_id, "train/loss"))
     status = client.get_run(run_id).info.status
     expected = steps // 5  # the smoke experiment logs every 5 steps
@@ -152,7 +166,7 @@ def main() -> None:
         (root / "server").mkdir()
         server = Server(root / "server")
         server.start()
-        uri = f"http://127.0.0.1:{server.settings.port}"
+        uri = server.url
         walls: dict[str, list[float]] = {k: [] for k in ("untracked", "server up", "stopped", "hung")}
         notes: dict[str, str] = {}
         waits: dict[str, list[float]] = {"stopped": [], "hung": []}
