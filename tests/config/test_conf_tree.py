@@ -17,8 +17,15 @@ GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
 
 
 def test_required_groups_exist():
-    for group in ["data", "tokenizer", "model", "trainer", "optim", "logger", "sample", "experiment"]:
-        assert group in GROUPS
+    """conf/config.yaml's defaults list picks every group the stages read, and each option it
+    picks is a file of its group (an optional group, ``null``, is a folder all the same)."""
+    entries = yaml.safe_load((CONF / "config.yaml").read_text())["defaults"]
+    chosen = {group: option for entry in entries if isinstance(entry, dict) for group, option in entry.items()}
+    assert {"data", "tokenizer", "model", "trainer", "optim", "train", "logger", "sample", "experiment"} <= set(chosen)
+    for group, option in chosen.items():
+        assert (CONF / group).is_dir(), f"conf/{group}/ is missing"
+        if option is not None:
+            assert (CONF / group / f"{option}.yaml").is_file(), f"{group}={option}: conf/{group}/{option}.yaml is missing"
 
 
 @pytest.mark.parametrize(

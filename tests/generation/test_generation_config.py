@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gptlab.config import to_dataclass
 from gptlab.errors import ConfigError
-from gptlab.generation import GenerationConfig
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
+from gptlab.generation import STRATEGIES, GenerationConfig
 
 
 def test_defaults_are_valid() -> None:
@@ -75,11 +71,16 @@ def test_stop_strings_are_normalised_to_a_tuple() -> None:
 
 
 def test_the_shipped_sample_strategies_are_valid() -> None:
-    from omegaconf import OmegaConf
+    """Each strategy of conf/sample/default.yaml builds as the sample stage builds it, and
+    decodes as its name says: greedy, sample and beam are that strategy; top_k and top_p
+    sample with that knob on."""
+    from gptlab.reporting.sample_report import SampleConfig
+    from tests.conftest import conf_section
 
-    from gptlab.config.sections import to_dataclass
-
-    conf = OmegaConf.load(CONF / "sample" / "default.yaml")
-    for name, block in conf.strategies.items():
-        cfg = to_dataclass(GenerationConfig, block, f"sample.strategies.{name}")
-        assert cfg.strategy in ("greedy", "sample", "beam")
+    configs = conf_section(SampleConfig, "sample").generation_configs()
+    assert set(configs) == {"greedy", "sample", "top_k", "top_p", "beam"}
+    for name, cfg in configs.items():
+        if name in STRATEGIES:
+            assert cfg.strategy == name, name
+        else:
+            assert cfg.strategy == "sample" and getattr(cfg, name) is not None, name
