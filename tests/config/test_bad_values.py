@@ -114,7 +114,7 @@ OUT_OF_RANGE: dict[str, Any] = {
     "sample.strategies.sample.temperature": 0.0,
     "sample.strategies.top_k.top_k": 0,
     "sample.strategies.top_p.top_p": 1.5,
-    "sample.strategies.beam.num_beams": 0,
+    "sample.strategies.beam.max_new_tokens": 0,
     "generate.max_new_tokens": 0,
     "generate.temperature": 0.0,
     "generate.top_p": 2.0,

@@ -83,3 +83,16 @@ def test_generate_section_restates_generation_config_defaults():
     assert {"decoding", "max_new_tokens", "temperature", "num_beams", "cache_window"} <= set(compared)
     drifted = {k: v for k, v in compared.items() if v[0] != v[1]}
     assert not drifted, f"generate: in conf/config.yaml differs from GenerationConfig's defaults (conf, class): {drifted}"
+
+
+def test_sample_strategies_state_only_what_differs_from_generation_config():
+    """conf/sample/default.yaml's strategies override GenerationConfig; restating one of its
+    defaults there would be a second owner of that default."""
+    defaults = {f.name: f.default for f in dataclasses.fields(GenerationConfig)}
+    restated = [
+        f"{name}.{key}={value!r}"
+        for name, overrides in conf_values("sample.strategies").items()
+        for key, value in overrides.items()
+        if key != "strategy" and key in defaults and value == defaults[key]
+    ]
+    assert not restated, f"conf/sample/default.yaml restates GenerationConfig's defaults: {', '.join(restated)}"
