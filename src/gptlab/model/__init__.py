@@ -1,10 +1,6 @@
-"""Plain ``nn.Module`` language models and incremental decoding helpers.
-
-The decoder-only transformer (:class:`GPT`, :class:`GPTConfig`) and the seed course's
-models before it (bigram, RNN, LSTM, GRU: :mod:`gptlab.model.bigram`,
-:mod:`gptlab.model.recurrent`), all built from a config through :mod:`gptlab.model.family`.
-Nothing here knows about Lightning, Hydra, MLflow or files: it takes tensors and a
-config, and returns tensors.
+"""Plain ``nn.Module`` language models (GPT, bigram, RNN/LSTM/GRU, built through
+:mod:`gptlab.model.family`) and incremental decoding; nothing here knows Lightning, Hydra,
+MLflow or files.
 """
 
 from gptlab.model.baseline_config import BigramConfig, RecurrentConfig

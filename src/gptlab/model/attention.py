@@ -52,11 +52,9 @@ class CausalSelfAttention(nn.Module):
         layer: int = 0,
         return_attn: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        """x (B, T, C) -> (y (B, T, C), attention probabilities (B, nh, T, S) or None).
+        """x (B, T, C) -> (y (B, T, C), probabilities (B, nh, T, S), S = cached + T, or None).
 
-        S = cached + T keys. The probabilities are computed only with ``return_attn``:
-        that path writes the attention out by hand; the default lets SDPA pick a fused
-        kernel that never materialises them.
+        Only ``return_attn`` writes attention out by hand; else SDPA picks a fused kernel.
         """
         q, k, v = self._project(x, rope)  # (B, nh, T, hs)
         past = 0
@@ -75,8 +73,7 @@ class CausalSelfAttention(nn.Module):
             probs = torch.softmax(att.float(), dim=-1).type_as(q)  # (B, nh, T, S)
             y = F.dropout(probs, dropout_p) @ v  # (B, nh, T, hs)
         elif past == 0:
-            # is_causal lets SDPA pick a flash/memory-efficient kernel that never
-            # materialises the (T, T) score matrix.
+            # is_causal lets SDPA pick a kernel that never materialises (T, T) scores.
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         else:
             # SDPA's is_causal aligns the mask top-left, which is wrong when queries

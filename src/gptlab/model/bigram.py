@@ -1,12 +1,8 @@
-"""The bigram model: the floor every other model must beat.
-
-Each token's next-token logits are one row of a (V, V) table, looked up from that token
-alone (the seed course's first language model). It has no state, so its incremental
-decoding is exact at any length.
+"""The bigram model, the floor every other model must beat: a (V, V) table of next-token
+logits looked up from the last token alone, so its incremental decoding is exact.
 """
 
 from __future__ import annotations
-
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -41,7 +37,6 @@ class BigramLM(nn.Module):
     @staticmethod
     def select_state(state: None, index: Tensor) -> None:
         return None
-
 
     # ------------------------------------------------------------------ accounting
 

@@ -1,11 +1,6 @@
-"""What every incremental decoder shares: the window of tokens the logits are conditioned on,
-its policy past the context, the checks on ``prefill``/``step``/``reorder``, and running the
-model without dropout or gradients.
-
-A subclass holds the model's cache (the GPT's keys/values, a recurrence's hidden state)
-and says how to start it over a window (``_start``), advance it by one token (``_advance``)
-and reorder its rows (``_select``). The policies and the contract are
-:mod:`gptlab.model.incremental`'s docstring.
+"""What every incremental decoder shares: the window, its policy past the context (see
+:mod:`gptlab.model.incremental`), the checks, and running without dropout or gradients.
+A subclass holds the cache and provides ``_start``, ``_advance`` and ``_select``.
 """
 
 from __future__ import annotations
@@ -27,11 +22,9 @@ class DecodingWindow:
 
     Args:
         model: the model to run (its ``config`` gives ``context_size`` and ``vocab_size``).
-        use_cache: keep the model's cache between calls (same logits, cheaper); without it
-            each call runs ``model(window)``, the reference the cached path is tested against.
+        use_cache: keep the cache between calls (same logits, cheaper).
         window: the window policy, ``"exact"`` or ``"chunked"``.
-        keep: for ``"chunked"``: the fraction of the context kept when the window is cut,
-            in (0, 1]; ignored by ``"exact"``.
+        keep: for ``"chunked"``, the fraction of the context kept at a cut, in (0, 1].
     """
 
     def __init__(self, model: Any, use_cache: bool = True, window: str = "exact", keep: float = 0.5) -> None:
@@ -94,13 +87,12 @@ class DecodingWindow:
     # What a subclass provides (called inside ``_inference``).
 
     def _start(self, window: Tensor) -> Tensor:
-        """Make ``window`` (B, <= context_size) the window, its cache built from it alone
-        (with ``use_cache``); return its next-token logits (B, V)."""
+        """Make ``window`` (B, <= context_size) the window, cache from it alone; logits (B, V)."""
         raise NotImplementedError
 
     def _advance(self, window: Tensor, new: Tensor) -> Tensor:
-        """``window`` is the last one plus ``new``, and may exceed the context: apply the
-        policy, set ``self._window``, return the next-token logits (B, V)."""
+        """``window`` (last one plus ``new``, maybe past the context): apply the policy, set
+        ``self._window``, return the logits (B, V)."""
         raise NotImplementedError
 
     def _select(self, index: Tensor) -> None:

@@ -11,8 +11,7 @@ from torch import nn
 
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
-    """``model`` in eval mode inside the block; a model that was training trains again after
-    (a sampling callback must not switch dropout off for the rest of training)."""
+    """``model`` in eval mode inside the block, then back in the caller's mode."""
     was_training = model.training
     if was_training:
         model.eval()

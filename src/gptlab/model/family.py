@@ -1,14 +1,6 @@
-"""The model family: one small interface between the kinds of model and everything else.
-
-Kinds: ``gpt`` (the transformer), and the seed course's models before it, ``bigram``,
-``rnn``, ``lstm`` and ``gru``. A model config dict names its kind (``model.kind``; a
-dict without one, written before there were other kinds, is a GPT's). Training,
-evaluation and tracking never ask which kind they hold: they build the model here, and
-every kind answers the same calls (``model(idx, targets) -> (logits, loss)``,
-``config.context_size``/``vocab_size``/``to_dict()``/``describe()``/``summary()``,
-``num_params()``, ``flops_per_token()``). What only some kinds can do (attention maps,
-Hugging Face export, starting from a pretrained model) is asked with :func:`supports`,
-or demanded with :func:`require`, which refuses in one line.
+"""The model family: the one interface between the kinds of model and everything else, so
+no caller branches on the kind; what only some kinds can do is asked with :func:`supports`
+or demanded with :func:`require`. A config dict without ``kind`` is a GPT's.
 """
 
 from __future__ import annotations
@@ -61,10 +53,8 @@ def config_class(kind: str) -> type:
 
 
 def parse_model_config(section: Any, where: str = "model", **extra: Any) -> ModelConfig:
-    """The typed config of a ``model`` config section (DictConfig or dict), by its kind.
-
-    ``extra`` supplies what the section does not (``vocab_size``, from the dataset).
-    """
+    """The typed config of a ``model`` section by its kind; ``extra`` adds what it lacks
+    (``vocab_size``, from the dataset)."""
     from gptlab.config import to_dataclass
     from gptlab.config.sections import plain
 
@@ -117,8 +107,7 @@ def require(config: Any, feature: str, action: str) -> None:
 
 
 def incremental_lm(model: Any, use_cache: bool = True, window: str = "exact", keep: float = 0.5) -> Any:
-    """The model behind the incremental decoding interface (prefill, step, reorder):
-    the KV cache for a GPT, the hidden state for the others."""
+    """The model behind prefill/step/reorder: a KV cache for a GPT, a hidden state else."""
     if isinstance(model.config, GPTConfig):
         from gptlab.model.incremental import IncrementalLM
 

@@ -89,8 +89,7 @@ class GPT(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """idx (B, T) token ids -> (logits (B, T, V), mean cross-entropy or None).
 
-        Targets equal to -1 are ignored (padding). With ``kv_cache``, ``idx`` are the
-        tokens right after those already cached; the cache is extended in place.
+        Targets of -1 are padding. With ``kv_cache``, idx follows the cached tokens.
         """
         h = self.hidden_states(idx, kv_cache)  # (B, T, C)
         logits = F.linear(h, self.lm_head_weight)  # (B, T, V)
@@ -114,13 +113,8 @@ class GPT(nn.Module):
     def hidden_states(
         self, idx: Tensor, kv_cache: KVCache | None = None, return_attn: bool = False
     ) -> Tensor | tuple[Tensor, Tensor]:
-        """Final-normed hidden states (B, T, C), i.e. everything but the output head.
-
-        Decoding only needs the last position's logits; projecting just that row onto
-        the vocabulary saves a (T-1) x C x V matmul per step. With ``return_attn``, also
-        every layer's attention probabilities, (n_layer, B, nh, T, S) with S = cached + T
-        keys, from attention written out by hand instead of the fused SDPA kernel.
-        """
+        """Final-normed hidden states (B, T, C): all but the head, so decoding projects only
+        the last row. With ``return_attn``, also (n_layer, B, nh, T, S), S = cached + T."""
         if idx.dim() != 2:
             raise ValueError(f"idx must be (batch, time), got shape {tuple(idx.shape)}")
         B, T = idx.shape
@@ -182,7 +176,6 @@ class GPT(nn.Module):
             device=w.device, dtype=w.dtype,
         )  # fmt: skip
 
-
     @torch.no_grad()
     def attention_maps(self, idx: Tensor) -> Tensor:
         """Softmax attention probabilities, (n_layer, B, n_head, T, T), without dropout."""
@@ -192,25 +185,18 @@ class GPT(nn.Module):
     # ------------------------------------------------------------------ accounting
 
     def num_params(self, non_embedding: bool = True) -> int:
-        """Parameter count; tied weights count once.
-
-        non_embedding drops the position embedding (the usual convention for scaling
-        laws). The token embedding stays in: with tying it is also the output head.
-        """
+        """Parameter count, tied weights once; non_embedding drops the position embedding
+        (the scaling-law convention) but not the token embedding, which is also the head."""
         n = sum(p.numel() for p in self.parameters())  # parameters() yields each tensor once
         if non_embedding and isinstance(self.pos_emb, LearnedPositionalEmbedding):
             n -= self.pos_emb.weight.numel()
         return n
 
     def flops_per_token(self, seq_len: int | None = None) -> float:
-        """Estimated training FLOPs per token: 6*N + 12*n_layer*n_embd*T.
+        """Estimated training FLOPs per token: 6*N + 12*n_layer*n_embd*T (PaLM's MFU count).
 
-        N is the number of parameters used in matmuls (position and, when untied, token
-        embeddings are lookups, not matmuls). Each such weight costs 2 FLOPs per token
-        forward (multiply + add) and 4 backward (grads w.r.t. input and weight): 6N.
-        Attention's q.k^T and probs.v add 2*2*T*n_embd per layer forward, x3 with
-        backward: 12*n_layer*n_embd*T. T defaults to context_size; causal masking is
-        ignored (the common convention, as in PaLM's MFU).
+        N counts matmul weights only (embedding lookups are not matmuls); attention's two
+        matmuls give the T term, causal masking ignored. T defaults to context_size.
         """
         T = self.config.context_size if seq_len is None else seq_len
         n = self.num_params(non_embedding=True)

@@ -1,12 +1,6 @@
-"""Per-layer key/value cache for incremental decoding.
-
-Without a cache, producing token t+1 re-runs attention over all t previous tokens in
-every layer. Their keys and values never change (attention is causal), so we keep them
-and only compute the new token's.
-
-Storage is preallocated to ``max_len`` so appending is a slice write, not a
-reallocation. The bookkeeping (``length``) is a plain Python int so nothing forces a
-device sync.
+"""Per-layer key/value cache: causal attention never changes past keys and values, so a
+step computes only the new token's. Preallocated to ``max_len`` (appending is a slice
+write) and counted in a Python int (no device sync).
 """
 
 from __future__ import annotations
@@ -52,12 +46,8 @@ class KVCache:
         self.length = 0
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Write the new (B, nh, T, hs) keys/values after the cached ones.
-
-        Returns views of everything cached for ``layer`` including the new entries,
-        (B, nh, length+T, hs). ``length`` itself moves only in :meth:`advance`, once
-        every layer has written.
-        """
+        """Write the new (B, nh, T, hs) keys/values after the cached ones; return all of
+        ``layer``'s, (B, nh, length+T, hs). ``length`` moves only in :meth:`advance`."""
         end = self.length + k.size(2)
         if end > self.max_len:
             raise ValueError(

@@ -1,16 +1,8 @@
 """LoRA adapters on a plain model, through Hugging Face ``peft`` (``train.lora``).
 
-peft injects its LoRA layers into gptlab's own :class:`gptlab.model.GPT` in place
-(``inject_adapter_in_model``): each targeted ``nn.Linear`` becomes peft's ``lora.Linear``,
-holding the frozen layer as ``base_layer`` and the trainable ``lora_A`` / ``lora_B``
-matrices beside it; everything else is frozen. The model keeps its class, so the Lightning
-module, the generation code and the checkpoints see a GPT (Hugging Face GPT-2 and
-GPT-NeoX models are imported as a GPT, so they are adapted the same way). peft starts
-``lora_B`` at zero, so before the first step the adapted model is the base model.
-
-Where the adapters are written (a merged model directory or the adapter alone) is
-:mod:`gptlab.checkpoint.adapter_dir`'s; what a resumed LoRA run must match is
-:mod:`gptlab.training.lora`'s. peft is imported only when adapters are made or read.
+peft injects its layers into the GPT in place (``inject_adapter_in_model``), so the model
+keeps its class and training, generation and checkpoints still see a GPT. peft is
+imported only when adapters are made or read.
 """
 
 from __future__ import annotations
@@ -108,8 +100,7 @@ def lora_summary(model: Any, lora: LoraConfig) -> str:
 
 
 def merged_model(model: Any) -> Any:
-    """A plain GPT whose weights are ``model``'s base weights with the adapters merged in
-    (peft's own merge, on a copy: ``model`` keeps training unmerged)."""
+    """A plain GPT of ``model``'s weights with the adapters merged in (on a copy)."""
     from peft.tuners.tuners_utils import BaseTunerLayer
 
     work = copy.deepcopy(model)

@@ -1,16 +1,7 @@
-"""Ways to tell attention where each token sits.
+"""Position encodings (attention is permutation-invariant): learned and sinusoidal vectors
+added to the token embedding, or rope rotating q and k so q.k depends on distance only.
 
-Attention itself is permutation-invariant, so order has to be injected:
-
-* ``learned``: a trainable vector per absolute position, added to the token embedding.
-* ``sinusoidal``: the fixed sin/cos vectors of "Attention Is All You Need", added the same
-  way; no parameters, so nothing to learn and nothing to store in a checkpoint.
-* ``rope``: rotary embeddings, which rotate q and k inside attention by an angle
-  proportional to the position, so that q.k depends only on the *distance* between
-  tokens. Nothing is added to the residual stream.
-
-All modules take ``(start, length)`` as Python ints rather than a position tensor, so
-slicing a table never needs a device sync.
+All take ``(start, length)`` as Python ints, so slicing a table never syncs the device.
 """
 
 from __future__ import annotations
@@ -48,8 +39,7 @@ def sinusoidal_table(n_pos: int, dim: int) -> Tensor:
 class SinusoidalPositionalEncoding(nn.Module):
     def __init__(self, context_size: int, n_embd: int) -> None:
         super().__init__()
-        # Non-persistent: it is a pure function of the config, so checkpoints need not
-        # carry it (and can't carry a stale copy).
+        # Non-persistent: a function of the config, so no checkpoint carries a stale copy.
         self.register_buffer("table", sinusoidal_table(context_size, n_embd), persistent=False)
 
     table: Tensor
@@ -59,11 +49,8 @@ class SinusoidalPositionalEncoding(nn.Module):
 
 
 class RotaryEmbedding(nn.Module):
-    """Returns the cos/sin of the rotation angles for a run of positions.
-
-    Channel pairs are (i, i + hs/2) ("rotate half" layout), with frequency
-    base^(-2i/hs) for pair i, so low channels spin fast and high channels slowly.
-    """
+    """cos/sin of the rotation angles of a run of positions; channel pairs (i, i + hs/2)
+    ("rotate half"), pair i at frequency base^(-2i/hs)."""
 
     def __init__(self, head_size: int, context_size: int, base: float) -> None:
         super().__init__()
