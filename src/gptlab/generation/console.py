@@ -1,10 +1,7 @@
 """Completions streamed to a terminal: the library behind ``python -m gptlab.generate``.
 
-:class:`GenerateSettings` is the ``generate:`` config section made typed: the keys that
-only the console uses (model directory, prompt, number of samples, interactive mode,
-device) plus a :class:`~gptlab.generation.GenerationConfig` built from the others
-(the section's ``decoding`` is ``GenerationConfig.strategy``). :func:`run_console`
-loads the model and prints each sample as one block (see ``docs/generate.md``).
+:class:`GenerateSettings` is the ``generate:`` section typed: the console's own keys plus a
+:class:`~gptlab.generation.GenerationConfig` from the rest (``decoding`` is its ``strategy``).
 """
 
 from __future__ import annotations
@@ -64,8 +61,6 @@ class GenerateSettings:
     def __post_init__(self) -> None:
         # Hydra reads `prompt=123` as a number and `prompt=null` as None: a prompt is text.
         object.__setattr__(self, "prompt", "" if self.prompt is None else str(self.prompt))
-        if not isinstance(self.interactive, bool):
-            raise ConfigError(f"interactive must be true or false, got {self.interactive!r}")
         if self.prompt_file is not None and self.interactive:
             raise ConfigError("prompt_file is one prompt and interactive=true reads prompts from stdin: set only one")
         self.sample_config(0, self.num_samples)  # num_samples and the beam limit, checked now
