@@ -15,15 +15,9 @@ run end - start) and ``<out_dir>/comparison.png`` (validation-loss curves overla
 final bits per character -- validation loss where missing -- against parameter count,
 log x). The table is also printed on stdout.
 
-Config: ``conf/compare.yaml``, the main config plus four top-level keys:
-
-- ``experiment_name`` (default ``${logger.experiment_name}``, i.e. ``gptlab``): the MLflow
-  experiment. (Not ``experiment=``: that is Hydra's preset group, ``conf/experiment/``.)
-- ``tracking_uri`` (default ``${logger.tracking_uri}``, ``sqlite:///mlflow.db``): the store.
-- ``out_dir`` (default ``${paths.reports_dir}/compare``, ``reports/compare``).
-- ``sweep`` (default null: every run of the experiment, sweeps' parent runs left out): a
-  sweep's MLflow parent run id, or ``latest`` (the experiment's newest sweep); only that
-  sweep's child runs are compared, and the report names the sweep and its best run.
+Config: ``conf/compare.yaml`` (each key explained there): the main config plus
+``experiment_name`` (not ``experiment=``, Hydra's preset group), ``tracking_uri``,
+``out_dir`` and ``sweep`` (a sweep's parent run id or ``latest``: its child runs only).
 
 An unknown or empty experiment, or a ``sqlite:///`` store that does not exist, is one
 line naming it (and the experiments that do exist) and exit code 2.
