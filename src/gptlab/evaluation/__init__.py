@@ -1,9 +1,4 @@
-"""Held-out evaluation: every token of the val and test splits scored exactly once.
-
-Entry points: :func:`evaluate_dataset` (the ``evaluate`` stage's library function) and
-:func:`score_tokens` (any token array). Results are :class:`SplitMetrics`: loss in
-nats/token, perplexity, bits/token and bits/character (comparable across tokenizers).
-"""
+"""Held-out evaluation: every token of the val and test splits scored exactly once."""
 
 from gptlab.evaluation.config import EVAL_SPLITS, EvalConfig
 from gptlab.evaluation.dataset_eval import check_model_matches_dataset, evaluate_dataset, evaluate_split, scored_characters

@@ -27,11 +27,7 @@ def model_tokenizer_sha256(loaded: Any) -> str:
 
 
 def check_model_matches_dataset(loaded: Any, meta: DatasetMeta, meta_path: str | Path) -> None:
-    """Refuse to score a dataset encoded with a different tokenizer than the model's.
-
-    Token ids only mean something under the tokenizer that produced them: scoring
-    another tokenizer's ids gives a number, but a meaningless one.
-    """
+    """Refuse a dataset of another tokenizer than the model's: its ids would score, meaninglessly."""
     model_sha = model_tokenizer_sha256(loaded)
     if model_sha != meta.tokenizer_sha256:
         raise CheckpointError(
@@ -46,13 +42,8 @@ def check_model_matches_dataset(loaded: Any, meta: DatasetMeta, meta_path: str |
 
 
 def scored_characters(tokenizer: Any, tokens: Any, characters: int) -> int:
-    """Characters covered by every token but the first (which is not scored).
-
-    The first token's share is the length of its decoded text. A character split
-    across the first two tokens (possible with byte-level BPE) decodes as one U+FFFD
-    and so counts as unscored: the count is exact for char tokenizers and off by at
-    most that one character otherwise.
-    """
+    """Characters covered by every token but the (unscored) first: exact for char tokenizers,
+    off by at most one character a byte-level BPE splits across the first two tokens."""
     if len(tokens) < 2:
         return 0
     first = len(tokenizer.decode([int(tokens[0])]))

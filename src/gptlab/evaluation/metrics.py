@@ -1,12 +1,7 @@
 """From a summed NLL to the numbers reported per split.
 
-``bits_per_char`` is the one number that compares models with different tokenizers:
-the total information the model needs to encode the text, in bits, divided by the
-characters of that text. It is computed on exactly the text that was scored: the
-split's characters minus those of its first token, which has no context and is not
-scored (one character for a char tokenizer; the first token's decoded length for
-BPE). ``tokens`` and ``characters`` in the report are those scored counts, so
-``bits_per_char == loss * tokens / ln(2) / characters`` holds for the reported numbers.
+``bits_per_char`` compares models across tokenizers. It counts only the scored text (all
+but the first token), so ``bits_per_char == loss * tokens / ln(2) / characters`` holds.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-"""Validation loss by position in the context window: how much each extra token of context
-helps a model, the measure behind the seed course's long-range argument.
+"""Validation loss by position in the context window: how much each extra token of context helps.
 
-Position ``p`` (0-based) is the prediction of a window's token ``p + 1`` from the ``p + 1``
-tokens before it. The windows are the split cut into consecutive, non-overlapping pieces
-of ``context_size + 1`` tokens, each run from scratch (a recurrent model from a zero
-state, as in training), so every position is averaged over the same windows: the split's
-``(N - 1) // context_size`` whole windows (a partial last one is left out, since it
-would weigh the early positions more).
+Position ``p`` predicts a window's token ``p + 1``. The windows are the split's
+``(N - 1) // context_size`` whole, non-overlapping ones, each from scratch, so every
+position averages the same windows (a partial last one would weigh early positions more).
 """
 
 from __future__ import annotations

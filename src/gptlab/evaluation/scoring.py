@@ -1,9 +1,6 @@
-"""Summed next-token negative log-likelihood of a token array under a GPT.
-
-Deterministic: windows are a fixed function of the array (see :mod:`.windows`) and the
-model runs in eval mode (no dropout) under ``torch.no_grad()``. Per-token losses are
-summed in float64, so over millions of tokens the total keeps the precision of each
-term; the batch size changes it only by the float32 round-off of the forward pass.
+"""Summed next-token negative log-likelihood of a token array, deterministically (fixed
+windows, eval mode). Summed in float64, so the batch size changes it only by the forward
+pass's float32 round-off.
 """
 
 from __future__ import annotations

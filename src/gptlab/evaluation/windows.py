@@ -1,22 +1,10 @@
 """Which tokens each evaluation window feeds the model, and which of its targets it scores.
 
-A split of ``N`` tokens has ``N - 1`` targets: token ``t`` (for ``1 <= t < N``) is
-predicted from the tokens before it. The first token has no context, so it is never
-scored. The targets are cut into consecutive chunks, and each chunk is scored by one
-forward pass over a window that ends right before its last target:
-
-* chunk 0 holds targets ``1 .. T`` (``T`` = the context size), read from the window
-  ``tokens[0:T]``: target ``t`` sees all ``t`` tokens before it;
-* every later chunk holds the next ``stride`` targets, read from the ``T`` tokens that
-  end just before the chunk's last target, so every target in it sees at least
-  ``T - stride + 1`` tokens of context.
-
-With ``stride == T`` (the default) the windows do not overlap, except that the final,
-partial chunk borrows earlier tokens as context to still fill a whole window. With
-``stride == 1`` every target past the first window gets the full ``T`` tokens of
-context, at ``T`` times the cost. Either way the chunks partition the targets, so
-every token after the first is scored exactly once, and every window has the same
-length ``min(T, N - 1)``, so windows batch without padding.
+The ``N - 1`` targets (all but the first token) are cut into chunks: the first ``T``
+(context size), then ``stride`` at a time, each scored by the ``T`` tokens ending just
+before its last target, so each target sees at least ``T - stride + 1`` tokens of
+context (``stride == 1``: all ``T``, at ``T`` times the cost). Every target is scored
+exactly once and every window is ``min(T, N - 1)`` long, so windows batch unpadded.
 """
 
 from __future__ import annotations
@@ -29,11 +17,8 @@ from gptlab.errors import ConfigError
 
 @dataclass(frozen=True)
 class Window:
-    """Input ``tokens[start:start+length]``, targets ``tokens[start+1:start+length+1]``.
-
-    Only targets at relative positions ``>= score_from`` are scored (the others were
-    scored by an earlier window and are only context here).
-    """
+    """Input ``tokens[start:start+length]``, targets one later; only targets from
+    ``score_from`` on are scored (the rest are context here)."""
 
     start: int
     length: int
