@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from gptlab.checkpoint.adapter_dir import ADAPTER_WEIGHTS, load_adapter_model
-from gptlab.checkpoint.pretrained import CONFIG, TOKENIZER, WEIGHTS, load_weights
+from gptlab.checkpoint.pretrained import CONFIG, TOKENIZER, WEIGHTS, check_tokenizer_sha, load_weights
 from gptlab.errors import CheckpointError
 from gptlab.io import atomic_path, sha256_file
 from gptlab.model import build_model, config_from_dict
@@ -107,11 +107,8 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
 def _checked_tokenizer(path: Path, info: dict, vocab_size: int) -> Any:
     from gptlab.tokenizer import load_tokenizer
 
-    tok_path = path / TOKENIZER
-    tokenizer = load_tokenizer(tok_path)
-    expected = info.get("lineage", {}).get("tokenizer_sha256")
-    if expected and sha256_file(tok_path) != expected:
-        raise CheckpointError(f"{tok_path} is not the tokenizer this model was trained with (sha256 differs)")
+    tokenizer = load_tokenizer(path / TOKENIZER)
+    check_tokenizer_sha(path, info)
     if tokenizer.vocab_size != vocab_size:
         raise CheckpointError(
             f"tokenizer vocabulary ({tokenizer.vocab_size}) does not match the model's ({vocab_size})"

@@ -18,6 +18,7 @@ from typing import Any
 from torch import nn
 
 from gptlab.errors import CheckpointError
+from gptlab.io import sha256_file
 from gptlab.model import GPTConfig
 
 WEIGHTS = "model.safetensors"
@@ -48,6 +49,7 @@ def read_pretrained(path: str | Path) -> Pretrained:
     info = _read_config(path)
     weights = _weights_file(path)
     if "model_type" not in info and "model" in info:
+        check_tokenizer_sha(path, info)
         return Pretrained(path, "gptlab", GPTConfig.from_dict(info["model"]), weights)
     model_type = info.get("model_type")
     where = str(path / CONFIG)
@@ -91,6 +93,13 @@ def _weights_file(path: Path) -> Path:
     if (path / SHARD_INDEX).is_file():
         raise CheckpointError(f"{path} holds sharded weights ({SHARD_INDEX}); gptlab reads a single {WEIGHTS}")
     raise CheckpointError(f"{path} has no {WEIGHTS}: it holds no weights")
+
+
+def check_tokenizer_sha(path: Path, info: dict) -> None:
+    """Refuse a gptlab directory whose tokenizer.json is not the one its model was trained with."""
+    tok_path, expected = path / TOKENIZER, (info.get("lineage") or {}).get("tokenizer_sha256")
+    if expected and tok_path.is_file() and sha256_file(tok_path) != expected:
+        raise CheckpointError(f"{tok_path} is not the tokenizer this model was trained with (sha256 differs)")
 
 
 def _check_tokenizer_vocab(path: Path, vocab_size: int) -> None:
