@@ -1,10 +1,5 @@
-"""A model's attention over a text, as a picture: what ``python -m gptlab.attention`` and
-the ``sample`` stage draw.
-
-The text is encoded, its first ``max_tokens`` tokens (never more than the model's
-context) go through ``model.attention_maps``, and :mod:`gptlab.reporting.attention_plot`
-draws the layers x heads grid.
-"""
+"""A model's attention over a text's first tokens, as the picture ``python -m gptlab.attention``
+and the ``sample`` stage draw."""
 
 from __future__ import annotations
 
@@ -34,8 +29,7 @@ class AttentionPlotConfig:
 
 
 def describe_model(loaded: LoadedModel) -> str:
-    """``char GPT L4 H4 E128 T64, 2000 steps`` (``char LSTM lstm-L2E224-T64, ...`` for
-    the other kinds): enough to tell pictures apart."""
+    """``char GPT L4 H4 E128 T64, 2000 steps``: enough to tell pictures apart."""
     m = loaded.model.config
     kind = getattr(loaded.tokenizer, "kind", "?")
     steps = (loaded.info.get("training") or {}).get("steps")
@@ -74,8 +68,8 @@ def attention_picture(loaded: LoadedModel, text: str, cfg: AttentionPlotConfig, 
 
 
 def sample_stage_picture(loaded: LoadedModel, text: str, cfg: AttentionPlotConfig, device: str | None = None) -> Path:
-    """The ``sample`` stage's picture: the attention over ``text``, or, for a model with no
-    attention (bigram, RNN, LSTM, GRU), a picture saying so (DVC declares the file)."""
+    """The ``sample`` stage's picture: the attention over ``text``, or for a model with none
+    a picture saying so (DVC declares the file)."""
     from gptlab.model import supports
 
     if supports(loaded.model.config, "attention_maps"):

@@ -1,9 +1,5 @@
-"""A grid of attention maps, one panel per (layer, head), tokens on both axes.
-
-Row ``i`` of a panel is where query token ``i`` looks: column ``j`` is the weight it
-gives key token ``j``. The model is causal, so everything above the diagonal is
-masked and drawn white, and each row sums to 1 (the colour scale is fixed to [0, 1]
-so panels compare directly).
+"""A grid of attention maps, one panel per (layer, head): row = query, column = key, the
+masked future white, the colour scale fixed to [0, 1] so panels compare directly.
 """
 
 from __future__ import annotations

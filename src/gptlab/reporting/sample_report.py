@@ -1,11 +1,6 @@
-"""The ``sample`` stage's report: seeded completions of fixed prompts with several decoding
-strategies, and the attention picture of the first one.
-
-Writes ``samples.md`` (a section per prompt, a block per strategy with its settings) and
-the attention picture over the first prompt followed by the first strategy's completion
-of it; both are logged to the model's MLflow training run (``samples/`` and ``plots/``).
-Prompt ``i`` is sampled with seed ``seed + i`` on a fixed device (the CPU by default),
-so ``dvc repro`` rewrites the same bytes.
+"""The ``sample`` stage's report: seeded completions of fixed prompts per decoding strategy
+and the attention picture of the first, logged to the training run. Prompt ``i`` uses seed
+``seed + i`` on a fixed device, so ``dvc repro`` rewrites the same bytes.
 """
 
 from __future__ import annotations

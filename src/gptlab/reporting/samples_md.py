@@ -1,7 +1,5 @@
-"""``reports/samples.md``: each prompt's completions, one block per decoding strategy.
-
-Deterministic text only (no dates, no timings), so a seeded run reproduces the file
-byte for byte and ``git diff`` shows exactly what changed between models.
+"""``reports/samples.md``: each prompt's completions per strategy, deterministic text only
+(no dates, no timings) so ``git diff`` shows what changed between models.
 """
 
 from __future__ import annotations
@@ -15,17 +13,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class StrategySamples:
-    """The completions one decoding strategy gave for every prompt.
+    """The completions one decoding strategy gave for every prompt."""
 
-    Attributes:
-        name: the strategy's name in the config (``greedy``, ``top_k_40``, ...).
-        settings: what to show under its heading, e.g. ``{"strategy": "sample", "temperature": 0.8}``.
-        completions: ``completions[prompt_index]`` is that prompt's list of completion texts.
-    """
-
-    name: str
-    settings: dict[str, Any]
-    completions: Sequence[Sequence[str]]
+    name: str  # the strategy's name in the config (greedy, top_k_40, ...)
+    settings: dict[str, Any]  # shown under its heading
+    completions: Sequence[Sequence[str]]  # [prompt_index] -> that prompt's completion texts
 
 
 def describe_generation(cfg: Any) -> dict[str, Any]:
