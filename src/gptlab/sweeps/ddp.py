@@ -15,10 +15,9 @@ _PATH_KEYS = ("train_dir", "model_dir", "reports_dir")
 
 
 def worker_argv(program: str, job: SweepJob, paths: PathsConfig) -> list[str]:
-    """The command line of this job's DDP workers: the job's config as Hydra saved it
-    (``.hydra/config.yaml``), with the job's directories on top. Lightning starts ranks > 0
-    by re-running ``sys.argv``, which in a sweep holds ``-m`` and the sweep lists: each
-    worker would start a sweep of its own."""
+    """The job's DDP workers' command line: its saved ``.hydra/config.yaml`` plus its
+    directories. Lightning re-runs ``sys.argv`` for ranks > 0, and a sweep's would start a
+    sweep in every worker."""
     if job.saved_config is None or not job.saved_config.is_file():
         raise ConfigError(
             "DDP inside a sweep starts its workers from the job's saved config, and this sweep "
@@ -38,9 +37,8 @@ _DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE
 
 @contextlib.contextmanager
 def ddp_job(job: SweepJob, paths: PathsConfig):
-    """Run one DDP job of a sweep in this process with :func:`worker_argv` as ``sys.argv``
-    (where Lightning reads the workers' command line), then undo the rank variables and
-    process group it leaves, which would make the next job wait for peers that never come."""
+    """One DDP job with :func:`worker_argv` as ``sys.argv``, then undo the rank variables and
+    process group it leaves (the next job would wait for peers that never come)."""
     argv = sys.argv
     sys.argv = worker_argv(argv[0], job, paths)
     before = {k: os.environ.get(k) for k in _DDP_ENV}

@@ -1,10 +1,6 @@
-"""The Hydra callback (``hydra.callbacks.mlflow_sweep`` in conf/config.yaml) that makes a
-train sweep with tracking on one MLflow parent run with nested children; it reads Hydra's
-config into plain values, the work is :mod:`gptlab.sweeps.parent_run`'s.
-
-``on_multirun_start``/``on_multirun_end`` run in the launching process, ``on_job_end`` in
-the job's (a joblib worker, a SLURM node). Hydra skips ``on_multirun_end`` when a job
-failed, so the parent is also ended when the launching process exits.
+"""The Hydra callback that makes a tracked train sweep one MLflow parent run with nested
+children (the work is :mod:`gptlab.sweeps.parent_run`'s). Hydra skips
+``on_multirun_end`` when a job failed, so the parent is also ended at exit.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Which sweep job this process is, and where its outputs go.
-
-The one place that reads Hydra's runtime state (``HydraConfig``); everything after it
-works on the plain :class:`SweepJob`.
-"""
+"""Which sweep job this process is, and where its outputs go: the one place that reads
+``HydraConfig``."""
 
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
 """A sweep as one MLflow parent run, with every job a nested child run.
 
-The Hydra callback (:mod:`gptlab.sweeps.hydra_callback`) calls these at the sweep's start
-(the parent, ``sweep-<dir>``, its params the overrides, swept keys, sweeper, launcher,
-search space and objective), after each job (the child's ``sweep/<objective>``, or the
-child FAILED) and at its end (the best finished child as tags and a metric; the parent
-FINISHED, or FAILED if a job failed). The jobs find their parent through
-:data:`PARENT_FILE` in the sweep directory, which every launcher's processes can read
-(joblib's workers, SLURM's machines). Nothing here reads Hydra's config objects.
+The Hydra callback calls these at the sweep's start, after each job and at its end. Jobs
+find their parent through :data:`PARENT_FILE` in the sweep directory, which every
+launcher's processes can read (joblib workers, SLURM machines).
 """
 
 from __future__ import annotations
@@ -77,8 +73,7 @@ class BestChild:
 
 
 def swept_keys(overrides: Sequence[str], search_space: Mapping[str, str] = ()) -> tuple[str, ...]:
-    """The config keys a sweep varies: command-line sweeps (``a=1,2``, ``range(..)``,
-    ``choice(..)``, ...) and the sweeper's ``params`` (Optuna's search space)."""
+    """The config keys a sweep varies: command-line sweeps (``a=1,2``) and the sweeper's ``params``."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parsed = OverridesParser.create().parse_overrides(list(overrides))
@@ -99,8 +94,8 @@ def _short_value(value: str) -> str:
 
 
 def child_run_name(task_overrides: Sequence[str], keys: Sequence[str], num: int) -> str:
-    """``lr=3e-3,n_layer=2``: the job's values of the swept keys, each key by its last part
-    (the whole key where two swept keys share it); ``job-<num>`` if it varies none."""
+    """``lr=3e-3,n_layer=2``: the job's swept values by each key's last part (whole where two
+    share it); ``job-<num>`` if it varies none."""
     values: dict[str, str] = {}
     for override in task_overrides:
         key, sep, value = override.partition("=")
@@ -115,8 +110,7 @@ def child_run_name(task_overrides: Sequence[str], keys: Sequence[str], num: int)
 
 
 def unique_child_name(client: Any, parent: SweepParent, name: str, num: int) -> str:
-    """``name``, or ``name #<num>`` when a sibling already has it (a value listed twice,
-    or Optuna trying the same point again)."""
+    """``name``, or ``name #<num>`` when a sibling already has it (Optuna retrying a point)."""
     if "'" not in name:
         same = client.search_runs(
             [parent.experiment_id],
@@ -197,8 +191,7 @@ def children(client: Any, parent: SweepParent) -> list[Any]:
 
 
 def objective_value(result: Any, objective: str) -> float | None:
-    """The number a job's sweeper got: its return value, or ``result[objective]`` when the
-    job returned its whole report (a plain ``-m`` sweep has no optimized_metric)."""
+    """The job's return value, or ``result[objective]`` when it returned its whole report."""
     if isinstance(result, Mapping):
         result = result.get(objective)
     if isinstance(result, bool) or not isinstance(result, (int, float)):
@@ -208,9 +201,8 @@ def objective_value(result: Any, objective: str) -> float | None:
 
 
 def record_job_result(tracking_uri: str, parent: SweepParent, num: int, result: Any, failed: bool) -> None:
-    """After job ``num``: its objective on its child run, or the child FAILED if the job
-    failed after the run was created (an error outside ``trainer.fit``, which Lightning
-    does not mark)."""
+    """After job ``num``: its objective on its child run, or the child FAILED (an error
+    outside ``trainer.fit``, which Lightning does not mark)."""
     from gptlab.tracking import TrackingStore
 
     client = TrackingStore(tracking_uri).client
@@ -246,9 +238,8 @@ def best_child(runs: Sequence[Any], parent: SweepParent) -> BestChild | None:
 
 
 def finish_parent_run(tracking_uri: str, parent: SweepParent, aborted: bool = False) -> BestChild | None:
-    """End the parent run: the best child, the job counts, and the status (FAILED if any job
-    failed or the sweep was ``aborted``). A child still RUNNING now belongs to a job that
-    ended without closing it (killed, or exited): it is marked FAILED."""
+    """End the parent run with the best child, the job counts and its status (FAILED if a
+    job failed or ``aborted``); a child still RUNNING was killed, so it is marked FAILED."""
     from mlflow.entities import Metric, RunTag
     from mlflow.utils.time import get_current_time_millis
 

@@ -15,13 +15,8 @@ if TYPE_CHECKING:  # the training stack loads when a job runs, not when Hydra lo
 
 
 def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) -> dict:
-    """Train in the job's own directories, score the whole validation split, publish.
-
-    The job's runs then rank by ``eval/val_loss`` and ``eval/val_bits_per_char`` without
-    another step (written to the job's ``reports/metrics.json`` and its MLflow run), and
-    the job's model is published as the publish stage would (``reports/publish.json``):
-    a registered version, and the ``champion`` alias by the same rule.
-    """
+    """Train in the job's own directories, score the whole validation split (so runs rank by
+    ``eval/val_loss`` without another step) and publish as the publish stage would."""
     from gptlab.serving.publish import publish_model
     from gptlab.sweeps.ddp import ddp_job
     from gptlab.training.fit import fit
@@ -42,8 +37,7 @@ def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) 
 
 
 def child_logger(logger: LoggerConfig, job: SweepJob) -> LoggerConfig:
-    """The job's run named after the values the sweep varies (``lr=3e-3,n_layer=2``, after
-    ``logger.run_name`` if one is set), unique among the sweep's runs."""
+    """The job's run named after the swept values, after ``logger.run_name``; unique in the sweep."""
     if not logger.enabled or job.parent is None:
         return logger
     from gptlab.sweeps.parent_run import unique_child_name
