@@ -93,6 +93,16 @@ def test_an_unrelated_error_is_not_turned_into_a_storage_error(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_a_nested_writes_error_names_its_own_file(tmp_path, monkeypatch):
+    """Two files renamed together (corpus.txt inside corpus.json's write): the inner one's line stands."""
+    with pytest.raises(StorageError, match=r"^cannot write .*inner\.txt: file too large"):
+        with atomic_path(tmp_path / "outer.json") as outer, atomic_path(tmp_path / "inner.txt") as inner:
+            outer.write_text("{}")
+            inner.write_text("x")
+            raise OSError(errno.EFBIG, "File too large")
+    assert leftovers(tmp_path) == []
+
+
 def test_an_input_that_cannot_be_read_is_named_not_the_output(tmp_path):
     err = atomic.storage_error(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "in.txt")),
                                tmp_path / "out.bin")  # fmt: skip

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from gptlab.errors import StorageError, StoragePermissionError
+from gptlab.errors import GptlabError, StorageError, StoragePermissionError
 
 # What the operating system says when it will not store a file, and how a user reads it.
 _REASONS = {
@@ -223,7 +223,10 @@ def _os_error_behind(exc: BaseException, free: int | None) -> OSError | None:
     """The OSError that made a write fail: ``exc``, or one it was raised from or while
     handling (torch's zip writer raises ``RuntimeError('... unexpected pos ...')`` when a
     ``write`` fails), or a Rust library's ``(os error N)`` (safetensors). When none says,
-    a disk left with almost no room while the temporary was written is full."""
+    a disk left with almost no room while the temporary was written is full. gptlab's
+    own errors (a nested atomic write's) already say what failed."""
+    if isinstance(exc, GptlabError):
+        return None
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
