@@ -93,7 +93,7 @@ def test_an_unrelated_error_is_not_turned_into_a_storage_error(tmp_path):
     assert leftovers(tmp_path) == []
 
 
-def test_a_nested_writes_error_names_its_own_file(tmp_path, monkeypatch):
+def test_a_nested_writes_error_names_its_own_file(tmp_path):
     """Two files renamed together (corpus.txt inside corpus.json's write): the inner one's line stands."""
     with pytest.raises(StorageError, match=r"^cannot write .*inner\.txt: file too large"):
         with atomic_path(tmp_path / "outer.json") as outer, atomic_path(tmp_path / "inner.txt") as inner:
