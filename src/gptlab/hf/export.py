@@ -7,8 +7,8 @@
       tokenizer_config.json    PreTrainedTokenizerFast, special-token roles
       special_tokens_map.json
 
-Learned or sinusoidal positions go to GPT-2 (:mod:`gptlab.hf.gpt2`), rotary positions to
-GPT-NeoX (:mod:`gptlab.hf.neox`). What neither can express (RMSNorm, a model that is not
+Learned or sinusoidal positions go to GPT-2 (:mod:`gptlab.checkpoint.hf_gpt2`), rotary positions to
+GPT-NeoX (:mod:`gptlab.checkpoint.hf_neox`). What neither can express (RMSNorm, a model that is not
 a GPT: the bigram and recurrent kinds) is one ConfigError
 naming it, never a model that would compute something else. Writing needs safetensors and
 JSON only; the directory appears whole or not at all (written under a temporary name).
