@@ -3,14 +3,7 @@
     python -m gptlab.attention prompt="ROMEO:\\nBut soft"
     python -m gptlab.attention prompt="To be, or not" out=attn.png max_tokens=24 model_dir=PATH
 
-Config: ``conf/attention.yaml`` (the main config plus the top-level keys ``model_dir``
-(default ``generate.model_dir``), ``prompt`` (default the sample stage's first
-prompt), ``out`` and ``max_tokens`` (default ``sample.attention.*``) and ``device``).
-In ``prompt``, ``\\n`` and ``\\t`` stand for a newline and a tab, as in the generation CLI.
-
-The picture (:mod:`gptlab.reporting.attention_picture`) is a layers x heads grid over
-the first ``max_tokens`` tokens of the text (never more than the model's context).
-The ``sample`` stage draws the same picture for its first prompt.
+Config: ``conf/attention.yaml``; in ``prompt``, ``\\n`` and ``\\t`` are a newline and a tab.
 """
 
 from __future__ import annotations

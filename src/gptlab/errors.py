@@ -1,9 +1,5 @@
-"""Errors a user can cause.
-
-Every error here is something the user can fix (a bad path, an empty corpus, a bad
-override). The stage CLIs catch :class:`GptlabError`, print its message on one line and
-exit non-zero, so users never see a traceback for their own mistakes. Bugs in gptlab
-itself are *not* GptlabErrors and keep their traceback.
+"""Errors a user can cause and fix: the CLIs print them as one line and exit non-zero; bugs
+are not GptlabErrors and keep their traceback.
 """
 
 from __future__ import annotations
@@ -48,12 +44,8 @@ class StoreError(ConfigError):
 
 
 class StorageError(GptlabError):
-    """The operating system refused to store a file: disk full, quota, file too large,
-    read-only filesystem, permission denied. The previous file, if any, is intact.
-
-    Exit codes follow ``sysexits.h``: 74 (``EX_IOERR``) when space or size ran out,
-    77 (``EX_NOPERM``) when writing is not allowed.
-    """
+    """The OS refused to store a file (disk full, quota, too large); the previous one is
+    intact. Exit codes follow ``sysexits.h``: 74 ``EX_IOERR``, 77 ``EX_NOPERM``."""
 
     exit_code = 74
 
@@ -75,11 +67,7 @@ class MissingProgramError(GptlabError):
 
 
 class TrackingAuthError(ConfigError):
-    """The MLflow tracking server refused the login (wrong or missing
-    ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``) or the permission.
-
-    Exit code 77 (``EX_NOPERM``), as for the filesystem's "permission denied": scripts
-    tell it from a server that cannot be reached (2).
-    """
+    """The MLflow server refused the login (``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``) or the
+    permission: 77 (``EX_NOPERM``), so scripts tell it from an unreachable server (2)."""
 
     exit_code = 77

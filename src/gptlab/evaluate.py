@@ -4,11 +4,8 @@
     python -m gptlab.evaluate evaluate.stride=32 evaluate.batch_size=64
     python -m gptlab.evaluate evaluate.model_dir=PATH     # another model, same dataset
 
-Every token after the first of each split is scored exactly once (see
-:mod:`gptlab.evaluation.windows`). Writes ``reports/metrics.json`` (per split: loss in
-nats/token, perplexity, bits/token, bits/char, token and character counts) and
-``reports/plots/loss.png``; both go to the model's MLflow training run as well
-(``eval/<split>_<metric>`` and ``plots/loss.png``). An empty split is skipped.
+Writes ``reports/metrics.json`` and ``reports/plots/loss.png``, also logged to the model's
+MLflow training run.
 """
 
 from __future__ import annotations

@@ -3,11 +3,8 @@
     python -m gptlab.export                                        # artifacts/model -> artifacts/hf
     python -m gptlab.export export.model_dir=PATH export.out_dir=OUT
 
-Learned or sinusoidal positions export as GPT-2 (``GPT2LMHeadModel``), rotary ones as
-GPT-NeoX; the tokenizer as a fast tokenizer. ``transformers`` loads the result with no
-custom code (``AutoModelForCausalLM``, ``AutoTokenizer``, ``pipeline("text-generation")``)
-and is not needed to write it. The directory is logged to the model's MLflow training
-run as ``hf/``. See :mod:`gptlab.hf`.
+GPT-2 for learned or sinusoidal positions, GPT-NeoX for rope: ``transformers`` loads it
+with no custom code. Logged to the model's MLflow training run as ``hf/``.
 """
 
 from __future__ import annotations

@@ -5,11 +5,8 @@
 
     python -m gptlab.params --out /tmp/p.yaml model=tiny
 
-This composes exactly as DVC's Hydra composition does (``version_base=None``, resolved,
-without the ``hydra`` node), so ``dvc repro`` and ``dvc exp run`` see the same file. The
-arguments are Hydra overrides, as for every stage; ``--out`` alone is this tool's own
-flag: the file it writes is no key of the config it composes (an ``out=`` override would
-be one, and would land in params.yaml).
+Composed exactly as DVC's Hydra composition does, so ``dvc repro`` and ``dvc exp run`` see
+the same file. ``--out`` is a flag, not an override: ``out=`` would land in params.yaml.
 """
 
 from __future__ import annotations

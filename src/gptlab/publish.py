@@ -3,12 +3,9 @@
     python -m gptlab.publish
     python -m gptlab.publish logger.registered_model_name=my-model
 
-Logs ``artifacts/model`` to its training run as the pyfunc model ``runs:/<run id>/model``,
-registers it as a new version of ``logger.registered_model_name`` and moves the
-``champion`` alias to it only if its whole-split validation bits per character
-(``reports/metrics.json``: run ``evaluate`` first) are lower than the champion's.
-Writes ``reports/publish.json``. With tracking off, or for a model trained without it,
-nothing is published and ``publish.json`` says so. See :mod:`gptlab.serving.publish`.
+A new version of ``logger.registered_model_name``; the ``champion`` alias moves to it only
+if its validation bits/char (``reports/metrics.json``) beat the champion's. Writes
+``reports/publish.json``, which says so when tracking is off and nothing is published.
 """
 
 from __future__ import annotations

@@ -3,13 +3,8 @@
     python -m gptlab.sample
     python -m gptlab.sample sample.max_new_tokens=100 'sample.prompts=["To be"]'
 
-Config: ``sample:`` (conf/sample/default.yaml): ``prompts``, ``max_new_tokens``,
-``seed``, ``strategies`` (name -> overrides of :class:`gptlab.generation.GenerationConfig`;
-a strategy may override ``max_new_tokens`` and ``seed`` too), ``device`` and
-``attention`` (``out``, ``max_tokens``).
-
-Writes ``reports/samples.md`` and ``reports/plots/attention.png`` and logs both to the
-model's MLflow training run: see :mod:`gptlab.reporting.sample_report`.
+Writes ``reports/samples.md`` and ``reports/plots/attention.png``, also logged to the
+model's MLflow training run (config: conf/sample/default.yaml).
 """
 
 from __future__ import annotations

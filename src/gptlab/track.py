@@ -4,12 +4,8 @@
     python -m gptlab.track pending=.cache/gptlab/mlflow-outbox/RUN.jsonl
     python -m gptlab.track tracking_uri=http://user:pw@host:5000
 
-When the tracking server is away during training, training goes on and what it could
-not send (metrics, params, texts, artifacts, the run's end) is kept in
-``<project>/.cache/gptlab/mlflow-outbox/``; the train stage's last line names the file. This
-sends it, in order, to the URI the file records (or ``tracking_uri``; credentials are
-never written to the file) and removes each file once sent. Config: ``conf/track.yaml``.
-The library side: :mod:`gptlab.tracking.outbox`.
+Sends each kept file, in order, to the URI it records (or ``tracking_uri``: credentials are
+never written to it) and removes it once sent. Config: ``conf/track.yaml``.
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
 """Hydra entry points for the stages, with one-line errors for user mistakes.
 
-Each stage module has a plain function ``run(cfg) -> result`` that tests call directly,
-and a ``main()`` that only hands it to :func:`hydra_entry`.
-
-Config lookup: ``$GPTLAB_CONF_DIR`` if set, else ``./conf`` when run from a project
-checkout, else the ``conf/`` of the source tree the package was installed from.
-
-Every stage and tool takes Hydra's own command line: ``key=value`` overrides, ``-m`` for
-a sweep, and Hydra's flags. dvc.yaml runs each stage on the ``params.yaml`` that DVC
-composes from ``conf/`` and tracks (that is how ``dvc exp run -S key=value`` reaches the
-stages) with Hydra's flags alone: ``--config-dir . --config-name params`` makes it the
-primary config, ``hydra.run.dir=. hydra.output_subdir=null hydra/job_logging=stdout``
-keeps a stage to the outputs it declares.
+Each stage has a plain ``run(cfg)`` (what tests call) and a ``main()`` that hands it to
+:func:`hydra_entry`. Config: ``$GPTLAB_CONF_DIR``, else ``./conf`` in a checkout, else the
+``conf/`` of the source tree the package was installed from.
 """
 
 from __future__ import annotations
@@ -50,12 +41,8 @@ def debug_enabled() -> bool:
 
 
 def expected_failure(exc: BaseException) -> GptlabError | None:
-    """The one-line error for ``exc`` if the user or the machine caused it, else None (a bug).
-
-    Besides gptlab's own errors: the operating system refusing to store or read a file
-    (disk full, quota, file too large, read-only filesystem, permission denied, I/O
-    error) and a tracking store that is not a database. Anything else keeps its traceback.
-    """
+    """The one-line error for ``exc`` if the user or the machine caused it (gptlab's own, the
+    OS refusing a file, a tracking store that is no database), else None (a bug)."""
     from gptlab.errors import StoreError
     from gptlab.io.atomic import storage_error
 
@@ -72,13 +59,8 @@ def expected_failure(exc: BaseException) -> GptlabError | None:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn an expected failure into ``error: message`` on stderr and its exit code.
-
-    Expected: a :class:`GptlabError` (exit 2, or the class's own code) and the failures of
-    :func:`expected_failure`; Ctrl-C exits 130. ``GPTLAB_DEBUG=1`` (or
-    ``HYDRA_FULL_ERROR=1``) prints the traceback first. Other exceptions are bugs and
-    propagate with their traceback.
-    """
+    """An expected failure becomes ``error: message`` on stderr and its exit code; Ctrl-C
+    exits 130; ``GPTLAB_DEBUG=1`` prints the traceback first; bugs propagate."""
     try:
         yield
     except KeyboardInterrupt:
@@ -95,13 +77,8 @@ def user_errors() -> Iterator[None]:
 
 
 def hydra_entry(task: Callable[[Any], Any], config_name: str = "config") -> None:
-    """Run ``task(cfg)`` under ``@hydra.main`` with gptlab's config directory.
-
-    Hydra names the job after the function it runs, unwrapping decorators: the wrapper
-    below keeps ``task`` as its ``__wrapped__``, so the job is named after the stage's
-    own module (``train`` for ``python -m gptlab.train``) and run and sweep directories
-    read ``outputs/train/...``, ``multirun/train/...``.
-    """
+    """Run ``task(cfg)`` under ``@hydra.main`` with gptlab's config directory; ``wraps`` keeps
+    the job named after the stage's module (``multirun/train/...``)."""
     import hydra
 
     @functools.wraps(task)

@@ -1,10 +1,5 @@
-"""Content hashes used for lineage (corpus, tokenizer, model directory) and integrity.
-
-Every hash gptlab records is computed from the bytes it actually read: a hash copied
-from another file's metadata would name what that file *said*, not what was used.
-sha256 runs at about 1.8 GB/s on a current x86 core with SHA extensions, so a 10 GB
-split costs about 6 s plus the time to read it from disk (figures and the command:
-BENCHMARKS.md, "Faults").
+"""Content hashes for lineage and integrity, always of the bytes actually read (a copied
+hash names what a file *said*, not what was used). Speed: BENCHMARKS.md, "Faults".
 """
 
 from __future__ import annotations
@@ -23,10 +18,7 @@ PROGRESS_ABOVE = 1 << 30
 
 
 def sha256_file(path: str | os.PathLike[str], progress: bool | None = None, desc: str | None = None) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks so memory stays flat.
-
-    ``progress``: None shows a bar only for files above :data:`PROGRESS_ABOVE` bytes.
-    """
+    """Hex sha256 of a file in 1 MiB chunks; ``progress=None``: a bar above :data:`PROGRESS_ABOVE`."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -50,11 +42,8 @@ def _bar(total: int, desc: str) -> Any:
 
 
 class HashingReader(io.RawIOBase):
-    """A binary file whose every byte read also goes into a sha256 (and a byte count).
-
-    Wrap it in ``io.BufferedReader`` and ``io.TextIOWrapper`` to read text while
-    hashing exactly the bytes read (read to the end, the digest is the whole file's).
-    """
+    """A binary file whose every byte read also goes into a sha256 and a byte count (wrap it
+    in ``io.BufferedReader`` and ``io.TextIOWrapper`` to hash text as it is read)."""
 
     def __init__(self, raw: io.RawIOBase | io.BufferedIOBase):
         super().__init__()
@@ -86,11 +75,8 @@ class TextFileFacts:
 
 
 def measure_text_file(path: str | os.PathLike[str]) -> TextFileFacts:
-    """sha256, character and byte counts of a UTF-8 file, measured in one streaming pass.
-
-    Raises ``UnicodeDecodeError`` (with the byte offset as its ``start``) if the bytes
-    are not UTF-8.
-    """
+    """sha256, character and byte counts of a UTF-8 file in one pass; ``UnicodeDecodeError``
+    (its ``start`` the file's byte offset) if it is not UTF-8."""
     h = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     chars = 0
