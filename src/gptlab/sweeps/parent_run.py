@@ -111,15 +111,19 @@ def child_run_name(task_overrides: Sequence[str], keys: Sequence[str], num: int)
 
 def unique_child_name(client: Any, parent: SweepParent, name: str, num: int) -> str:
     """``name``, or ``name #<num>`` when a sibling already has it (Optuna retrying a point)."""
-    if "'" not in name:
-        same = client.search_runs(
-            [parent.experiment_id],
-            filter_string=f"tags.`{PARENT_RUN_ID_TAG}` = '{parent.run_id}' and attributes.run_name = '{name}'",
-            max_results=1,
-        )
-        if not same:
-            return name
+    if "'" not in name and _first_child(client, parent, f"attributes.run_name = '{name}'") is None:
+        return name
     return f"{name} #{num}"
+
+
+def _first_child(client: Any, parent: SweepParent, condition: str) -> Any:
+    """A child run of ``parent`` that also meets the search ``condition``, or None."""
+    found = client.search_runs(
+        [parent.experiment_id],
+        filter_string=f"tags.`{PARENT_RUN_ID_TAG}` = '{parent.run_id}' and {condition}",
+        max_results=1,
+    )
+    return found[0] if found else None
 
 
 def write_parent(sweep_dir: str | Path, parent: SweepParent) -> Path:
@@ -206,14 +210,9 @@ def record_job_result(tracking_uri: str, parent: SweepParent, num: int, result: 
     from gptlab.tracking import TrackingStore
 
     client = TrackingStore(tracking_uri).client
-    found = client.search_runs(
-        [parent.experiment_id],
-        filter_string=f"tags.`{PARENT_RUN_ID_TAG}` = '{parent.run_id}' and tags.{JOB_TAG} = '{num}'",
-        max_results=1,
-    )
-    if not found:
+    child = _first_child(client, parent, f"tags.{JOB_TAG} = '{num}'")
+    if child is None:
         return  # the job failed before its run existed
-    child = found[0]
     if failed:
         if child.info.status == "RUNNING":
             client.set_terminated(child.info.run_id, "FAILED")
