@@ -52,10 +52,8 @@ class CausalSelfAttention(nn.Module):
         layer: int = 0,
         return_attn: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        """x (B, T, C) -> (y (B, T, C), probabilities (B, nh, T, S), S = cached + T, or None).
-
-        Only ``return_attn`` writes attention out by hand; else SDPA picks a fused kernel.
-        """
+        """x (B, T, C) -> (y (B, T, C), probabilities (B, nh, T, S), S = cached + T, or None):
+        only ``return_attn`` writes attention out by hand, else SDPA picks a fused kernel."""
         q, k, v = self._project(x, rope)  # (B, nh, T, hs)
         past = 0
         if kv_cache is not None:

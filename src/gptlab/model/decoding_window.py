@@ -21,7 +21,7 @@ class DecodingWindow:
     """Stateful next-token logits for a batch of rows that all advance together.
 
     Args:
-        model: the model to run (its ``config`` gives ``context_size`` and ``vocab_size``).
+        model: the model to run (its ``config`` gives ``context_size``, ``vocab_size``).
         use_cache: keep the cache between calls (same logits, cheaper).
         window: the window policy, ``"exact"`` or ``"chunked"``.
         keep: for ``"chunked"``, the fraction of the context kept at a cut, in (0, 1].

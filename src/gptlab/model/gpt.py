@@ -87,10 +87,8 @@ class GPT(nn.Module):
         targets: Tensor | None = None,
         kv_cache: KVCache | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """idx (B, T) token ids -> (logits (B, T, V), mean cross-entropy or None).
-
-        Targets of -1 are padding. With ``kv_cache``, idx follows the cached tokens.
-        """
+        """idx (B, T) token ids -> (logits (B, T, V), mean cross-entropy or None); targets of
+        -1 are padding; with ``kv_cache``, idx follows the cached tokens."""
         h = self.hidden_states(idx, kv_cache)  # (B, T, C)
         logits = F.linear(h, self.lm_head_weight)  # (B, T, V)
         loss = None
@@ -193,11 +191,8 @@ class GPT(nn.Module):
         return n
 
     def flops_per_token(self, seq_len: int | None = None) -> float:
-        """Estimated training FLOPs per token: 6*N + 12*n_layer*n_embd*T (PaLM's MFU count).
-
-        N counts matmul weights only (embedding lookups are not matmuls); attention's two
-        matmuls give the T term, causal masking ignored. T defaults to context_size.
-        """
+        """Estimated training FLOPs per token: 6*N + 12*n_layer*n_embd*T (PaLM's MFU count), N
+        the matmul weights only, causal masking ignored, T by default context_size."""
         T = self.config.context_size if seq_len is None else seq_len
         n = self.num_params(non_embedding=True)
         if self.lm_head is not None:

@@ -26,10 +26,7 @@ __all__ = ["WINDOW_POLICIES", "IncrementalLM"]
 
 
 class IncrementalLM(DecodingWindow):
-    """Stateful next-token logits of a GPT, its keys and values cached (:class:`KVCache`).
-
-    Args: see :class:`~gptlab.model.decoding_window.DecodingWindow`.
-    """
+    """Stateful next-token logits of a GPT, its keys and values cached; args as DecodingWindow's."""
 
     model: GPT
 
