@@ -26,7 +26,7 @@ def fit_settings(cfg: Any):
     """The typed settings of a fit, from the composed config."""
     from gptlab.dataset import load_meta
     from gptlab.tracking import LoggerConfig, normalize_tracking_uri
-    from gptlab.training.config import OptimConfig, TrainConfig, TrainerConfig
+    from gptlab.training.config import OptimConfig, SeedConfig, TrainConfig, TrainerConfig
     from gptlab.training.fit import FitSettings
     from gptlab.training.init_from import model_config
 
@@ -35,6 +35,7 @@ def fit_settings(cfg: Any):
     # Checked before the dataset is read: a bad value is named even where there is none.
     trainer = to_dataclass(TrainerConfig, cfg.trainer, "trainer")
     optim = to_dataclass(OptimConfig, cfg.optim, "optim")
+    seed = to_dataclass(SeedConfig, {"seed": cfg.seed}, "").seed
     meta = load_meta(paths.dataset_meta)
     cfg = follow_dataset(cfg, meta, train.data_from_dataset, str(paths.processed_dir))
     # With train.init_from, the pretrained model's config (gptlab.training.init_from).
@@ -51,7 +52,7 @@ def fit_settings(cfg: Any):
         optim=optim,
         train=train,
         logger=dataclasses.replace(logger, tracking_uri=normalize_tracking_uri(logger.tracking_uri)),
-        seed=int(cfg.seed),
+        seed=seed,
         resolved_config=resolved,
         tags={"dvc_exp_name": dvc_exp} if dvc_exp else {},
     )

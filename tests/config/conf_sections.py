@@ -91,4 +91,6 @@ SECTIONS = (
 # Built by to_dataclass in src/ but not a section's receiver: GenerationConfig is a library
 # value type whose defaults stand (sample.strategies override a few fields each; the
 # `generate:` section restates them, held equal by a test); `cls` is GenerateSettings.
-NOT_SECTIONS = {"GenerationConfig", "cls"}
+# SeedConfig types the main config's top-level `seed` for the train stage (a tool config's
+# own `seed`, conf/generate.yaml's, is another key); tests/config/test_bad_values.py walks it.
+NOT_SECTIONS = {"GenerationConfig", "cls", "SeedConfig"}

@@ -50,8 +50,9 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "export": _stage("export"),
     "sample": _stage("sample"),
     "generate": _stage("generate", "settings"),
+    "seed": _stage("train", "fit_settings"),
 }
-NEEDS_DATASET = {"model", "trainer", "optim", "train", "logger"}
+NEEDS_DATASET = {"model", "trainer", "optim", "train", "logger", "seed"}
 # Tool config -> the builder of its own top-level keys.
 TOOLS: dict[str, Callable[[Any], Any]] = {
     "attention": _stage("attention"),
@@ -64,7 +65,6 @@ TOOLS: dict[str, Callable[[Any], Any]] = {
 }
 # Leaves no dataclass receives, with the reason.
 UNCHECKED = {
-    "seed": "read by int() in train.fit_settings, not a section",
     "optimized_metric": "a key of reports/train.json, checked once the sweep job has a report",
 }
 # Keys whose type is wider than their default's.

@@ -26,7 +26,7 @@ def _options(group: str) -> list[str]:
 def _compositions(section: Section) -> list[tuple[str, ...]]:
     """The default composition, and one per option of the section's group (if it has one)."""
     group = section.path.split(".")[0]
-    options = _options(group) if section.config_name == "config" and (CONF / group).is_dir() else []
+    options = _options(group) if section.config_name == "config" and group and (CONF / group).is_dir() else []
     return [(), *((option,) for option in options)]
 
 

@@ -72,14 +72,15 @@ def _merge(cls: type, values: Mapping[str, Any], where: str) -> Any:
     """``values`` merged into ``cls``'s structured config: OmegaConf checks types and keys."""
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-    merged = _schema(cls)
+    merged = _schema(cls).copy()
     for key, value in values.items():  # one key at a time: an error then knows its key
         try:
             merged.merge_with({key: value})
         except ConfigKeyError as exc:
             parent = str(exc.full_key).rpartition(".")[0]
             names = sorted(f.name for f in dataclasses.fields(_type_at(cls, parent)))
-            unknown = sorted(str(k) for k in _select(values, parent) if k not in names)
+            given = functools.reduce(lambda node, part: node.get(part) or {}, parent.split(".") if parent else [], values)
+            unknown = sorted(str(k) for k in given if k not in names)
             raise ConfigError(
                 f"unknown key(s) in '{_key(where, parent)}': {', '.join(unknown)}; valid keys: {', '.join(names)}"
             ) from None
@@ -105,18 +106,14 @@ def _text_lists(cls: type) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=None)
-def _schema_of(cls: type) -> Any:
+def _schema(cls: type) -> Any:
+    """``cls``'s structured config. OmegaConf marks a frozen dataclass's nodes read-only;
+    merging values into them needs them writable (the values still build the frozen class)."""
     from omegaconf import OmegaConf
 
     schema = OmegaConf.structured(cls)
     _writable(schema)
     return schema
-
-
-def _schema(cls: type) -> Any:
-    # OmegaConf marks a frozen dataclass's nodes read-only; merging values into them needs
-    # them writable (the result is built into the frozen class all the same).
-    return _schema_of(cls).copy()
 
 
 def _writable(node: Any) -> None:
@@ -192,16 +189,11 @@ def _describe(hint: Any) -> str | None:
     return None
 
 
-def _select(values: Mapping[str, Any], dotted: str) -> Mapping[str, Any]:
-    for part in dotted.split(".") if dotted else []:
-        values = values.get(part) or {}
-    return values
-
-
 def _key(where: str, full_key: Any) -> str:
+    """``where.full_key``; ``where`` "" is the top level."""
     key = str(full_key or "")
-    if not key:
-        return where
+    if not key or not where:
+        return key or where
     return f"{where}{key}" if key.startswith("[") else f"{where}.{key}"
 
 

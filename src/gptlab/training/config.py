@@ -16,6 +16,13 @@ FUSED = ("auto", True, False)
 
 
 @dataclass(frozen=True)
+class SeedConfig:
+    """The top-level ``seed`` of conf/config.yaml, typed like a section."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
 class TrainerConfig:
     """Flags handed to ``lightning.Trainer`` (plus ``compile``, which gptlab applies)."""
 
