@@ -64,8 +64,7 @@ def convert_play(markdown: str, fallback_title: str = "Untitled") -> Play:
             current.append(f"{name.upper()}:")
             continue
         if _opens_direction(line):
-            # A direction wrapped over several source lines ends at the line that closes
-            # the emphasis, or at the end of its paragraph.
+            # A wrapped direction ends where its emphasis closes, or with its paragraph.
             parts = [line]
             while not _closes_direction(parts[-1]) and i < len(lines) and lines[i].strip():
                 parts.append(lines[i].strip())

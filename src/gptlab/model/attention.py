@@ -74,9 +74,8 @@ class CausalSelfAttention(nn.Module):
             # is_causal lets SDPA pick a kernel that never materialises (T, T) scores.
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         else:
-            # SDPA's is_causal aligns the mask top-left, which is wrong when queries
-            # start after `past` cached keys. A single new token may see every cached
-            # key, so it needs no mask at all.
+            # SDPA's is_causal aligns the mask top-left, wrong after `past` cached keys;
+            # a single new token may see every cached key, so it needs no mask at all.
             mask = causal_mask(past, T, S, q.device) if T > 1 else None
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         return self._merge(y), probs  # (B, T, C), (B, nh, T, S) or None

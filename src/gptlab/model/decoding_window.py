@@ -52,8 +52,7 @@ class DecodingWindow:
 
     @contextmanager
     def _inference(self) -> Iterator[None]:
-        # Dropout would break the contract; eval_mode hands the model back in the caller's
-        # mode, so a mid-training sampling callback does not switch dropout off.
+        # Dropout would break the contract; eval_mode then restores the caller's mode.
         with torch.no_grad(), eval_mode(self.model):
             yield
 

@@ -46,9 +46,8 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.norm_f = build_norm(config)
-        # Tied: the head *is* the embedding matrix (logits = h @ E^T), so there is no
-        # separate module. That keeps state_dict free of aliased entries, which strict
-        # loading and safetensors both handle badly.
+        # Tied: the head *is* the embedding matrix (logits = h @ E^T), no module of its own,
+        # so state_dict has no aliased entries (strict loading and safetensors dislike them).
         self.lm_head: nn.Linear | None = None
         if not config.tie_weights:
             self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)

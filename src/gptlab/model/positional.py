@@ -54,8 +54,7 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_size: int, context_size: int, base: float) -> None:
         super().__init__()
-        # float64 until the cast: angles reach context_size radians, and float32 would
-        # lose ~1e-4 of them at far positions.
+        # float64 until the cast: float32 would lose ~1e-4 of the angles at far positions.
         pos = torch.arange(context_size, dtype=torch.float64)  # (P,)
         exponent = torch.arange(0, head_size, 2, dtype=torch.float64)
         inv_freq = base ** (-exponent / head_size)  # (hs/2,)

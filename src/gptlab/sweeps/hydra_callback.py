@@ -13,8 +13,7 @@ from hydra.experimental.callback import Callback
 
 log = logging.getLogger(__name__)
 
-# Hydra names the job after the module of the task function (gptlab.cli.hydra_entry keeps
-# the stage's own function visible to it): `python -m gptlab.train` is job "train".
+# Hydra names the job after the stage's module (see hydra_entry): gptlab.train is "train".
 STAGE = "train"
 
 

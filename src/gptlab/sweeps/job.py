@@ -19,8 +19,7 @@ class SweepJob:
     task_overrides: tuple[str, ...]  # this job's overrides, e.g. ("optim.lr=1e-3",)
     # The sweep's MLflow parent run (None: tracking off, or a sweep started without it).
     parent: SweepParent | None = None
-    # The job's composed config as Hydra saved it (None: hydra.output_subdir=null); what
-    # its DDP workers run (gptlab.sweeps.ddp).
+    # The job's config as Hydra saved it, what its DDP workers run (None: no output_subdir).
     saved_config: Path | None = None
 
     @property
