@@ -72,8 +72,14 @@ def _merge(cls: type, values: Mapping[str, Any], where: str) -> Any:
     """``values`` merged into ``cls``'s structured config: OmegaConf checks types and keys."""
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+    try:
+        merged = _schema(cls).copy()
+        merged.merge_with(values)
+        return merged
+    except OmegaConfBaseException:
+        pass  # merged again one key at a time below, so that the error knows its key
     merged = _schema(cls).copy()
-    for key, value in values.items():  # one key at a time: an error then knows its key
+    for key, value in values.items():
         try:
             merged.merge_with({key: value})
         except ConfigKeyError as exc:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from gptlab.errors import ConfigError
 from gptlab.runtime import servers
 from gptlab.tracking.store import TrackingStore
 from gptlab.tracking.uri import normalize_tracking_uri, redact_uri
@@ -34,12 +33,7 @@ class UiSettings:
     def __post_init__(self) -> None:
         servers.check_port("port", self.port)
         servers.check_workers("workers", self.workers)
-        args = self.server_args
-        if not isinstance(args, (list, tuple)) or not all(isinstance(a, str) for a in args):
-            raise ConfigError(
-                f"server_args must be a list of strings, e.g. 'server_args=[--allowed-hosts,myhost:5000]', got {args!r}"
-            )
-        object.__setattr__(self, "server_args", tuple(args))
+        object.__setattr__(self, "server_args", tuple(self.server_args))  # OmegaConf checked the items
         object.__setattr__(self, "tracking_uri", normalize_tracking_uri(self.tracking_uri))
 
     @property
