@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # tests.conftest: configs built from conf/, which owns the defaults
+sys.path.insert(0, str(REPO))  # tests.helpers: configs built from conf/, which owns the defaults
 MIB = 1 << 20
 
 HEADER = (
@@ -116,7 +116,7 @@ def load_source(source: str | None, no_newlines: bool) -> tuple[str, str]:
         text, desc = Path(source).read_text(encoding="utf-8"), f"{source} (repeated)"
     else:
         from gptlab.corpus import load_corpus
-        from tests.conftest import corpus_config
+        from tests.helpers import corpus_config
 
         corpus = load_corpus(corpus_config(), progress=False)
         text, desc = corpus.text, f"{corpus.source} (repeated)"
@@ -163,7 +163,7 @@ def write_repeated_corpus(unit: str, source_desc: str, size_bytes: int, raw_dir:
 def train_tokenizer_on_sample(corpus: RepeatedCorpus, kind: str, vocab_size: int, sample_mb: float, out: Path):
     """Train on (at most) the first ``sample_mb`` MiB of the corpus; save to ``out``."""
     from gptlab.tokenizer import train_tokenizer
-    from tests.conftest import tokenizer_config
+    from tests.helpers import tokenizer_config
 
     if kind == "char":
         # Every character of a repeated corpus occurs in one copy of the unit; training
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {free / MIB:,.0f} MiB free in {workdir}, need ~{need / MIB:,.0f} MiB", file=sys.stderr)
             return 2
         from gptlab.dataset import SplitConfig
-        from tests.conftest import conf_section
+        from tests.helpers import conf_section
 
         t0 = time.perf_counter()
         unit, desc = load_source(args.source, args.no_newlines)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.conftest: configs from conf/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers: configs from conf/
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -188,7 +188,7 @@ def amortised_rate(call_seconds: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from gptlab.model import GPT
-    from tests.conftest import model_config
+    from tests.helpers import model_config
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 
 def prepare_data(workdir: Path, corpus: Path, preset: str) -> None:
-    from tests.conftest import run_stage
+    from tests.helpers import run_stage
 
     os.chdir(workdir)
     for stage in ("prepare", "tokenize", "build"):
@@ -46,7 +46,7 @@ def prepare_data(workdir: Path, corpus: Path, preset: str) -> None:
 def train(workdir: Path, overrides: list[str]) -> dict:
     from gptlab.train import fit_settings
     from gptlab.training.fit import fit
-    from tests.conftest import compose
+    from tests.helpers import compose
 
     os.chdir(workdir)
     t0 = time.perf_counter()

@@ -231,7 +231,7 @@ def full_val_loss(workdir: Path, context: int, model=None) -> float:
 
 def quality(args, base: list[str], workdir: Path) -> dict:
     sys.path.insert(0, str(REPO))
-    from tests.conftest import compose
+    from tests.helpers import compose
 
     from gptlab.train import fit_settings
     from gptlab.training.fit import fit
@@ -295,7 +295,7 @@ def main() -> None:
         result = quality(args, base, workdir)
     else:
         sys.path.insert(0, str(REPO))
-        from tests.conftest import compose
+        from tests.helpers import compose
 
         cfg = compose(*base, f"trainer.max_steps={args.steps}")
         spec = plain_spec(cfg, workdir, args.steps, args.skip, args.threads, False)

@@ -12,7 +12,7 @@ from gptlab.checkpoint import load_model_dir, save_model_dir
 from gptlab.errors import CheckpointError
 from gptlab.model import GPT
 from gptlab.tokenizer import train_tokenizer
-from tests.conftest import model_config, tokenizer_config
+from tests.helpers import model_config, tokenizer_config
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import torch
 from gptlab.checkpoint import load_model_dir, save_model_dir
 from gptlab.errors import CheckpointError
 from gptlab.tokenizer import train_tokenizer
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 from tests.model.kinds import kind_model
 
 

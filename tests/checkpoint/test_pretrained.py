@@ -10,7 +10,7 @@ from gptlab.checkpoint.pretrained import load_pretrained, read_pretrained
 from gptlab.errors import CheckpointError
 from gptlab.model import GPT
 from gptlab.tokenizer import train_tokenizer
-from tests.conftest import model_config, tokenizer_config
+from tests.helpers import model_config, tokenizer_config
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from tests.conftest import run_stage
+from tests.helpers import run_stage
 
 # The smoke preset, shortened: a run is a few seconds of CPU.
 TINY = (

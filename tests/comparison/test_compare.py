@@ -13,7 +13,7 @@ from gptlab.comparison.plot import plot_comparison
 from gptlab.comparison.table import duration
 from gptlab.errors import ConfigError, DataError
 from tests.comparison.sweeps import log_run
-from tests.conftest import CONF, conf_section, new_mlflow_store
+from tests.helpers import CONF, conf_section, new_mlflow_store
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

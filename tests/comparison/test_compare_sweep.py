@@ -11,7 +11,7 @@ from gptlab.comparison import CompareSettings, compare
 from gptlab.errors import ConfigError, DataError
 from gptlab.sweeps.parent_run import PARENT_RUN_ID_TAG, SweepPlan, finish_parent_run, record_job_result, start_parent_run
 from tests.comparison.sweeps import log_run
-from tests.conftest import conf_section
+from tests.helpers import conf_section
 
 
 def sweep(store: str, sweep_dir, lrs: dict[str, float]) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from gptlab.comparison import CompareSettings, compare
 from tests.comparison.sweeps import train_sweep
-from tests.conftest import conf_section, copy_built
+from tests.helpers import conf_section, copy_built
 
 
 def test_compare_two_trained_runs(built_data, workdir, mlflow_store):

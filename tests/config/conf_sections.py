@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from gptlab.config import to_dataclass
 from gptlab.config.sections import plain
-from tests.conftest import CONF
+from tests.helpers import CONF
 
 # Values the composed config leaves to the command line (``???`` or a required null).
 REQUIRED_OVERRIDES = ("data.path=x.txt", "tokenizer.path=x")

@@ -22,7 +22,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from gptlab.errors import ConfigError
-from tests.conftest import CONF, REPO, compose
+from tests.helpers import CONF, REPO, compose
 
 # The built dataset's corpus (conftest.built_data): the train stage's lineage check then passes.
 DATA = ("data=file", "data.path=corpus.txt")

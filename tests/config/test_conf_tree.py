@@ -11,7 +11,7 @@ from gptlab.config import PathsConfig, to_dataclass
 from gptlab.errors import ConfigError
 from gptlab.params import compose_params
 from tests.config.conf_sections import REQUIRED_OVERRIDES, SECTIONS
-from tests.conftest import CONF, REPO, compose
+from tests.helpers import CONF, REPO, compose
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
 

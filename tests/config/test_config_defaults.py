@@ -16,7 +16,7 @@ import pytest
 
 from gptlab.generation import GenerationConfig
 from tests.config.conf_sections import NOT_SECTIONS, REQUIRED_OVERRIDES, SECTIONS, Section
-from tests.conftest import CONF, REPO, compose, conf_values
+from tests.helpers import CONF, REPO, compose, conf_values
 
 
 def _options(group: str) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gptlab.errors import ConfigError
-from tests.conftest import corpus_config
+from tests.helpers import corpus_config
 
 SHA = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 

@@ -6,7 +6,7 @@ import pytest
 
 from gptlab.corpus import load_corpus
 from gptlab.errors import DataError
-from tests.conftest import corpus_config
+from tests.helpers import corpus_config
 
 
 def load(path: Path | str):

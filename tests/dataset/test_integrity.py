@@ -13,7 +13,7 @@ import pytest
 from gptlab.dataset import check_split, load_meta, open_split
 from gptlab.dataset.tokens import open_tokens
 from gptlab.errors import DataError
-from tests.conftest import run_stage
+from tests.helpers import run_stage
 
 
 @pytest.fixture

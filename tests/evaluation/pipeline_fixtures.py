@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONF, SMALL_CORPUS, compose, model_config, new_mlflow_store, tokenizer_config
+from tests.helpers import CONF, SMALL_CORPUS, compose, model_config, new_mlflow_store, tokenizer_config
 
 # A few steps are enough: the tests check plumbing and arithmetic, not quality.
 TRAIN_OVERRIDES = (

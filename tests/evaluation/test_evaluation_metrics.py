@@ -8,7 +8,7 @@ import pytest
 
 from gptlab.evaluation import SplitMetrics, scored_characters
 from gptlab.tokenizer import train_tokenizer
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 
 
 def test_metrics_from_totals():

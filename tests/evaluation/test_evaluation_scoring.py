@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from gptlab.errors import DataError
 from gptlab.evaluation import plan_windows, score_tokens
 from gptlab.model import GPT
-from tests.conftest import model_config
+from tests.helpers import model_config
 
 VOCAB, CONTEXT = 13, 8
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, copy_built, run_stage
+from tests.helpers import REPO, copy_built, run_stage
 
 HERE = Path(__file__).resolve().parent
 # Hydra writes nothing besides the stage's own outputs (no outputs/<date>/, no log file),

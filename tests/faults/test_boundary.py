@@ -17,7 +17,7 @@ from gptlab.cli.app import user_errors
 from gptlab.errors import DeviceUnavailable, StoreError
 from gptlab.runtime import resolve_device
 from gptlab.tracking import TrackingStore
-from tests.conftest import cli_exit_code, one_error_line
+from tests.helpers import cli_exit_code, one_error_line
 from tests.evaluation.pipeline_fixtures import pipeline_copy, trained_pipeline  # noqa: F401 - fixtures
 from tests.faults.conftest import DATA, QUIET, SMOKE, assert_one_line_failure, cli, snapshot
 

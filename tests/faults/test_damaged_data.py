@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_exit_code, one_error_line
+from tests.helpers import cli_exit_code, one_error_line
 from tests.evaluation.pipeline_fixtures import pipeline_copy, trained_pipeline  # noqa: F401 - fixtures
 from tests.faults.conftest import DATA, SMOKE, snapshot, temporaries
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import SMALL_CORPUS
+from tests.helpers import SMALL_CORPUS
 from tests.faults.conftest import DATA, QUIET, SMOKE, assert_one_line_failure, cli, snapshot, temporaries
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from gptlab.errors import GptlabError
-from tests.conftest import copy_built, run_stage
+from tests.helpers import copy_built, run_stage
 
 RUN = ("experiment=smoke", "data=file", "data.path=corpus.txt", "logger=none", "train.sample_every_n_val=0",
        "trainer.enable_progress_bar=false", "trainer.deterministic=true", "model.dropout=0.1",

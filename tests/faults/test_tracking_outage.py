@@ -24,7 +24,7 @@ import pytest
 from gptlab.runtime import servers
 from gptlab.tracking import server as ui
 from gptlab.tracking.outbox import WORST_END_WAIT_S
-from tests.conftest import new_mlflow_store
+from tests.helpers import new_mlflow_store
 from tests.faults.conftest import QUIET, SMOKE, cli
 
 pytestmark = pytest.mark.slow

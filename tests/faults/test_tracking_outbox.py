@@ -12,7 +12,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from gptlab.tracking import outbox as ob
-from tests.conftest import compose, new_mlflow_store
+from tests.helpers import compose, new_mlflow_store
 
 
 class FakeClient:

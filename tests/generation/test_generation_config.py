@@ -75,7 +75,7 @@ def test_the_shipped_sample_strategies_are_valid() -> None:
     decodes as its name says: greedy, sample and beam are that strategy; top_k and top_p
     sample with that knob on."""
     from gptlab.reporting.sample_report import SampleConfig
-    from tests.conftest import conf_section
+    from tests.helpers import conf_section
 
     configs = conf_section(SampleConfig, "sample").generation_configs()
     assert set(configs) == {"greedy", "sample", "top_k", "top_p", "beam"}

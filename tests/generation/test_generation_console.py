@@ -11,7 +11,7 @@ from gptlab.checkpoint import load_model_dir
 from gptlab.errors import ConfigError, DataError
 from gptlab.generation import GenerationConfig
 from gptlab.generation.console import SECTION_KEYS, BlockWriter, GenerateSettings, generate_blocks, read_prompt, unescape
-from tests.conftest import CONF, conf_values
+from tests.helpers import CONF, conf_values
 
 
 def section(**values) -> dict:

@@ -7,7 +7,7 @@ import torch
 
 from gptlab.generation import GenerationConfig, generate
 from gptlab.model import GPT, IncrementalLM
-from tests.conftest import model_config
+from tests.helpers import model_config
 from tests.generation.generation_fakes import CharTokenizer
 
 TOK = CharTokenizer("abcdefghijklmnopqrstuv")  # 22 characters + eot = 23 ids

@@ -16,7 +16,7 @@ import torch
 
 from gptlab.model import GPT
 from gptlab.tokenizer import Tokenizer
-from tests.conftest import SMALL_CORPUS, model_config, tokenizer_config
+from tests.helpers import SMALL_CORPUS, model_config, tokenizer_config
 
 pytest.importorskip("transformers")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gptlab.errors import ConfigError
-from tests.conftest import SMALL_CORPUS, cli_exit_code, main_exit_code, one_error_line, run_stage
+from tests.helpers import SMALL_CORPUS, cli_exit_code, main_exit_code, one_error_line, run_stage
 from tests.hf.conftest import save_hf_gpt2
 
 FINETUNE = (
@@ -33,7 +33,7 @@ def finetune_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def workspace(finetune_dir: Path, workdir: Path) -> Path:
-    from tests.conftest import copy_built
+    from tests.helpers import copy_built
 
     copy_built(finetune_dir, workdir)
     return finetune_dir / "gpt2"
@@ -73,7 +73,7 @@ def test_finetune_starts_from_the_pretrained_models_loss(workspace):
 
 
 def test_finetune_preset_lowers_lr_shortens_warmup_and_training():
-    from tests.conftest import compose
+    from tests.helpers import compose
 
     base, tuned = compose(), compose("experiment=finetune", "train.init_from=somewhere")
     assert tuned.optim.lr < base.optim.lr and tuned.optim.warmup_steps < base.optim.warmup_steps
@@ -107,7 +107,7 @@ def test_dataset_of_another_vocabulary_is_refused(workspace):
 
 
 def _small_model() -> dict:
-    from tests.conftest import conf_values
+    from tests.helpers import conf_values
 
     return conf_values("model", "model=small")
 

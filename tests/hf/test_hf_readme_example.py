@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from gptlab.hf.export import export_hf_dir
-from tests.conftest import REPO, conf_values
+from tests.helpers import REPO, conf_values
 from tests.hf.conftest import random_model
 
 

@@ -127,7 +127,7 @@ def test_pretrained_tokenizer_must_match_its_models_vocabulary(hf_gpt2_dir, tmp_
 
 def test_pretrained_tokenizer_path_is_required_and_must_exist(tmp_path):
     from gptlab.errors import ConfigError, TokenizerError
-    from tests.conftest import tokenizer_config
+    from tests.helpers import tokenizer_config
 
     with pytest.raises(ConfigError, match="tokenizer=pretrained needs tokenizer.path"):
         tokenizer_config("pretrained")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gptlab.model import GPT, GPTConfig
-from tests.conftest import model_config
+from tests.helpers import model_config
 
 
 # conf/model/tiny.yaml, smaller still (the rest of the architecture is tiny's).

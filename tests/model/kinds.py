@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from gptlab.model import ModelConfig, build_model, parse_model_config
-from tests.conftest import conf_values
+from tests.helpers import conf_values
 
 # conf/model/<option>.yaml of each kind
 OPTIONS = {"gpt": "tiny", "bigram": "bigram", "rnn": "rnn", "lstm": "lstm", "gru": "gru"}

@@ -23,7 +23,7 @@ from gptlab.model import (
 )
 from gptlab.model.bigram import BigramLM
 from gptlab.model.recurrent import RecurrentLM
-from tests.conftest import CONF, conf_values
+from tests.helpers import CONF, conf_values
 from tests.model.kinds import OPTIONS, kind_config
 
 MODEL_OPTIONS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))

@@ -4,7 +4,7 @@ import pytest
 
 from gptlab.errors import ConfigError, GptlabError, ModelConfigError
 from gptlab.model import GPTConfig
-from tests.conftest import model_config
+from tests.helpers import model_config
 
 
 @pytest.mark.parametrize("option", ["tiny", "small", "gpt_mini"])

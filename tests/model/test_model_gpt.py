@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from gptlab.model import GPT
 from gptlab.model.attention import CausalSelfAttention
 from gptlab.model.config import POS_ENCODINGS
-from tests.conftest import model_config
+from tests.helpers import model_config
 
 MakeModel = Callable[..., GPT]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SMALL_CORPUS, model_config, new_mlflow_store, tokenizer_config
+from tests.helpers import SMALL_CORPUS, model_config, new_mlflow_store, tokenizer_config
 from tests.pipeline.test_dvc_pipeline import _dvc, _ran, repo_copy  # noqa: F401 - repo_copy is a fixture
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from gptlab.params import compose_params
 from gptlab.runtime.programs import child_env
-from tests.conftest import CONF, REPO, SMALL_CORPUS, new_mlflow_store
+from tests.helpers import CONF, REPO, SMALL_CORPUS, new_mlflow_store
 from tests.runtime.environment import not_activated
 
 

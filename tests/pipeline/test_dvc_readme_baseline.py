@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO, new_mlflow_store
+from tests.helpers import REPO, new_mlflow_store
 from tests.pipeline.test_dvc_pipeline import _params, _sh, repo_copy  # noqa: F401 - repo_copy is a fixture
 
 # Shorter than the preset's 30 steps, for the fine-tune too (its preset trains 500).

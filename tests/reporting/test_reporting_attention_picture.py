@@ -7,7 +7,7 @@ import pytest
 from gptlab.checkpoint import load_model_dir
 from gptlab.errors import ConfigError
 from gptlab.reporting.attention_picture import AttentionPlotConfig, attention_picture, describe_model
-from tests.conftest import conf_section
+from tests.helpers import conf_section
 from tests.evaluation.pipeline_fixtures import trained_pipeline  # noqa: F401 - fixture
 
 

@@ -11,7 +11,7 @@ import pytest
 from gptlab.errors import ConfigError
 from gptlab.generation import GenerationConfig
 from gptlab.reporting.sample_report import SampleConfig
-from tests.conftest import conf_section
+from tests.helpers import conf_section
 
 
 def test_a_strategy_is_the_sections_length_and_seed_then_its_overrides():

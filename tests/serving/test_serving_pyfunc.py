@@ -18,7 +18,7 @@ from gptlab.generation import GenerationConfig
 from gptlab.serving import pyfunc_model
 from gptlab.serving.log_model import pip_requirements, signature
 from gptlab.serving.pyfunc_model import PARAMS, GptlabTextGenerator, generation_config, prompts_of
-from tests.conftest import compose
+from tests.helpers import compose
 from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     base_overrides,
     mlflow_overrides,

@@ -15,7 +15,7 @@ from gptlab import serve
 from gptlab.errors import ConfigError, MissingProgramError
 from gptlab.serving import server
 from gptlab.serving.server import ServeSettings
-from tests.conftest import CONF, new_mlflow_store
+from tests.helpers import CONF, new_mlflow_store
 
 SECRET_URI = "https://alice:s3cret@mlflow.example:5000"
 

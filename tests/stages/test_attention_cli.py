@@ -13,7 +13,7 @@ import pytest
 
 from gptlab import attention
 from gptlab.cli.app import user_errors
-from tests.conftest import compose
+from tests.helpers import compose
 from tests.evaluation.pipeline_fixtures import trained_pipeline  # noqa: F401 - fixture
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from gptlab.errors import DataError, TokenizerError
-from tests.conftest import REPO, SMALL_CORPUS, cli_exit_code, conf_section, main_exit_code, one_error_line, run_stage
+from tests.helpers import REPO, SMALL_CORPUS, cli_exit_code, conf_section, main_exit_code, one_error_line, run_stage
 
 
 def test_three_stages_write_their_declared_outputs(workdir, small_corpus):
@@ -121,7 +121,7 @@ def test_cli_unknown_key_is_refused(workdir, monkeypatch, capsys):
 
 def test_cli_runs_on_a_params_file(tmp_path, subprocess_env, small_corpus):
     from gptlab.params import compose_params
-    from tests.conftest import CONF
+    from tests.helpers import CONF
 
     (tmp_path / "params.yaml").write_text(compose_params(["data=file", f"data.path={small_corpus}"], config_dir=CONF))
     # dvc.yaml's own Hydra flags: params.yaml as the primary config, nothing written but the outputs

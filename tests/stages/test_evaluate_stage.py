@@ -12,7 +12,7 @@ import pytest
 
 from gptlab import evaluate
 from gptlab.errors import CheckpointError
-from tests.conftest import compose
+from tests.helpers import compose
 from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     base_overrides,
     mlflow_overrides,

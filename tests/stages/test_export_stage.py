@@ -13,7 +13,7 @@ import torch
 from gptlab import export
 from gptlab.cli.app import user_errors
 from gptlab.errors import ConfigError
-from tests.conftest import compose
+from tests.helpers import compose
 from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     base_overrides,
     mlflow_overrides,
@@ -69,7 +69,7 @@ def _rmsnorm_model_dir(root: Path) -> Path:
     from gptlab.checkpoint import save_model_dir
     from gptlab.model import GPT
     from gptlab.tokenizer import load_tokenizer
-    from tests.conftest import model_config
+    from tests.helpers import model_config
 
     tok = root / "artifacts/tokenizer/tokenizer.json"
     model = GPT(model_config("tiny", vocab_size=load_tokenizer(tok).vocab_size, norm="rmsnorm"))

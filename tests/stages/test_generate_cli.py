@@ -17,7 +17,7 @@ import pytest
 from gptlab.cli.app import user_errors
 from gptlab.errors import ConfigError
 from gptlab.generate import run, settings
-from tests.conftest import compose
+from tests.helpers import compose
 from tests.evaluation.pipeline_fixtures import strict_char_model_dir, trained_pipeline  # noqa: F401 - fixtures
 
 

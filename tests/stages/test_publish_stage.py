@@ -20,7 +20,7 @@ from gptlab.errors import DataError
 from gptlab.tracking import registry
 from gptlab.tracking.registry import BITS_TAG, MODEL_TAG
 from gptlab.tracking.store import TrackingStore
-from tests.conftest import REPO, compose, new_mlflow_store
+from tests.helpers import REPO, compose, new_mlflow_store
 from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     base_overrides,
     mlflow_overrides,

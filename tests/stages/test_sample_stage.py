@@ -9,7 +9,7 @@ import pytest
 
 from gptlab import sample
 from gptlab.errors import ConfigError
-from tests.conftest import compose
+from tests.helpers import compose
 from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     base_overrides,
     mlflow_overrides,

@@ -15,7 +15,7 @@ import pandas as pd
 from gptlab.checkpoint import load_model_dir
 from gptlab.errors import ConfigError
 from gptlab.serving.pyfunc_model import MODEL_DIR_ARTIFACT, GptlabTextGenerator
-from tests.conftest import SMALL_CORPUS, cli_exit_code, copy_built, run_stage
+from tests.helpers import SMALL_CORPUS, cli_exit_code, copy_built, run_stage
 
 SMOKE = ("experiment=smoke", "data=file", "data.path=corpus.txt", "train.sample_every_n_val=0", "logger=none")
 TINY = {"bigram": (), **{k: ("model.n_embd=32", "model.n_layer=1") for k in ("rnn", "lstm", "gru")}}

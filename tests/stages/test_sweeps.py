@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from gptlab.sweeps.parent_run import BEST_RUN_TAG, PARENT_ROLE, PARENT_RUN_ID_TAG, ROLE_TAG
-from tests.conftest import REPO, copy_built, new_mlflow_store
+from tests.helpers import REPO, copy_built, new_mlflow_store
 
 FAST = ("experiment=smoke", "data=file", "data.path=corpus.txt", "train.sample_every_n_val=0",
         "trainer.enable_progress_bar=false", "trainer.max_steps=4", "trainer.val_check_interval=2")

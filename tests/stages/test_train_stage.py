@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gptlab.errors import CheckpointError, ConfigError, DataError, GptlabError
-from tests.conftest import copy_built, run_stage
+from tests.helpers import copy_built, run_stage
 
 SMOKE = ("experiment=smoke", "data=file", "data.path=corpus.txt", "train.sample_every_n_val=0")
 
@@ -153,7 +153,7 @@ def test_credentials_are_redacted():
 def test_compiled_module_keeps_plain_checkpoint_keys():
     from gptlab.training.config import OptimConfig
     from gptlab.training.module import GPTLightningModule
-    from tests.conftest import conf_section, model_config
+    from tests.helpers import conf_section, model_config
 
     cfg = model_config("tiny", vocab_size=11, context_size=8, n_layer=1, n_head=2, n_embd=8)
     optim = conf_section(OptimConfig, "optim")

@@ -12,7 +12,7 @@ from gptlab.config import PathsConfig, to_dataclass
 from gptlab.errors import ConfigError
 from gptlab.sweeps import SweepJob, job_paths
 from gptlab.sweeps.ddp import ddp_job, worker_argv
-from tests.conftest import compose
+from tests.helpers import compose
 
 SWEEP_ARGV = ["/x/train.py", "-m", "model.n_layer=1,2", "trainer.strategy=ddp"]
 

@@ -27,7 +27,7 @@ from gptlab.sweeps.parent_run import (
     swept_keys,
     unique_child_name,
 )
-from tests.conftest import CONF, new_mlflow_store
+from tests.helpers import CONF, new_mlflow_store
 
 
 @pytest.fixture(scope="module")

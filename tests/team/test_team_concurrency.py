@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gptlab.sweeps.parent_run import PARENT_ROLE, PARENT_RUN_ID_TAG, ROLE_TAG
-from tests.conftest import copy_built
+from tests.helpers import copy_built
 
 pytestmark = pytest.mark.slow
 

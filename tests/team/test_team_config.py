@@ -17,7 +17,7 @@ from gptlab.team.credentials import Credentials, load, load_or_create, redact
 from gptlab.team.layout import Layout, check_reachable_by_others
 from gptlab.team.stack import Stack, shell_exports
 from gptlab.tracking.store import TrackingStore, login_header
-from tests.conftest import compose, conf_values
+from tests.helpers import compose, conf_values
 
 
 def team(*overrides: str):

@@ -10,7 +10,7 @@ import pytest
 
 from gptlab.team import mlflow_server
 from gptlab.team.layout import Layout
-from tests.conftest import copy_built
+from tests.helpers import copy_built
 from tests.faults.conftest import HERE as FAULTS
 from tests.faults.test_tracking_outage import local_steps, logged_steps, pace, run_of, train_popen, wait_for
 

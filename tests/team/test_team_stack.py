@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_built
+from tests.helpers import copy_built
 from tests.faults.conftest import QUIET, SMOKE, assert_one_line_failure
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from gptlab.runtime.programs import child_env
-from tests.conftest import REPO, SMALL_CORPUS
+from tests.helpers import REPO, SMALL_CORPUS
 from tests.stages.test_serve_cli import free_port, post
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import pytest
 
 from gptlab.errors import TokenizerError
 from gptlab.tokenizer import Tokenizer, train_tokenizer
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 
 from gptlab.errors import TokenizerError
 from gptlab.tokenizer import train_tokenizer
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 
 
 def test_vocab_is_specials_then_sorted_chars() -> None:

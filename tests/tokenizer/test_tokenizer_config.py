@@ -4,7 +4,7 @@ import pytest
 
 from gptlab.errors import ConfigError
 from gptlab.tokenizer import DEFAULT_SPECIAL_TOKENS
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 
 
 def test_special_tokens_default_where_conf_sets_none() -> None:

@@ -15,7 +15,7 @@ from gptlab.tokenizer import (
     tokenizer_from_json,
     train_tokenizer,
 )
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 
 CONFIGS = {
     "char": tokenizer_config("char", unk_policy="replace"),

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gptlab.tokenizer import Tokenizer, train_tokenizer
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 
 SPECIAL_TEXTS = st.sampled_from(["<|endoftext|>", "<unk>", "<pad>", "<bos>", "<eos>", "<|", "|>"])
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gptlab.tokenizer import tokenizer_stats, train_tokenizer
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 
 
 def test_char_stats(corpus: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from gptlab.errors import TokenizerError
 from gptlab.tokenizer import train_tokenizer
-from tests.conftest import tokenizer_config
+from tests.helpers import tokenizer_config
 from gptlab.tokenizer import bpe as bpe_module
 
 

@@ -15,7 +15,7 @@ import pytest
 from gptlab.tracking import registry
 from gptlab.tracking.registry import BITS_TAG, CHAMPION, CHAMPION_BITS_TAG, COMPARED_TAG, MODEL_TAG, PROMOTION_TAG
 from gptlab.tracking.store import TrackingStore
-from tests.conftest import new_mlflow_store
+from tests.helpers import new_mlflow_store
 
 
 @pytest.fixture(scope="module")

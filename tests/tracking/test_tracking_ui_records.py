@@ -23,7 +23,7 @@ from gptlab.tracking.datasets import (
     training_dataset_records,
 )
 from gptlab.tracking.store import EXPERIMENT_KIND_TAG, TRAINING_KIND, TrackingStore
-from tests.conftest import copy_built, new_mlflow_store, run_stage
+from tests.helpers import copy_built, new_mlflow_store, run_stage
 
 SHA = {s: c * 64 for s, c in (("train", "a"), ("val", "b"), ("test", "c"))}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gptlab.tracking import normalize_tracking_uri, project_root, redact_uri, sqlite_path
-from tests.conftest import new_mlflow_store
+from tests.helpers import new_mlflow_store
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_every_entry_point_finds_the_root_store_from_a_subdirectory(store_with_a
     meta = {"vocab_size": 10, "dtype": "uint16", "tokens": {}, "characters": {}, "tokenizer_sha256": "",
             "corpus_sha256": "", "tokenizer_kind": "char"}  # fmt: skip
     (processed / "meta.json").write_text(json.dumps(meta))
-    from tests.conftest import compose
+    from tests.helpers import compose
 
     from gptlab.train import fit_settings
 
@@ -94,7 +94,7 @@ def test_every_entry_point_finds_the_root_store_from_a_subdirectory(store_with_a
 
     # evaluate and sample: the model's training run is found in the root store
     from gptlab.tracking import LoggerConfig, training_run
-    from tests.conftest import conf_section
+    from tests.helpers import conf_section
 
     link = training_run({"mlflow": {"run_id": run_id}}, conf_section(LoggerConfig, "logger", tracking_uri=default))
     assert link is not None and link.run_id == run_id

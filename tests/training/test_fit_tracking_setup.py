@@ -8,7 +8,7 @@ import pytest
 from gptlab.errors import StoreError
 from gptlab.tracking import TrackingStore
 from gptlab.training import fit as fit_module
-from tests.conftest import cli_exit_code, copy_built, one_error_line
+from tests.helpers import cli_exit_code, copy_built, one_error_line
 
 SMOKE = ("experiment=smoke", "data=file", "data.path=corpus.txt", "trainer.max_steps=2")
 

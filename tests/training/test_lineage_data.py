@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gptlab.dataset import load_meta
-from tests.conftest import cli_exit_code, copy_built, one_error_line, run_stage
+from tests.helpers import cli_exit_code, copy_built, one_error_line, run_stage
 
 # The session's built data is data=file data.path=corpus.txt; these name no data: the plays.
 SMOKE = ("experiment=smoke", "train.sample_every_n_val=0")

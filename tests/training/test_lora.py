@@ -17,7 +17,7 @@ from gptlab.errors import ConfigError
 from gptlab.model import GPT
 from gptlab.model.lora import LoraConfig
 from gptlab.training.config import OptimConfig
-from tests.conftest import compose, conf_values, model_config
+from tests.helpers import compose, conf_values, model_config
 
 pytest.importorskip("peft")
 

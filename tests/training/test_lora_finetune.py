@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gptlab.errors import CheckpointError
-from tests.conftest import SMALL_CORPUS, cli_exit_code, copy_built, one_error_line, run_stage
+from tests.helpers import SMALL_CORPUS, cli_exit_code, copy_built, one_error_line, run_stage
 
 pytest.importorskip("peft")
 

@@ -23,7 +23,7 @@ from gptlab.model import GPTConfig
 from gptlab.training.config import OptimConfig, TrainerConfig
 from gptlab.training.data import DataSettings, TokenDataModule
 from gptlab.training.module import GPTLightningModule
-from tests.conftest import compose
+from tests.helpers import compose
 
 VOCAB = 13
 CONTEXT = 16

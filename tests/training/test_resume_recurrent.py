@@ -8,7 +8,7 @@ from gptlab.config import to_dataclass
 from gptlab.model import parse_model_config
 from gptlab.training.config import OptimConfig
 from gptlab.training.module import GPTLightningModule
-from tests.conftest import compose
+from tests.helpers import compose
 from tests.training.test_precision_cpu import CONTEXT, VOCAB, processed, straight_and_resumed  # noqa: F401
 
 

@@ -28,7 +28,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from tests.conftest import copy_built, run_stage
+from tests.helpers import copy_built, run_stage
 
 LOG_EVERY = 50
 STEPS = (60, 160)  # 100 steps apart: two log intervals

@@ -7,7 +7,7 @@ import torch
 from gptlab.model import GPT
 from gptlab.training.config import OptimConfig
 from gptlab.training.optim import make_adamw, param_groups
-from tests.conftest import conf_section, model_config
+from tests.helpers import conf_section, model_config
 
 TINY = dict(vocab_size=11, context_size=8, n_layer=2, n_head=2, n_embd=8)
 

@@ -13,7 +13,7 @@ from gptlab.model import GPTConfig
 from gptlab.training.callbacks import LossHistory, StepLog, Throughput
 from gptlab.training.config import OptimConfig
 from gptlab.training.module import GPTLightningModule
-from tests.conftest import conf_section, model_config
+from tests.helpers import conf_section, model_config
 
 
 def make_module() -> GPTLightningModule:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import compose, copy_built, new_mlflow_store
+from tests.helpers import compose, copy_built, new_mlflow_store
 
 pytestmark = pytest.mark.slow
 

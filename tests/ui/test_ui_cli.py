@@ -11,7 +11,7 @@ from gptlab import ui
 from gptlab.errors import ConfigError
 from gptlab.tracking import normalize_tracking_uri
 from gptlab.tracking.server import server_command
-from tests.conftest import compose
+from tests.helpers import compose
 
 
 def ui_settings(*overrides: str):
