@@ -1,8 +1,5 @@
-"""Text generation from a trained GPT: greedy, sampling (temperature, top-k, top-p) and beam search.
-
-Entry point: :func:`generate`. The building blocks (logits processors, the decoding
-loops, beam search) are exported too, for experiments and tests.
-"""
+"""Text generation: greedy, sampling (temperature, top-k, top-p) and beam search; the entry
+point is :func:`generate`, the building blocks are exported for experiments and tests."""
 
 from gptlab.generation.beam import Hypothesis, beam_search
 from gptlab.generation.config import STRATEGIES, GenerationConfig

@@ -1,16 +1,9 @@
 """Beam search: keep the ``num_beams`` most likely partial sequences at every step.
 
-Scoring. A hypothesis's score is ``logprob / length ** length_penalty``, where
-``logprob`` is the sum of the log-probabilities of every token it was scored on and
-``length`` counts those tokens -- the end-of-text token included when it ended the
-hypothesis, because its log-probability is part of the sum.
-
-Finishing. At every step each live beam's end-of-text extension becomes a finished
-hypothesis; the other extensions compete for the ``num_beams`` live slots. Finished
-hypotheses go into a pool that keeps the ``num_beams`` best. The search ends at
-``max_new_tokens`` (live beams are then finished as they are), when no beam is left, or
-earlier when no live beam can still beat the worst hypothesis of a full pool. That early
-stop uses an exact bound (see ``_best_reachable_score``), so it never changes the result.
+Each live beam's end-of-text extension becomes a finished hypothesis (the eot token counted
+in its length, its log-probability being in the sum); a pool keeps the ``num_beams`` best.
+The search ends at ``max_new_tokens``, when no beam is left, or when no live beam can beat
+a full pool's worst: an exact bound, so that early stop never changes the result.
 """
 
 from __future__ import annotations
@@ -142,14 +135,10 @@ def beam_search(
 
 
 def _best_reachable_score(logprob: float, length: int, max_length: int, length_penalty: float) -> float:
-    """Upper bound on the score of any hypothesis extending a live beam.
-
-    The beam has ``length`` tokens and log-probability ``logprob`` <= 0; an extension
-    has logprob' <= logprob and length' in (length, max_length]. For
-    ``length_penalty > 0`` the score logprob' / length'**a is at most
-    logprob / max_length**a (a larger divisor makes a negative number less negative);
-    for ``length_penalty <= 0`` it is logprob' * length'**|a| <= logprob * (length+1)**|a|.
-    """
+    """Upper bound on the score of any extension of a live beam (``length`` tokens,
+    ``logprob`` <= 0): it has logprob' <= logprob and length' in (length, max_length], so
+    for a > 0 its score is at most logprob / max_length**a (a larger divisor makes a
+    negative number less negative), for a <= 0 at most logprob * (length+1)**|a|."""
     if length_penalty > 0:
         return logprob / (max_length**length_penalty)
     return logprob * ((length + 1) ** (-length_penalty))

@@ -1,9 +1,7 @@
 """How to decode: the knobs of every strategy, checked once when the config is built.
 
-One flat dataclass (rather than one per strategy) so a Hydra section such as
-``{strategy: sample, top_k: 40}`` maps onto it directly; fields a strategy does not use
-are ignored by it (greedy ignores temperature, top-k and top-p, since none of them can
-change the arg-max; beam search uses only the beam fields and the repetition penalty).
+One flat dataclass, so that a Hydra section such as ``{strategy: sample, top_k: 40}`` maps
+onto it; a strategy ignores the fields it does not use.
 """
 
 from __future__ import annotations
@@ -42,14 +40,8 @@ class GenerationConfig:
         stop_strings: a completion is cut before the first occurrence of any of them.
         stop_at_eot: end a completion at the tokenizer's end-of-text token.
         use_cache: run the model with its key/value cache (same output, faster).
-        cache_window: what the model conditions on once prompt + completion outgrow its
-            context (``IncrementalLM``'s window policy; it applies with or without the
-            cache, so ``use_cache`` still never changes the output). ``"exact"``: always
-            the last ``context_size`` tokens; every step past the context is then a full
-            forward, so the cache stops helping there. ``"chunked"``: when the context
-            is full, keep only its last half, re-fill the cache from it once and
-            continue incrementally; the model sees between half and all of the context
-            (a different output from ``"exact"`` past the context), at the cached cost.
+        cache_window: what the model sees past its context, ``"exact"`` or ``"chunked"``
+            (the window policies of :mod:`gptlab.model.incremental`).
     """
 
     strategy: str = "sample"

@@ -1,8 +1,5 @@
-"""Completions streamed to a terminal: the library behind ``python -m gptlab.generate``.
-
-:class:`GenerateSettings` is the ``generate:`` section typed: the console's own keys plus a
-:class:`~gptlab.generation.GenerationConfig` from the rest (``decoding`` is its ``strategy``).
-"""
+"""Completions streamed to a terminal: the library behind ``python -m gptlab.generate``
+(docs/generate.md)."""
 
 from __future__ import annotations
 
@@ -26,9 +23,8 @@ log = logging.getLogger(__name__)
 _ESCAPE = re.compile(r"\\(n|t|\\)")
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 
-# The section's own keys; the rest of it is GenerationConfig, `decoding` being its
-# `strategy`. GenerationConfig fields the section does not offer keep their defaults.
-# Every key of SECTION_KEYS is required: conf/config.yaml's `generate:` owns the defaults.
+# The section's own keys; the rest of it is GenerationConfig (`decoding` its `strategy`),
+# whose fields the section does not offer keep their defaults.
 CONSOLE_KEYS = ("model_dir", "prompt", "prompt_file", "num_samples", "interactive", "device")
 NOT_IN_SECTION = ("strategy", "num_samples", "stop_strings", "stop_at_eot", "use_cache")
 SECTION_KEYS = (

@@ -1,22 +1,8 @@
 """The public entry point: prompts in, completion texts out.
 
-How the model is passed. ``generate(model, tokenizer, prompts, cfg)`` wraps a trained
-``gptlab.model`` model of any kind with ``gptlab.model.incremental_lm(model,
-use_cache=cfg.use_cache, window=cfg.cache_window)`` (a GPT's KV cache, a recurrent
-model's hidden state); the import happens inside the call, so importing this package
-never loads the model code.
-Anything that already implements the incremental interface (see
-:class:`~gptlab.generation.protocols.IncrementalLMLike`) goes in the keyword ``lm=``
-instead, with ``model=None`` -- the tests' fake models do that, and so can a caller
-who wants to reuse one wrapper across calls. ``cfg.use_cache`` and ``cfg.cache_window``
-are then the wrapper's business, not ours.
-
-Batching. Each prompt is decoded on its own, its ``num_samples`` completions (or
-``num_beams`` beams) forming the batch: the incremental interface has no padding, so
-prompts of different lengths cannot share a batch.
-
-Seeds. Prompt ``i`` is sampled with seed ``cfg.seed + i``, so a prompt's completions do
-not depend on how long the generations for earlier prompts ran.
+Each prompt is decoded on its own, its completions (or beams) forming the batch: the
+incremental interface has no padding. Prompt ``i`` is sampled with seed ``cfg.seed + i``,
+so its completions do not depend on how long the earlier prompts' generations ran.
 """
 
 from __future__ import annotations
@@ -72,13 +58,15 @@ def generate(
     """For each prompt, ``cfg.num_samples`` completion texts (prompt not included).
 
     Args:
-        model: a ``gptlab.model`` model (wrapped by ``incremental_lm``), or None with ``lm``.
+        model: a ``gptlab.model`` model, wrapped by ``incremental_lm`` with ``cfg.use_cache``
+            and ``cfg.cache_window``; or None with ``lm``.
         tokenizer: encodes prompts and decodes completions.
         prompts: the prompts; an empty one starts from the end-of-text token.
         cfg: decoding settings.
         on_text: streaming callback ``(prompt_index, sample_index, piece)``; the pieces
             of a completion concatenate to its returned text.
-        lm: a ready incremental model, instead of ``model``.
+        lm: a ready incremental model (the tests' fakes, a wrapper reused across calls)
+            instead of ``model``; its cache and window are then its own.
     """
     results = generate_detailed(model, tokenizer, prompts, cfg, on_text, lm=lm)
     return [r.completions for r in results]
@@ -207,11 +195,8 @@ def _encode_prompt(tokenizer: TokenizerLike, prompt: str, index: int, context_si
     if cropped:
         log.warning(
             "prompt %d is %d tokens, longer than the model's context of %d: using its last %d tokens",
-            index,
-            len(ids),
-            context_size,
-            context_size,
-        )
+            index, len(ids), context_size, context_size,
+        )  # fmt: skip
         ids = ids[cropped:]
     return ids, cropped
 
@@ -221,8 +206,7 @@ def _resolve_lm(model: Any, lm: IncrementalLMLike | None, cfg: GenerationConfig)
         raise TypeError("pass exactly one of a model or lm=<incremental model>")
     if lm is not None:
         return lm
-    # Imported here so that gptlab.generation does not depend on gptlab.model at import time.
-    # The family picks the wrapper: the KV cache for a GPT, the hidden state for the others.
+    # Imported here: importing gptlab.generation never loads the model code.
     from gptlab.model import incremental_lm
 
     return incremental_lm(model, use_cache=cfg.use_cache, window=cfg.cache_window)

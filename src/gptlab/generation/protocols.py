@@ -1,9 +1,5 @@
-"""What decoding needs from a language model and a tokenizer, as structural types.
-
-Protocols rather than imports keep this package independent of ``gptlab.model`` and
-``gptlab.tokenizer``: anything with these members works, including the small fakes
-the tests use.
-"""
+"""What decoding needs from a language model and a tokenizer: protocols, not imports, so
+anything with these members works (the tests' fakes too)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,12 @@
-"""Greedy and multinomial decoding: one token per row per step, rows ending independently.
-
-Rows are the ``num_rows`` completions of one prompt (the prompt is prefilled once and
-its state duplicated with ``reorder``). When a row finishes it is dropped from the
-model's batch with ``reorder`` as well, so finished rows cost nothing, and the loop ends
-as soon as every row is done.
+"""Greedy and multinomial decoding of one prompt's ``num_rows`` completions: a finished row
+is dropped from the model's batch with ``reorder``, so it costs nothing more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -54,51 +51,24 @@ def make_generator(seed: int | None, device: torch.device) -> torch.Generator:
     return generator
 
 
-def greedy_decode(
-    lm: IncrementalLMLike,
-    prompt: torch.Tensor,
-    *,
-    max_new_tokens: int,
-    num_rows: int = 1,
-    repetition_penalty: float = 1.0,
-    eot_id: int | None = None,
-    vocab_size: int | None = None,
-    on_token: OnToken | None = None,
-) -> list[TokenSequence]:
-    """Always take the most likely token (the lowest id among exact ties)."""
-
-    def pick(logits: torch.Tensor) -> torch.Tensor:
-        return logits.argmax(dim=-1)
-
-    return decode_loop(
-        lm,
-        prompt,
-        pick,
-        max_new_tokens=max_new_tokens,
-        num_rows=num_rows,
-        repetition_penalty=repetition_penalty,
-        eot_id=eot_id,
-        vocab_size=vocab_size,
-        on_token=on_token,
-    )
+def greedy_decode(lm: IncrementalLMLike, prompt: torch.Tensor, **loop: Any) -> list[TokenSequence]:
+    """Always take the most likely token (the lowest id among exact ties); ``loop``:
+    :func:`decode_loop`'s keywords."""
+    return decode_loop(lm, prompt, lambda logits: logits.argmax(dim=-1), **loop)
 
 
 def sample_decode(
     lm: IncrementalLMLike,
     prompt: torch.Tensor,
     *,
-    max_new_tokens: int,
-    num_rows: int = 1,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
-    repetition_penalty: float = 1.0,
     seed: int | None = None,
-    eot_id: int | None = None,
-    vocab_size: int | None = None,
-    on_token: OnToken | None = None,
+    **loop: Any,
 ) -> list[TokenSequence]:
-    """Draw each token from softmax(logits / temperature), restricted by top-k then top-p."""
+    """Draw each token from softmax(logits / temperature), restricted by top-k then top-p;
+    ``loop``: :func:`decode_loop`'s keywords."""
     generators: dict[torch.device, torch.Generator] = {}
 
     def pick(logits: torch.Tensor) -> torch.Tensor:
@@ -113,17 +83,7 @@ def sample_decode(
         probs = torch.softmax(logits, dim=-1)  # (B,V)
         return torch.multinomial(probs, 1, generator=generators[logits.device]).squeeze(-1)  # (B,)
 
-    return decode_loop(
-        lm,
-        prompt,
-        pick,
-        max_new_tokens=max_new_tokens,
-        num_rows=num_rows,
-        repetition_penalty=repetition_penalty,
-        eot_id=eot_id,
-        vocab_size=vocab_size,
-        on_token=on_token,
-    )
+    return decode_loop(lm, prompt, pick, **loop)
 
 
 def decode_loop(

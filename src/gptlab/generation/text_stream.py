@@ -1,19 +1,10 @@
-"""Turn a growing list of token ids into text that is safe to show, and find stop strings.
+"""A growing list of token ids as text that is safe to show, and the stop strings in it.
 
-Two things make "decode the new token and print it" wrong:
-
-* With byte-level BPE a token can end in the middle of a UTF-8 character; decoding
-  then gives U+FFFD for the incomplete bytes, which the next token would turn into the
-  real character. So the whole completion is decoded each time and a trailing run of
-  U+FFFD is held back until more text follows it.
-* Text that might be the start of a stop string must not be shown yet: if the stop
-  string completes, the final text is cut before it. So the longest tail that is a
-  proper prefix of some stop string is held back too.
-
-With both held back, the pieces returned by :meth:`CompletionText.push` and
-:meth:`CompletionText.flush` concatenate exactly to :attr:`CompletionText.text`, for any
-tokenizer whose decode of a longer id list extends its decode of a shorter one (as
-char-level and byte-level BPE tokenizers do, apart from the U+FFFD tail).
+The whole completion is decoded each time, and two tails are held back until more text
+follows: a run of U+FFFD (a byte-level BPE token can end inside a UTF-8 character) and the
+longest one that may begin a stop string (the text is cut before a stop string). So the
+pieces of ``push`` and ``flush`` concatenate exactly to ``text``, for any tokenizer whose
+decode of a longer id list extends that of a shorter one (char and byte-level BPE do).
 """
 
 from __future__ import annotations
