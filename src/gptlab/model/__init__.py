@@ -1,7 +1,5 @@
-"""Plain ``nn.Module`` language models (GPT, bigram, RNN/LSTM/GRU, built through
-:mod:`gptlab.model.family`) and incremental decoding; nothing here knows Lightning, Hydra,
-MLflow or files.
-"""
+"""Plain ``nn.Module`` language models (built through :mod:`gptlab.model.family`) and
+incremental decoding; nothing here knows Lightning, Hydra, MLflow or files."""
 
 from gptlab.model.baseline_config import BigramConfig, RecurrentConfig
 from gptlab.model.config import GPTConfig

@@ -1,11 +1,8 @@
 """Configs of the seed course's models before the transformer: bigram, RNN, LSTM, GRU.
 
-Like :class:`~gptlab.model.config.GPTConfig` they are frozen, round-trip through plain
-dicts and have no defaults: conf/model/{bigram,rnn,lstm,gru}.yaml own them
-(``vocab_size`` comes from the trained tokenizer). ``context_size`` is not a limit of
-these models (a recurrent state runs over any length) but the training window, and so
-the length the model has learned to carry a state over; evaluation and generation use
-the same windows as for the GPT, so the kinds compare on one footing.
+Frozen and without defaults, like :class:`~gptlab.model.config.GPTConfig`. ``context_size``
+is the training window, not a limit of these models: evaluation and generation use the
+GPT's windows, so that the kinds compare on one footing.
 """
 
 from __future__ import annotations

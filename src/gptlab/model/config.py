@@ -1,12 +1,5 @@
-"""Hyper-parameters of the decoder-only transformer.
-
-The config is the only thing needed to rebuild a model's architecture, so it is frozen
-(a model never changes shape after construction) and round-trips through plain dicts
-(checkpoints and Hydra configs store it as one), typed by OmegaConf on the way in
-(:func:`gptlab.config.to_dataclass`). Every field is required: the defaults are the
-options of conf/model/ (``vocab_size`` comes from the trained tokenizer). The one
-exception is :meth:`GPTConfig.from_dict`, which reads a dict without ``kind`` (a model
-directory or checkpoint written before the model family had other kinds) as ``"gpt"``.
+"""Hyper-parameters of the decoder-only transformer: all a checkpoint needs to rebuild the
+architecture, so frozen, saved as a plain dict, and without defaults (conf/model/ owns them).
 """
 
 from __future__ import annotations
@@ -107,6 +100,4 @@ def check_positive(config: Any, names: tuple[str, ...]) -> None:
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ModelConfigError(
-            f"model.{name} must be one of: {', '.join(choices)}; got {value!r}"
-        )
+        raise ModelConfigError(f"model.{name} must be one of: {', '.join(choices)}; got {value!r}")

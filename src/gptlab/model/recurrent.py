@@ -1,17 +1,9 @@
-"""The seed course's recurrent language models: a simple RNN, an LSTM and a GRU.
-
-tokens -> token embedding -> dropout -> ``torch.nn.RNN``/``LSTM``/``GRU`` (n_layer
-layers of width n_embd, dropout between layers) -> dropout -> linear head (tied to the
-embedding or not) -> next-token logits.
-
-The recurrence processes the sequence token by token, carrying a hidden state: that
-state is the whole memory of the past, which is what the seed course contrasts with
-attention (every earlier token within reach at once). The hidden state also plays the
-KV cache's part in decoding (:mod:`gptlab.model.recurrent_incremental`).
+"""The seed course's recurrent language models (a simple RNN, an LSTM, a GRU): tokens ->
+embedding -> ``torch.nn.RNN``/``LSTM``/``GRU`` -> linear head, the hidden state being
+the whole memory of the past (and the decoding cache).
 """
 
 from __future__ import annotations
-
 
 import torch
 import torch.nn.functional as F
@@ -111,7 +103,6 @@ class RecurrentLM(nn.Module):
             return tuple(s.index_select(1, index) for s in state)  # type: ignore[return-value]
         return state.index_select(1, index)
 
-
     # ------------------------------------------------------------------ accounting
 
     def num_params(self, non_embedding: bool = True) -> int:
@@ -119,12 +110,8 @@ class RecurrentLM(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def flops_per_token(self, seq_len: int | None = None) -> float:
-        """Estimated training FLOPs per token: 6 * the parameters used in matmuls.
-
-        Every recurrent weight multiplies once per token (input and hidden projections),
-        and the head once; an untied embedding is a lookup. Biases and the gates'
-        elementwise work are left out, as for the GPT.
-        """
+        """Estimated training FLOPs per token: 6 * the matmul weights (every recurrent weight
+        and the head once per token; biases and the gates' elementwise work left out)."""
         n = sum(p.numel() for name, p in self.rnn.named_parameters() if name.startswith("weight"))
         n += self.lm_head_weight.numel()
         return float(6 * n)

@@ -1,24 +1,7 @@
-"""Next-token logits one token at a time for the models whose cache is a state: the
-recurrent ones (the hidden state) and the bigram (no state at all).
-
-The same contract as :class:`gptlab.model.IncrementalLM`, the same window policies
-(see its module docstring): after every ``prefill``/``step`` the logits equal
-``model(lm.window)[0][:, -1]``. The state after the window is exactly what a fresh
-pass over the window ends in, so while the history fits ``context_size`` each step is one
-token's work. Past the context:
-
-``"exact"``
-    The window slides by one token. The state after it would have to forget the
-    token that left, which a recurrence cannot do, so every step is a pass over the
-    last ``context_size`` tokens from a zero state: what the model saw in training.
-
-``"chunked"``
-    The window is cut to its last ``keep_tokens`` tokens, the state rebuilt over them
-    once, and steps are one token's work again until the window is full.
-
-The model provides ``next_logits(idx, state) -> (logits (B, V), state)``
-and ``select_state(state, index)``; the window and its checks are
-:class:`~gptlab.model.decoding_window.DecodingWindow`'s.
+"""Next-token logits one token at a time for the models whose cache is a state (recurrent:
+the hidden state; bigram: none), with :class:`gptlab.model.IncrementalLM`'s contract and
+window policies. Past the context, ``"exact"`` runs over the last ``context_size`` tokens
+from a zero state every step: a recurrence cannot forget the token that left the window.
 """
 
 from __future__ import annotations
