@@ -1,14 +1,7 @@
-"""The local team stack: ``python -m gptlab.team start|stop|env|remote [key=value ...]``.
+"""The local team stack: ``python -m gptlab.team start|stop|env|remote [key=value ...]`` (docs/team.md).
 
-    python -m gptlab.team start                     # PostgreSQL, S3 (SeaweedFS), MLflow with logins
-    eval "$(python -m gptlab.team env user=bob)"    # a teammate's MLFLOW_TRACKING_* variables
-    python -m gptlab.team remote                    # in a clone: the DVC remote on the stack's bucket
-    python -m gptlab.team stop
-
-The one tool whose first word is an action rather than a Hydra override (Hydra has no
-subcommands, and ``action=start`` reads worse for a command run by hand); the rest of the
-command line is Hydra overrides of ``conf/team.yaml``, composed as every tool composes
-its config. Docs: docs/team.md; the library: :mod:`gptlab.team.stack`.
+The one tool whose first word is an action (Hydra has no subcommands, and ``action=start``
+reads worse by hand); the rest are Hydra overrides of ``conf/team.yaml``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""The stack's secrets: generated once, kept in one file only its owner can read.
-
-``<dir>/private/credentials.json`` (a directory of mode 0700, the file 0600) holds the database passwords, the S3 keys, the
-MLflow admin's and each teammate's password and the web server's secret key. Nothing
-else holds them: the servers get them through their environment or files of mode 0600,
-never on a command line (which ``ps`` shows to every local user).
+"""The stack's secrets: generated once, kept in ``<dir>/private/credentials.json`` (mode
+0600 in a 0700 directory); the servers get them through their environment or 0600 files,
+never a command line (which ``ps`` shows to every local user).
 """
 
 from __future__ import annotations

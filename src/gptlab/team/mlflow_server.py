@@ -1,9 +1,6 @@
 """The tracking server: ``mlflow server --app-name basic-auth`` on PostgreSQL, its artifacts
 proxied to the S3 bucket (clients need no S3 keys), with an admin login and one login
 per teammate.
-
-Secrets reach it through its environment and a mode-0600 config file, never its command
-line; database URIs carry no password (libpq reads ``PGPASSWORD``).
 """
 
 from __future__ import annotations

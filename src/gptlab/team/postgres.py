@@ -1,9 +1,6 @@
 """A private PostgreSQL cluster for the tracking server: ``initdb`` once, ``pg_ctl`` to start
-and stop, one role and two databases (runs and registry; MLflow's logins).
-
-PostgreSQL refuses to run as root: as root, its programs run as the ``postgres`` user
-(created if missing), which owns the cluster's directory. It listens on TCP only
-(no Unix socket), on the stack's host.
+and stop, one role and two databases. PostgreSQL refuses to run as root, so as root its
+programs run as the ``postgres`` user.
 """
 
 from __future__ import annotations

