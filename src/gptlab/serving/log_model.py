@@ -1,14 +1,6 @@
-"""The trained model as an MLflow pyfunc model, logged to its run (the publish stage's step).
-
-The logged model (``runs:/<run_id>/model``) is MLflow's own format: ``MLmodel`` with the
-signature (a column of prompt strings in, a column of texts out, the params of
-:data:`gptlab.serving.pyfunc_model.PARAMS`), an input example, the pip requirements
-(``gptlab==<version>`` and the torch range gptlab itself declares), the model
-directory as its artifact and :mod:`gptlab.serving.model_code` as its code.
-``mlflow.pyfunc.load_model`` and ``mlflow models serve --env-manager local`` load it
-in any process where gptlab is installed. (gptlab is not on PyPI, so MLflow's other
-environment managers, which install the requirements into a fresh environment,
-cannot rebuild it.)
+"""The trained model as an MLflow pyfunc model, logged to its run (the publish stage's step):
+the model directory as its artifact, :mod:`gptlab.serving.model_code` as its code. It loads
+where gptlab is installed (``--env-manager local``: gptlab is not on PyPI).
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""The code file of the logged pyfunc model ("models from code"): MLflow copies it into
-the model and runs it when the model is loaded. gptlab itself imports it only to hand
-its path to MLflow (:func:`gptlab.serving.log_model.log_pyfunc_model`).
-
-Logging from code rather than from a pickled object keeps the logged model free of
-pickles, like the model directory it wraps (``model.safetensors``, JSON).
+"""The code file of the logged pyfunc model ("models from code"), which MLflow copies into
+the model and runs on load: so the logged model holds no pickle, like the model directory.
 """
 
 import mlflow

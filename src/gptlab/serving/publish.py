@@ -1,9 +1,6 @@
 """Publish a trained and evaluated model (the ``publish`` stage's routine, also each sweep
-job's): log ``artifacts/model`` to its training run as ``runs:/<run_id>/model``, register
-a version of ``logger.registered_model_name``, move ``champion`` to it only if its whole
-validation split's bits per character beat the champion's (:mod:`gptlab.tracking.registry`),
-and write ``reports/publish.json``. Safe to rerun: a model logged and registered before is
-found again, not duplicated, so a retry after a half-way failure finishes the job.
+job's): log it to its run, register a version, maybe move ``champion`` to it (README,
+"Registry and serving"). Safe to rerun: what was logged and registered before is found again.
 """
 
 from __future__ import annotations

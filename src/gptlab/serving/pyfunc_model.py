@@ -1,22 +1,8 @@
-"""The MLflow pyfunc model: prompts in, generated texts out, through gptlab's generation library.
+"""The MLflow pyfunc model: prompts in, generated texts out (README, "Registry and serving").
 
-:class:`GptlabTextGenerator` is a ``mlflow.pyfunc.PythonModel``. Its one artifact,
-``model_dir``, is the safetensors model directory of the train stage (weights, config,
-tokenizer); ``load_context`` rebuilds it with :func:`gptlab.checkpoint.load_model_dir`
-(nothing is unpickled) and ``predict`` calls :func:`gptlab.generation.generate`.
-
-Input: a list of prompt strings, or a one-column DataFrame of them (MLflow turns the
-list into such a frame before ``predict`` sees it). Output: one generated text per
-prompt, the prompt itself not included. Inference params (:data:`PARAMS`, declared in
-the model signature with these defaults) pick the decoding; a value out of range is an
-``MlflowException`` with ``INVALID_PARAMETER_VALUE``, which MLflow's scoring server
-answers with HTTP 400 and the one-line reason.
-
-The model is logged as "models from code" (:mod:`gptlab.serving.model_code` is the
-code file MLflow stores and runs on load), so loading it unpickles nothing either.
-This module imports MLflow, pandas and :mod:`gptlab.generation` at import time (the class
-derives from ``PythonModel``; the params' defaults are ``GenerationConfig``'s); only code
-that logs or loads the model imports it.
+A bad param is ``INVALID_PARAMETER_VALUE``, which MLflow's scoring server answers with HTTP
+400 and the one-line reason. Imports MLflow and pandas: only code that logs or loads the
+model imports this module.
 """
 
 from __future__ import annotations
@@ -75,7 +61,7 @@ def generation_config(params: dict[str, Any] | None) -> Any:
     from gptlab.config import to_dataclass
     from gptlab.errors import ConfigError
 
-    values = {name: default for name, (_, default, _) in PARAMS.items()}
+    values = param_defaults()
     values.update({k: v for k, v in (params or {}).items() if k in PARAMS})
     decoding = values.pop("decoding")
     if decoding not in STRATEGIES:
@@ -147,14 +133,3 @@ class GptlabTextGenerator(PythonModel):
 def param_defaults() -> dict[str, Any]:
     """The params a request may send, with their defaults (what the README lists)."""
     return {name: default for name, (_, default, _) in PARAMS.items()}
-
-
-__all__ = [
-    "DEVICE_ENV",
-    "MAX_NEW_TOKENS_LIMIT",
-    "PARAMS",
-    "GptlabTextGenerator",
-    "generation_config",
-    "param_defaults",
-    "prompts_of",
-]

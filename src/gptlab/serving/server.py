@@ -1,14 +1,7 @@
 """MLflow's scoring server on a logged gptlab model: what ``python -m gptlab.serve`` runs.
 
-``mlflow models serve -m URI --env-manager local`` in its own process group (MLflow
-runs uvicorn as a child of its own, found on ``PATH``: the running interpreter's
-``bin/`` comes first there, so an environment that is not activated serves too), run by
-:mod:`gptlab.runtime.servers`. The tracking store (where ``models:/`` and ``runs:/`` URIs resolve) reaches the server through ``MLFLOW_TRACKING_URI`` in its
-environment, not its command line, and is printed redacted.
-
-Before anything starts, the model URI is resolved against the store, so a missing
-registered model, alias, version or run is one line (exit code 2) rather than the
-server's traceback.
+The model URI is resolved against the store first, so that a missing model, alias, version
+or run is one line (exit code 2) rather than the server's traceback.
 """
 
 from __future__ import annotations
@@ -113,9 +106,8 @@ def serve_env(s: ServeSettings) -> dict[str, str]:
 
 
 def check_programs(env: dict[str, str]) -> None:
-    """MLflow starts the scoring server as ``bash -c 'exec uvicorn ...'``: both are looked up
-    on the ``PATH`` of ``env``, where the interpreter's ``bin/`` comes first (:func:`serve_env`).
-    A missing one is a line naming it here rather than a traceback from the server."""
+    """MLflow starts the scoring server as ``bash -c 'exec uvicorn ...'``: a missing one is a
+    line naming it here rather than a traceback from the server."""
     from gptlab.runtime.programs import find_program, pip_install
 
     find_program("bash", "install bash with the system's package manager (MLflow runs the scoring server with it)", env)
