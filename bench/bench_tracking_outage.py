@@ -2,6 +2,7 @@
 
     python bench/bench_tracking_outage.py                 # 400 steps, 2 repeats
     python bench/bench_tracking_outage.py --steps 200 --repeats 3
+    python bench/bench_tracking_outage.py --busy-cores 1    # another process keeps one core busy
 
 A real ``mlflow server`` (SQLite store, a free 127.0.0.1 port) and a small dataset are
 made in a temporary directory. ``python -m gptlab.train experiment=smoke`` then runs,
@@ -154,7 +155,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument("--busy-cores", type=int, default=0, help="processes spinning on a core each, throughout")
     args = parser.parse_args()
+
+    spin = [sys.executable, "-c", "while True: pass"]
+    busy = [subprocess.Popen(spin) for _ in range(args.busy_cores)]
 
     root = Path(tempfile.mkdtemp(prefix="gptlab-outage-"))
     load0 = os.getloadavg()
@@ -184,13 +189,16 @@ def main() -> None:
                 notes[case] = f"model dir {'landed' if landed else 'MISSING'}; {sync_and_check(root, server, args.steps)}"
         server.stop()
     finally:
+        for proc in busy:
+            proc.kill()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     load1 = os.getloadavg()
 
     med = {k: statistics.median(v) for k, v in walls.items()}
     print(f"train stage, experiment=smoke, {args.steps} steps, {args.repeats} repeats (median wall s); "
-          f"load average {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs\n")  # fmt: skip
+          f"load average {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs; "
+          f"{args.busy_cores} core(s) kept busy by a spinning process\n")  # fmt: skip
     print("| run | wall (s) | extra vs server up | extra vs untracked | waited at the end (s) | notes |")
     print("|---|---:|---:|---:|---:|---|")
     for case, m in med.items():
