@@ -39,16 +39,15 @@ class CompareSettings:
     sweep: str | None
 
     def __post_init__(self) -> None:
-        # Hydra reads `experiment_name=123` as a number; an MLflow experiment name is text.
-        if self.experiment_name is None or str(self.experiment_name).strip() == "":
+        # Types are OmegaConf's (experiment_name=123 is the text "123"); empty values are here.
+        if not self.experiment_name.strip():
             raise ConfigError("experiment_name must name an MLflow experiment, e.g. experiment_name=gptlab")
-        object.__setattr__(self, "experiment_name", str(self.experiment_name))
-        if not self.tracking_uri or not str(self.tracking_uri).strip():
+        if not self.tracking_uri.strip():
             raise ConfigError("tracking_uri must not be empty, e.g. tracking_uri=sqlite:///mlflow.db")
-        if not self.out_dir or not str(self.out_dir).strip():
+        if not self.out_dir.strip():
             raise ConfigError("out_dir must not be empty, e.g. out_dir=reports/compare")
-        if self.sweep is not None:  # Hydra reads an id of digits as a number
-            object.__setattr__(self, "sweep", str(self.sweep).strip() or None)
+        if self.sweep is not None:
+            object.__setattr__(self, "sweep", self.sweep.strip() or None)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,8 @@
-"""Read an MLflow experiment's runs into plain summaries: the numbers a comparison needs.
-
-Everything MLflow-specific lives here, so the table and the plot work on
-:class:`RunSummary` values that tests can also build by hand.
-"""
+"""An MLflow experiment's runs as plain :class:`RunSummary` values, all the table and the plot see."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +14,8 @@ if TYPE_CHECKING:
 VAL_LOSS = "val/loss"
 VAL_BPC = "eval/val_bits_per_char"
 TOKENS_PER_S = "train/tokens_per_s"
-# Where a run's parameter count may be recorded, first match wins. The train stage puts
-# it in reports/train.json ("params", every weight once); ``model/params`` is the
-# metric name for it in MLflow. Runs that record none get a blank cell, not a guess.
+# Where a run's parameter count may be recorded (the train stage logs ``model/params``),
+# first match wins; a run that records none gets a blank cell, not a guess.
 PARAM_COUNT_METRICS = ("model/params", "params")
 PARAM_COUNT_PARAMS = ("model.params", "params")
 
@@ -45,17 +40,21 @@ class RunSummary:
     val_curve: tuple[tuple[int, float], ...] = ()
 
 
+def _every(search: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
+    """Every item of a paged MLflow search, page after page."""
+    token = None
+    while True:
+        page = search(*args, page_token=token, **kwargs)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
 def experiment_names(client: Any) -> list[str]:
     from mlflow.entities import ViewType
 
-    names: list[str] = []
-    token = None
-    while True:
-        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, page_token=token)
-        names.extend(e.name for e in page)
-        token = page.token
-        if not token:
-            return sorted(names)
+    return sorted(e.name for e in _every(client.search_experiments, view_type=ViewType.ACTIVE_ONLY))
 
 
 def _listing(names: list[str]) -> str:
@@ -135,15 +134,9 @@ def load_runs(store: TrackingStore, experiment: Any, parent_run_id: str | None =
     from gptlab.sweeps.parent_run import PARENT_ROLE, PARENT_RUN_ID_TAG, ROLE_TAG
 
     client = store.client
-    runs = []
-    token = None
     where = f"tags.`{PARENT_RUN_ID_TAG}` = '{parent_run_id}'" if parent_run_id else ""
-    while True:
-        page = client.search_runs([experiment.experiment_id], filter_string=where, page_token=token)
-        runs.extend(r for r in page if r.data.tags.get(ROLE_TAG) != PARENT_ROLE)
-        token = page.token
-        if not token:
-            break
+    found = _every(client.search_runs, [experiment.experiment_id], filter_string=where)
+    runs = [r for r in found if r.data.tags.get(ROLE_TAG) != PARENT_ROLE]
     if not runs and parent_run_id:
         raise DataError(
             f"run {parent_run_id} of MLflow experiment {experiment.name!r} in {store.redacted} has no "
