@@ -11,26 +11,15 @@ EVAL_SPLITS = ("val", "test")
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """How to score the held-out splits.
-
-    Attributes:
-        model_dir: the model directory to evaluate (the pipeline's by default).
-        batch_size: windows per forward pass.
-        stride: targets scored per window after the first (see
-            :mod:`gptlab.evaluation.windows`); None = the context size, i.e.
-            non-overlapping windows. Smaller gives each token more context and costs
-            ``context_size / stride`` times more.
-        splits: which splits to score; an empty split is skipped.
-        device: ``auto`` (CUDA when available, else CPU) or a torch device string.
-
-    No field has a default: ``evaluate:`` in conf/config.yaml owns them.
-    """
+    """How to score the held-out splits (``evaluate:`` in conf/config.yaml owns the defaults)."""
 
     model_dir: str
-    batch_size: int
+    batch_size: int  # windows per forward pass
+    # Targets scored per window after the first (gptlab.evaluation.windows); None: the
+    # context size. Smaller gives each token more context, at context_size / stride the cost.
     stride: int | None
-    splits: tuple[str, ...]
-    device: str
+    splits: tuple[str, ...]  # an empty split is skipped
+    device: str  # auto: CUDA when available, else the CPU
 
     def __post_init__(self) -> None:
         # Types are OmegaConf's to check (gptlab.config.to_dataclass); ranges are here.

@@ -50,26 +50,6 @@ def scored_characters(tokenizer: Any, tokens: Any, characters: int) -> int:
     return max(0, characters - first)
 
 
-def evaluate_split(
-    loaded: Any,
-    tokens: Any,
-    characters: int,
-    *,
-    batch_size: int = 32,
-    stride: int | None = None,
-    device: str = "cpu",
-    progress: bool = True,
-    name: str = "split",
-) -> SplitMetrics | None:
-    """Metrics of one token array whose text had ``characters`` characters; None if empty."""
-    if len(tokens) < 2:
-        return None
-    score = score_tokens(
-        loaded.model, tokens, batch_size=batch_size, stride=stride, device=device, progress=progress, desc=f"eval {name}"
-    )
-    return SplitMetrics.from_totals(score.nll, score.tokens, scored_characters(loaded.tokenizer, tokens, characters))
-
-
 def evaluate_dataset(
     loaded: Any,
     processed_dir: str | Path,
@@ -88,18 +68,13 @@ def evaluate_dataset(
     for split in splits:
         # Checked against meta.json (size, and sha256) before a single token is scored.
         tokens = open_split(processed_dir, meta, split)
-        metrics = evaluate_split(
-            loaded,
-            tokens,
-            int(meta.characters.get(split, 0)),
-            batch_size=batch_size,
-            stride=stride,
-            device=device,
-            progress=progress,
-            name=split,
-        )
-        if metrics is None:
+        if len(tokens) < 2:
             log.info("the %s split is empty (%d tokens): skipped", split, len(tokens))
             continue
-        results[split] = metrics
+        score = score_tokens(
+            loaded.model, tokens, batch_size=batch_size, stride=stride, device=device, progress=progress,
+            desc=f"eval {split}",
+        )  # fmt: skip
+        characters = scored_characters(loaded.tokenizer, tokens, int(meta.characters.get(split, 0)))
+        results[split] = SplitMetrics.from_totals(score.nll, score.tokens, characters)
     return results

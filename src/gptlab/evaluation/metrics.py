@@ -1,8 +1,5 @@
-"""From a summed NLL to the numbers reported per split.
-
-``bits_per_char`` compares models across tokenizers. It counts only the scored text (all
-but the first token), so ``bits_per_char == loss * tokens / ln(2) / characters`` holds.
-"""
+"""From a summed NLL to the numbers reported per split; ``bits_per_char`` (of the scored text
+only) compares models across tokenizers."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Validation loss by position in the context window: how much each extra token of context helps.
-
-Position ``p`` predicts a window's token ``p + 1``. The windows are the split's
-``(N - 1) // context_size`` whole, non-overlapping ones, each from scratch, so every
-position averages the same windows (a partial last one would weigh early positions more).
-"""
+"""Validation loss by position in the context window: how much each extra token of context
+helps. Only whole windows, so every position averages the same ones."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""Summed next-token negative log-likelihood of a token array, deterministically (fixed
-windows, eval mode). Summed in float64, so the batch size changes it only by the forward
-pass's float32 round-off.
-"""
+"""Summed next-token NLL of a token array: fixed windows, eval mode, summed in float64 (the
+batch size changes it only by float32 round-off)."""
 
 from __future__ import annotations
 
