@@ -24,7 +24,7 @@ class AttentionPlotConfig:
     max_tokens: int  # beyond ~60 tokens the tick labels stop being readable
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 1:
+        if self.max_tokens < 1:  # its type is OmegaConf's to check
             raise ConfigError(f"attention max_tokens must be an integer >= 1, got {self.max_tokens!r}")
 
 
@@ -43,9 +43,8 @@ def attention_picture(loaded: LoadedModel, text: str, cfg: AttentionPlotConfig, 
     """Encode ``text``, run ``model.attention_maps`` on its first tokens, write the PNG."""
     import torch
 
-    from gptlab.reporting.attention_plot import plot_attention
-
     from gptlab.model import require
+    from gptlab.reporting.attention_plot import plot_attention
 
     model, tokenizer = loaded.model, loaded.tokenizer
     require(model.config, "attention_maps", "cannot draw the attention picture")
