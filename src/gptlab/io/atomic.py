@@ -1,18 +1,9 @@
 """Write-to-temp-then-rename, so a kill at any moment leaves the old file or the new one.
 
-Every file gptlab writes goes through :func:`atomic_path` (or a helper built on it):
-
-* the temporary file (or directory) is created in the destination's *own directory*,
-  since ``os.replace`` is atomic only within one filesystem (a temporary file in the
-  system temp directory would be *copied* across, which is not atomic);
-* once written it is flushed to disk (``fsync``), given the mode the umask gives a new
-  file (``0644`` under the usual ``022``; some libraries, safetensors among them,
-  create ``0600`` files that a team or a server user could not read), renamed over the
-  destination, and the directory entry is flushed too;
-* on any failure the temporary is removed and the destination is left as it was; a
-  refusal by the operating system to store the file (disk full, quota, file too large,
-  read-only filesystem, permission denied) becomes one :class:`StorageError` line that
-  names the destination, the space needed when it is known and the space free.
+Every file gptlab writes goes through :func:`atomic_path`: a temporary in the destination's
+own directory (``os.replace`` is atomic only within one filesystem), flushed, given the
+umask's mode (safetensors creates ``0600`` files), renamed; the OS refusing to store it is
+one :class:`StorageError` line (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -88,14 +79,9 @@ def _free_bytes(directory: Path) -> int | None:
 def storage_error(
     exc: OSError, dest: str | os.PathLike[str] | None, needed: Needed = None, written: int | None = None
 ) -> StorageError | None:
-    """The one-line error for ``exc``, an OSError met storing ``dest``; None if ``exc`` is
-    not the operating system refusing to store something (a bug, a missing input, ...).
-
-    ``exc.filename`` names the file when the failing call had one (``open``, ``mkdir``);
-    a failed ``write`` has none, and the file is then ``dest``. A temporary name is
-    never shown: the user knows the destination. A file the error names that is not
-    ``dest`` (an input read while writing it) is named instead.
-    """
+    """The one-line error for ``exc``, an OSError met storing ``dest`` (None if it is not the
+    OS refusing to store something). It names ``dest``, never its temporary, or the other
+    file ``exc`` names (an input read while writing it)."""
     if exc.errno not in STORAGE_ERRNOS:
         return None
     target = Path(dest) if dest is not None else None
@@ -114,13 +100,11 @@ def storage_error(
         if free is not None:
             detail.append(f"{human_bytes(free)} free there")
     details = f" ({', '.join(detail)})" if detail else ""
-    if target is None:  # a write to an open file, outside gptlab's atomic helpers
-        what, kept = "cannot write a file", ""
-    else:
-        what = f"cannot {verb} {target}"
-        kept = ""
-        if verb == "write" and dest is not None:
-            kept = "; the previous file is untouched" if target.exists() else "; nothing was left behind"
+    # No target: a write to an open file, outside gptlab's atomic helpers.
+    what = f"cannot {verb} {target}" if target is not None else "cannot write a file"
+    kept = ""
+    if verb == "write" and target is not None and dest is not None:
+        kept = "; the previous file is untouched" if target.exists() else "; nothing was left behind"
     cls = StoragePermissionError if exc.errno in _NO_PERMISSION else StorageError
     return cls(f"{what}: {_REASONS[exc.errno]}{details}{kept}")
 
@@ -173,13 +157,9 @@ def _size(path: Path) -> int | None:
 
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str], suffix: str = "", needed: Needed = None) -> Iterator[Path]:
-    """Yield a temporary path next to ``dest``; rename it onto ``dest`` on success.
-
-    On any exception the temporary is removed and ``dest`` is left untouched. Works for
-    files and, when the caller creates a directory at the yielded path, for directories
-    (an existing destination directory is replaced). ``needed`` (bytes, or a function
-    giving them) is only used for the message when space runs out.
-    """
+    """Yield a temporary path next to ``dest`` (the caller creates a file or a directory
+    there), renamed onto ``dest`` on success, removed on any exception. ``needed`` (bytes, or
+    a function giving them) is for the message when space runs out."""
     dest = Path(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -220,11 +200,9 @@ _FULL = 1 << 20
 
 
 def _os_error_behind(exc: BaseException, free: int | None) -> OSError | None:
-    """The OSError that made a write fail: ``exc``, or one it was raised from or while
-    handling (torch's zip writer raises ``RuntimeError('... unexpected pos ...')`` when a
-    ``write`` fails), or a Rust library's ``(os error N)`` (safetensors). When none says,
-    a disk left with almost no room while the temporary was written is full. gptlab's
-    own errors (a nested atomic write's) already say what failed."""
+    """The OSError behind a failed write: ``exc`` or its cause or context (torch's zip writer
+    raises a RuntimeError), a Rust library's ``(os error N)``, else ENOSPC on a disk left
+    with almost no room; None for gptlab's own errors, which already say what failed."""
     if isinstance(exc, GptlabError):
         return None
     seen: set[int] = set()
