@@ -1,11 +1,5 @@
-"""Pick the torch device for inference-side work (evaluate, sample, generate, attention).
-
-Training leaves this to Lightning's ``trainer.accelerator``; the other stages take a
-plain device string from their config. A device that is named but not there (``cuda``
-on a machine without a GPU or without a CUDA build of torch, ``cuda:3`` with two GPUs,
-``mps`` off Apple silicon) is a one-line :class:`DeviceUnavailable` here, before any
-model is loaded, instead of torch's assertion deep inside the first ``.to(device)``.
-"""
+"""The torch device of inference-side work (training's is Lightning's): a device named but
+not there is one :class:`DeviceUnavailable` line before any model loads, not torch's assertion."""
 
 from __future__ import annotations
 

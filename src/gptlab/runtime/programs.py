@@ -1,12 +1,6 @@
-"""The programs gptlab starts are looked up in the running interpreter's environment first.
-
-A virtual environment's programs (``uvicorn``, ``dvc``, ``mlflow``, and the ``python``
-of DVC's stage commands) sit next to its interpreter, in a directory that is on ``PATH``
-only while the environment is activated. Run as ``.venv/bin/python -m gptlab.serve``
-(an IDE, cron, a systemd unit), a child that looks a program up on ``PATH`` -- MLflow's
-scoring server is ``bash -c 'exec uvicorn ...'`` -- would find another environment's
-copy, or none. So every child gets ``PATH`` with this interpreter's directory first,
-and a program found nowhere is one line naming it and how to install it.
+"""The programs gptlab starts are looked up in the running interpreter's environment first:
+run without activating it (``.venv/bin/python -m gptlab.serve``), a child looking up
+``uvicorn`` on ``PATH`` would find another environment's copy, or none.
 """
 
 from __future__ import annotations
@@ -21,11 +15,8 @@ from gptlab.errors import MissingProgramError
 
 
 def interpreter_bin() -> Path | None:
-    """The directory of the running interpreter (None when Python cannot tell).
-
-    Not resolved: a virtual environment's ``bin/python`` is a link to the base
-    interpreter, whose directory holds none of the environment's programs.
-    """
+    """The running interpreter's directory (None when Python cannot tell), not resolved: a
+    virtual environment's ``bin/python`` links to the base interpreter's."""
     return Path(sys.executable).parent if sys.executable else None
 
 
@@ -47,11 +38,8 @@ def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def find_program(name: str, install: str, env: Mapping[str, str] | None = None) -> str:
-    """Where a child started with ``env`` (default: :func:`child_env`) finds ``name``.
-
-    ``install`` says how to get it, e.g. ``"pip install uvicorn"``; it ends the one-line
-    error when the program is nowhere.
-    """
+    """Where a child started with ``env`` (default: :func:`child_env`) finds ``name``; else an
+    error ending with ``install``, how to get it (e.g. ``"pip install uvicorn"``)."""
     path = (child_env() if env is None else env).get("PATH")
     found = shutil.which(name, path=path)
     if found is None:

@@ -1,9 +1,6 @@
-"""The servers gptlab starts: the team stack's, the MLflow UI, MLflow's scoring server.
-
-Each runs in a session of its own (a terminal's Ctrl-C does not reach it; its workers
-share its process group), is waited on until it answers, and is stopped as a group:
-SIGTERM, a bounded wait, SIGKILL. A server kept between commands is found again by pid,
-and told from a process that reused the pid by a word of its command line.
+"""The one supervisor of the servers gptlab starts (docs/architecture.md): a session of its
+own, waited on until it answers, stopped as a group; one kept between commands is found
+again by pid and a word of its command line.
 """
 
 from __future__ import annotations
