@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from gptlab.model import IncrementalLM, incremental_lm
-from gptlab.model.recurrent_incremental import RecurrentIncrementalLM
 from tests.model.kinds import kind_model
 
 STATEFUL = ("bigram", "rnn", "lstm", "gru")
@@ -25,7 +24,7 @@ def test_incremental_logits_equal_a_full_forward_over_the_window(kind: str, use_
     """After every prefill/step: logits == model(lm.window)[:, -1], before and past the context."""
     model = kind_model(kind, scale=0.5)
     lm = incremental_lm(model, use_cache=use_cache, window=window)
-    assert isinstance(lm, RecurrentIncrementalLM)
+    assert isinstance(lm, IncrementalLM)
     torch.manual_seed(1)
     logits = lm.prefill(torch.randint(0, 23, (3, 5)))
     torch.testing.assert_close(logits, full_forward_last(model, lm.window), rtol=1e-5, atol=1e-5)

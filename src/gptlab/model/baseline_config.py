@@ -7,18 +7,16 @@ GPT's windows, so that the kinds compare on one footing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from gptlab.errors import ModelConfigError
-from gptlab.model.config import check_positive, config_from_mapping
+from gptlab.model.config import SavedConfig, check_positive
 
 RECURRENT_KINDS = ("rnn", "lstm", "gru")
 
 
 @dataclass(frozen=True)
-class BigramConfig:
+class BigramConfig(SavedConfig):
     """The floor: next-token logits looked up from the current token alone."""
 
     kind: str  # always "bigram"
@@ -30,22 +28,15 @@ class BigramConfig:
             raise ModelConfigError(f"BigramConfig is the config of model.kind=bigram, got kind={self.kind!r}")
         check_positive(self, ("vocab_size", "context_size"))
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def describe(self) -> str:
         return f"bigram-T{self.context_size}"
 
     def summary(self) -> str:
         return f"kind=bigram context_size={self.context_size} vocab_size={self.vocab_size}"
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> BigramConfig:
-        return config_from_mapping(cls, d)
-
 
 @dataclass(frozen=True)
-class RecurrentConfig:
+class RecurrentConfig(SavedConfig):
     """Embedding -> ``torch.nn.RNN``/``LSTM``/``GRU`` -> linear head."""
 
     kind: str  # rnn (tanh) | lstm | gru
@@ -65,9 +56,6 @@ class RecurrentConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise ModelConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def describe(self) -> str:
         return f"{self.kind}-L{self.n_layer}E{self.n_embd}-T{self.context_size}"
 
@@ -76,7 +64,3 @@ class RecurrentConfig:
             f"kind={self.kind} n_layer={self.n_layer} n_embd={self.n_embd} context_size={self.context_size} "
             f"vocab_size={self.vocab_size}"
         )
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RecurrentConfig:
-        return config_from_mapping(cls, d)

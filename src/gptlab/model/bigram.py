@@ -30,6 +30,10 @@ class BigramLM(nn.Module):
 
     # ------------------------------------------------------------------ decoding
 
+    @staticmethod
+    def empty_state(batch_size: int, old: None = None) -> None:
+        return None
+
     def next_logits(self, idx: Tensor, state: None = None) -> tuple[Tensor, None]:
         """Logits (B, V) for the token after ``idx`` (B, T): the last token's row. No state."""
         return self.table(idx[:, -1]), None

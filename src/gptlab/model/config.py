@@ -17,8 +17,27 @@ NORMS = ("layernorm", "rmsnorm")
 T = TypeVar("T")
 
 
+class SavedConfig:
+    """A model config that round-trips through a plain dict (model directory, checkpoint)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], d: Mapping[str, Any]) -> T:
+        """The config from a saved dict, checked as a ``model`` section."""
+        from gptlab.config import to_dataclass
+
+        try:
+            return to_dataclass(cls, d, "model")
+        except ModelConfigError:
+            raise
+        except ConfigError as exc:  # a bad type, unknown or missing key: still the model config's fault
+            raise ModelConfigError(str(exc)) from None
+
+
 @dataclass(frozen=True)
-class GPTConfig:
+class GPTConfig(SavedConfig):
     kind: str  # always "gpt": the model family's tag (gptlab.model.family)
     vocab_size: int
     context_size: int  # longest sequence the model attends over (block size)
@@ -59,9 +78,6 @@ class GPTConfig:
     def head_size(self) -> int:
         return self.n_embd // self.n_head
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def describe(self) -> str:
         """``L4H4E128-T64``: the shape in a run name."""
         return f"L{self.n_layer}H{self.n_head}E{self.n_embd}-T{self.context_size}"
@@ -75,20 +91,7 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GPTConfig:
-        d = {"kind": "gpt", **d}  # dicts written before `kind` existed are GPT configs
-        return config_from_mapping(cls, d)
-
-
-def config_from_mapping(cls: type[T], d: Mapping[str, Any]) -> T:
-    """``cls`` from a saved dict (model directory, checkpoint), checked as a ``model`` section."""
-    from gptlab.config import to_dataclass
-
-    try:
-        return to_dataclass(cls, d, "model")
-    except ModelConfigError:
-        raise
-    except ConfigError as exc:  # a bad type, unknown or missing key: still the model config's fault
-        raise ModelConfigError(str(exc)) from None
+        return super().from_dict({"kind": "gpt", **d})  # dicts written before `kind` existed are GPT configs
 
 
 def check_positive(config: Any, names: tuple[str, ...]) -> None:

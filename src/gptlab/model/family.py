@@ -107,11 +107,7 @@ def require(config: Any, feature: str, action: str) -> None:
 
 
 def incremental_lm(model: Any, use_cache: bool = True, window: str = "exact", keep: float = 0.5) -> Any:
-    """The model behind prefill/step/reorder: a KV cache for a GPT, a hidden state else."""
-    if isinstance(model.config, GPTConfig):
-        from gptlab.model.incremental import IncrementalLM
+    """The model behind prefill/step/reorder, its cache the model's own (KV cache, hidden state)."""
+    from gptlab.model.incremental import IncrementalLM
 
-        return IncrementalLM(model, use_cache=use_cache, window=window, keep=keep)
-    from gptlab.model.recurrent_incremental import RecurrentIncrementalLM
-
-    return RecurrentIncrementalLM(model, use_cache=use_cache, window=window, keep=keep)
+    return IncrementalLM(model, use_cache=use_cache, window=window, keep=keep)

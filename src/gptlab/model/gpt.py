@@ -173,6 +173,24 @@ class GPT(nn.Module):
             device=w.device, dtype=w.dtype,
         )  # fmt: skip
 
+    def empty_state(self, batch_size: int, old: KVCache | None = None) -> KVCache:
+        """An empty KV cache for decoding: ``old`` emptied when it fits (no reallocation)."""
+        if old is None or old.batch_size != batch_size:
+            return self.new_kv_cache(batch_size)
+        old.reset()  # stale entries past `length` are never read
+        return old
+
+    def next_logits(self, idx: Tensor, cache: KVCache | None = None) -> tuple[Tensor, KVCache | None]:
+        """Logits (B, V) for the token after ``idx`` (B, T), which follows ``cache``'s tokens
+        (None: no cache); only the last position goes through the head."""
+        h = self.hidden_states(idx, cache)[:, -1]  # (B, C)
+        return F.linear(h, self.lm_head_weight), cache
+
+    @staticmethod
+    def select_state(cache: KVCache, index: Tensor) -> KVCache:
+        cache.index_select(index)
+        return cache
+
     @torch.no_grad()
     def attention_maps(self, idx: Tensor) -> Tensor:
         """Softmax attention probabilities, (n_layer, B, n_head, T, T), without dropout."""

@@ -88,6 +88,11 @@ class RecurrentLM(nn.Module):
 
     # ------------------------------------------------------------------ decoding
 
+    @staticmethod
+    def empty_state(batch_size: int, old: State | None = None) -> None:
+        """None: the recurrence starts from zeros."""
+        return None
+
     def next_logits(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Continue ``state`` over ``idx`` (B, T): (logits (B, V) for the next token, the new state).
 
