@@ -57,6 +57,12 @@ def val_loss(model_dir: Path | str) -> float:
     return json.loads(Path("reports/metrics.json").read_text())["val"]["loss"]
 
 
+def load_model_dir_tokenizer(model_dir: Path | str):
+    from gptlab.tokenizer import load_tokenizer
+
+    return load_tokenizer(Path(model_dir) / "tokenizer.json")
+
+
 def logits(model_dir: Path | str) -> torch.Tensor:
     from gptlab.checkpoint import load_model_dir
 
@@ -147,13 +153,26 @@ def test_adapter_model_dir_loads_its_base_and_refuses_a_changed_one(work, pretra
     run_stage("train", *args, f"train.init_from={pretrained}", "paths.model_dir=merged")
     run_stage("train", *args, f"train.init_from={base}", "paths.model_dir=adapter", "train.lora.model_dir=adapter")
     files = sorted(p.name for p in Path("adapter").iterdir())
-    assert files == ["adapter.safetensors", "config.json", "tokenizer.json"]
+    assert files == ["adapter.safetensors", "config.json", "peft", "tokenizer.json"]  # peft/: tests/hf/test_peft_adapter.py
     info = read_model_info("adapter")
     assert info["lineage"]["init_from"] == str(base) and info["lora"]["model_dir"] == "adapter"
     assert all(".lora_" in k for k in load_file("adapter/adapter.safetensors"))
     # The same training, so the same model: the base plus the adapter, merged on load.
     torch.testing.assert_close(logits("adapter"), logits("merged"), rtol=0, atol=1e-6)
     assert val_loss("adapter") == pytest.approx(val_loss("merged"), abs=1e-6)
+    # export: on a gptlab base, the base's Hugging Face model is written too (base/), for the adapter.
+    run_stage("export", *FINETUNE, "export.model_dir=adapter")
+    assert {"base", "adapter"} <= {p.name for p in Path("artifacts/hf").iterdir()}
+    assert json.loads(Path("artifacts/hf/adapter/adapter_config.json").read_text())["base_model_name_or_path"] == (
+        "artifacts/hf/base"
+    )
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("artifacts/hf/base"), "artifacts/hf/adapter")
+    ids = torch.tensor([load_model_dir_tokenizer("adapter").encode("ROMEO: O Juliet, my sun!")])
+    with torch.no_grad():
+        torch.testing.assert_close(peft_model.eval()(ids).logits, logits("adapter"), rtol=0, atol=1e-5)
 
     # The base's weights change: refused, one line, exit 2.
     state = load_file(base / "model.safetensors")

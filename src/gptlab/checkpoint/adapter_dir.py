@@ -18,8 +18,9 @@ from gptlab.model.lora import LoraConfig, add_lora, load_adapter_state, merged_m
 ADAPTER_WEIGHTS = "adapter.safetensors"
 
 
-def load_adapter_model(path: Path, info: dict) -> Any:
-    """The merged plain GPT of an adapter directory: its base, checked by sha256, plus the adapter."""
+def load_adapter_model(path: Path, info: dict, merge: bool = True) -> Any:
+    """The merged plain GPT of an adapter directory: its base, checked by sha256, plus the adapter
+    (``merge=False``: the base with peft's layers in it, as trained)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -45,11 +46,11 @@ def load_adapter_model(path: Path, info: dict) -> Any:
     if theirs != config.to_dict():
         raise CheckpointError(f"{path} is a LoRA adapter for another model config than {base}'s")
     model = load_pretrained(GPT(config), pretrained)
-    add_lora(model, to_dataclass(LoraConfig, info["lora"], f"{path / 'config.json'}: lora"))
+    add_lora(model, to_dataclass(LoraConfig, info["lora"], f"{path / 'config.json'}: lora", init_adapter=None))
     weights = path / ADAPTER_WEIGHTS
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights} is missing or not a valid safetensors file ({exc})") from None
     load_adapter_state(model, state, str(weights))
-    return merged_model(model)
+    return merged_model(model) if merge else model

@@ -80,8 +80,8 @@ def neox_state(model: GPT) -> dict[str, Tensor]:
         out |= {
             f"{h}input_layernorm.weight": sd[f"{g}norm1.weight"],
             f"{h}input_layernorm.bias": bias(f"{g}norm1.bias", C),
-            f"{h}attention.query_key_value.weight": _per_head(sd[f"{g}attn.qkv.weight"], cfg.n_head),
-            f"{h}attention.query_key_value.bias": _per_head(bias(f"{g}attn.qkv.bias", 3 * C), cfg.n_head),
+            f"{h}attention.query_key_value.weight": per_head(sd[f"{g}attn.qkv.weight"], cfg.n_head),
+            f"{h}attention.query_key_value.bias": per_head(bias(f"{g}attn.qkv.bias", 3 * C), cfg.n_head),
             f"{h}attention.dense.weight": sd[f"{g}attn.out_proj.weight"],
             f"{h}attention.dense.bias": bias(f"{g}attn.out_proj.bias", C),
             f"{h}post_attention_layernorm.weight": sd[f"{g}norm2.weight"],
@@ -98,14 +98,14 @@ def neox_state(model: GPT) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in out.items()}
 
 
-def _per_head(t: Tensor, n_head: int) -> Tensor:
+def per_head(t: Tensor, n_head: int) -> Tensor:
     """([q|k|v], head, hs, ...) -> (head, [q|k|v], hs, ...): gptlab's qkv rows in GPT-NeoX's order."""
     rest = t.shape[1:]
     return t.reshape(3, n_head, -1, *rest).transpose(0, 1).reshape(-1, *rest)
 
 
-def _per_part(t: Tensor, n_head: int) -> Tensor:
-    """The inverse of :func:`_per_head`."""
+def per_part(t: Tensor, n_head: int) -> Tensor:
+    """The inverse of :func:`per_head`."""
     rest = t.shape[1:]
     return t.reshape(n_head, 3, -1, *rest).transpose(0, 1).reshape(-1, *rest)
 
@@ -170,8 +170,8 @@ def state_from_neox(hf_state: Mapping[str, Tensor], config: GPTConfig, where: st
         out |= {
             f"{g}norm1.weight": take(f"{h}input_layernorm.weight"),
             f"{g}norm1.bias": take(f"{h}input_layernorm.bias"),
-            f"{g}attn.qkv.weight": _per_part(take(f"{h}attention.query_key_value.weight"), config.n_head),
-            f"{g}attn.qkv.bias": _per_part(take(f"{h}attention.query_key_value.bias"), config.n_head),
+            f"{g}attn.qkv.weight": per_part(take(f"{h}attention.query_key_value.weight"), config.n_head),
+            f"{g}attn.qkv.bias": per_part(take(f"{h}attention.query_key_value.bias"), config.n_head),
             f"{g}attn.out_proj.weight": take(f"{h}attention.dense.weight"),
             f"{g}attn.out_proj.bias": take(f"{h}attention.dense.bias"),
             f"{g}norm2.weight": take(f"{h}post_attention_layernorm.weight"),

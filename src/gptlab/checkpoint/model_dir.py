@@ -4,6 +4,7 @@
       model.safetensors   weights (safetensors: loading never unpickles anything)
       config.json         {"format_version", "model": the model config (any kind), "lineage": {...}, "training": {...}}
       tokenizer.json      the tokenizer the model was trained with
+      peft/               a LoRA adapter directory's: the adapter in peft's format (see save_adapter_dir)
 
 The whole directory is written under a temporary name and renamed into place.
 """
@@ -11,7 +12,9 @@ The whole directory is written under a temporary name and renamed into place.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,13 @@ from torch import nn
 
 from gptlab.checkpoint.adapter_dir import ADAPTER_WEIGHTS, load_adapter_model
 from gptlab.checkpoint.pretrained import CONFIG, TOKENIZER, WEIGHTS, check_tokenizer_sha, load_weights
-from gptlab.errors import CheckpointError
+from gptlab.errors import CheckpointError, ConfigError
 from gptlab.io import atomic_path, sha256_file
 from gptlab.model import build_model, config_from_dict
 
 FORMAT_VERSION = 1
+PEFT_DIR = "peft"  # a LoRA adapter directory's adapter in peft's format
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,19 +48,27 @@ def save_model_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, 
 
 def save_adapter_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict) -> Path:
     """Write a LoRA model's adapter alone (:mod:`gptlab.checkpoint.adapter_dir`): ``extra``'s
-    lineage names the base's path and sha256."""
+    lineage names the base's path and sha256. ``peft/`` holds it in peft's format too, on the
+    base's Hugging Face model (:mod:`gptlab.checkpoint.peft_adapter`), where it has one."""
+    from gptlab.checkpoint.peft_adapter import write_peft_adapter
     from gptlab.model.lora import adapter_state
 
+    def peft(tmp: Path) -> None:
+        try:
+            write_peft_adapter(model, extra["lora"], extra["lineage"]["init_from"], tmp / PEFT_DIR)
+        except ConfigError as exc:  # e.g. an RMSNorm model: no Hugging Face base, no peft adapter
+            log.info("%s has no peft adapter: %s", out_dir, exc)
+
     return write_model_dir(out_dir, model.config, adapter_state(model), tokenizer_path, extra,
-                           weights=ADAPTER_WEIGHTS, tag="lora")  # fmt: skip
+                           weights=ADAPTER_WEIGHTS, tag="lora", also=peft)  # fmt: skip
 
 
 def write_model_dir(out_dir: str | Path, config: Any, tensors: nn.Module | dict[str, torch.Tensor],
                     tokenizer_path: str | Path, extra: dict | None = None, weights: str = WEIGHTS,
-                    tag: str = str(FORMAT_VERSION)) -> Path:  # fmt: skip
+                    tag: str = str(FORMAT_VERSION), also: Callable[[Path], None] | None = None) -> Path:  # fmt: skip
     """A model directory, whole or not at all: ``weights`` (a model's, or a state dict;
     safetensors with ``tag`` in its metadata), config.json (``config``, ``extra``, the
-    tokenizer's sha256) and the tokenizer."""
+    tokenizer's sha256), the tokenizer and what ``also`` writes in it."""
     from safetensors.torch import save_file, save_model
 
     out_dir = Path(out_dir)
@@ -70,6 +83,8 @@ def write_model_dir(out_dir: str | Path, config: Any, tensors: nn.Module | dict[
             save_file(tensors, str(tmp / weights), metadata=metadata)
         (tmp / CONFIG).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(tokenizer_path, tmp / TOKENIZER)
+        if also is not None:
+            also(tmp)
     return out_dir
 
 

@@ -6,6 +6,7 @@
       tokenizer.json           the tokenizer (Hugging Face tokenizers format)
       tokenizer_config.json    PreTrainedTokenizerFast, special-token roles
       special_tokens_map.json
+      adapter/                 a LoRA adapter directory's adapter, in peft's format, on base/ or train.init_from
 
 Learned or sinusoidal positions go to GPT-2 (:mod:`gptlab.checkpoint.hf_gpt2`), rotary positions to
 GPT-NeoX (:mod:`gptlab.checkpoint.hf_neox`). What neither can express (RMSNorm, a model that is not
@@ -16,9 +17,12 @@ JSON only; the directory appears whole or not at all (written under a temporary 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_path
@@ -61,8 +65,9 @@ def hf_model_files(model: GPT, tokenizer: Tokenizer) -> tuple[dict, dict]:
     return gpt2_config(cfg, token_ids), gpt2_state(model)
 
 
-def write_hf_dir(model: GPT, tokenizer: Tokenizer, out_dir: str | Path) -> Path:
-    """Write the Hugging Face directory of ``model`` and ``tokenizer`` to ``out_dir``."""
+def write_hf_dir(model: GPT, tokenizer: Tokenizer, out_dir: str | Path,
+                 also: Callable[[Path], None] | None = None) -> Path:  # fmt: skip
+    """Write the Hugging Face directory of ``model`` and ``tokenizer`` (and what ``also`` writes in it) to ``out_dir``."""
     from safetensors.torch import save_file
 
     from gptlab.hf.tokenizer import tokenizer_files
@@ -76,18 +81,40 @@ def write_hf_dir(model: GPT, tokenizer: Tokenizer, out_dir: str | Path) -> Path:
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
+        if also is not None:
+            also(tmp)
     return out_dir
 
 
+def _peft_files(model_dir: Path, loaded: Any, out_dir: Path, tmp: Path) -> None:
+    """A LoRA adapter directory's adapter in peft's format, ``adapter/``, on its base's Hugging
+    Face model: ``train.init_from`` when it is one, else ``base/``, the base exported."""
+    from gptlab.checkpoint import load_model_dir
+    from gptlab.checkpoint.adapter_dir import load_adapter_model
+    from gptlab.checkpoint.peft_adapter import write_peft_adapter
+    from gptlab.checkpoint.pretrained import read_pretrained
+
+    base = loaded.info["lineage"]["init_from"]
+    if read_pretrained(base).kind == "gptlab":
+        write_hf_dir(load_model_dir(base).model, loaded.tokenizer, tmp / "base")
+        base = str(out_dir / "base")
+    adapted = load_adapter_model(model_dir, loaded.info, merge=False)
+    write_peft_adapter(adapted, loaded.info["lora"], base, tmp / "adapter")
+
+
 def export_hf_dir(model_dir: str | Path, out_dir: str | Path) -> Path:
-    """Export the gptlab model directory ``model_dir`` to ``out_dir``; return ``out_dir``."""
+    """Export the gptlab model directory ``model_dir`` to ``out_dir``; return ``out_dir``. A LoRA
+    adapter directory's adapter goes in ``adapter/`` too, in peft's format (:func:`_peft_files`)."""
     from gptlab.checkpoint import load_model_dir
 
     loaded = load_model_dir(model_dir)
     problems = unmappable(loaded.model.config)
     if problems:
         raise ConfigError(f"{model_dir} cannot be exported to Hugging Face format: {'; '.join(problems)}")
-    out = write_hf_dir(loaded.model, loaded.tokenizer, out_dir)
+    also = None
+    if (loaded.info.get("lora") or {}).get("model_dir") == "adapter":
+        also = functools.partial(_peft_files, Path(model_dir), loaded, Path(out_dir))
+    out = write_hf_dir(loaded.model, loaded.tokenizer, out_dir, also)
     arch = json.loads((out / CONFIG).read_text(encoding="utf-8"))["architectures"][0]
     log.info("exported %s to %s (%s)", model_dir, out, arch)
     return out

@@ -29,6 +29,7 @@ class LoraConfig:
     # name: qkv and out_proj (attention), up_proj and down_proj (feed-forward).
     target_modules: tuple[str, ...]
     model_dir: str  # merged: a plain model directory | adapter: the adapter and its base's path + sha256
+    init_adapter: str | None  # a peft adapter directory made on init_from's Hugging Face model: start from it
 
     @property
     def enabled(self) -> bool:
@@ -49,6 +50,8 @@ class LoraConfig:
             raise ConfigError(
                 f"train.lora.model_dir must be one of {', '.join(LORA_MODEL_DIRS)}, got {self.model_dir!r}"
             )
+        if self.init_adapter and self.r is None:
+            raise ConfigError(f"train.lora.init_adapter={self.init_adapter} needs train.lora.r (the adapter's r)")
 
 
 def _peft() -> Any:
@@ -62,14 +65,15 @@ def _peft() -> Any:
 
 
 def add_lora(model: Any, lora: LoraConfig) -> Any:
-    """Inject peft's LoRA layers into ``model`` (a GPT) in place; only they train after."""
+    """Inject peft's LoRA layers into ``model`` (a GPT) in place; only they train after. They
+    start as peft initialises them, or with ``lora.init_adapter``'s weights."""
     peft = _peft()
     config = peft.LoraConfig(
         r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
         target_modules=list(lora.target_modules), bias="none",
     )  # fmt: skip
     try:
-        return peft.inject_adapter_in_model(config, model, adapter_name=ADAPTER_NAME)
+        peft.inject_adapter_in_model(config, model, adapter_name=ADAPTER_NAME)
     except ValueError as exc:
         linear = sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if type(m).__name__ == "Linear"})
         reason = str(exc).strip().splitlines()[0]
@@ -77,6 +81,11 @@ def add_lora(model: Any, lora: LoraConfig) -> Any:
             f"train.lora.target_modules={list(lora.target_modules)} cannot be adapted ({reason}); "
             f"this model's linear layers: {', '.join(linear)}"
         ) from None
+    if lora.init_adapter:
+        from gptlab.checkpoint.peft_adapter import checked_init_adapter
+
+        load_adapter_state(model, checked_init_adapter(lora.init_adapter, lora, model.config), lora.init_adapter)
+    return model
 
 
 def has_lora(model: Any) -> bool:
@@ -135,7 +144,8 @@ def load_adapter_state(model: Any, state: dict, where: str) -> None:
 
 
 def lora_record(lora: LoraConfig) -> dict:
-    """The ``lora`` section of a model directory's config.json."""
+    """The ``lora`` section of a model directory's config.json: what trains (not where it started)."""
     record = asdict(lora)
+    del record["init_adapter"]
     record["target_modules"] = list(lora.target_modules)
     return record

@@ -1,7 +1,4 @@
-"""The training run's MLflow side: a Lightning logger on the run, run tags, config and artifacts.
-
-Imported by the fit only, after ``import lightning``: that lazy import is the deferral.
-"""
+"""The training run's MLflow side: a Lightning logger, tags, config, artifacts (imported after lightning)."""
 
 from __future__ import annotations
 
@@ -151,8 +148,7 @@ def log_config(logger: MlflowRunLogger, resolved: dict) -> None:
 
     safe = _redacted_config(resolved)
     params = {k: v for k, v in flatten(safe).items() if k != "train.resume"}
-    # MLflow params are write-once. A resumed run keeps its original params; settings
-    # that changed on resume (e.g. a longer max_steps) are recorded as tags instead.
+    # MLflow params are write-once: a setting changed on resume (a longer max_steps) is a tag.
     logged = logger.logged_params
     changed = {k: v for k, v in params.items() if k in logged and logged[k] != str(v)}
     for key, value in changed.items():
@@ -163,8 +159,10 @@ def log_config(logger: MlflowRunLogger, resolved: dict) -> None:
 
 def log_training_artifacts(logger: MlflowRunLogger, loss_plot: Path, model_dir: str | Path,
                            tokenizer_json: Path) -> None:  # fmt: skip
-    """The loss picture, the model directory and the tokenizer, next to the run's metrics."""
+    """The loss picture, the model directory, its peft adapter alone (``adapter/``) and the tokenizer."""
     client, run_id = logger.experiment, logger.run_id
     client.log_artifact(run_id, str(loss_plot), "plots")
     client.log_artifacts(run_id, str(model_dir), "model")
+    if (peft := Path(model_dir) / "peft").is_dir():  # gptlab.checkpoint.model_dir.PEFT_DIR
+        client.log_artifacts(run_id, str(peft), "adapter")
     client.log_artifact(run_id, str(tokenizer_json), "tokenizer")

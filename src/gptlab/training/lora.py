@@ -15,12 +15,18 @@ from gptlab.model.lora import LoraConfig, lora_record
 
 
 def check_lora_settings(lora: LoraConfig, init_from: str | None) -> None:
-    """LoRA adapts a pretrained model; the adapter directory needs one to point at."""
+    """LoRA adapts a pretrained model; the adapter directory needs one to point at. An init
+    adapter must fit that model and train.lora: refused before training, in one line."""
     if lora.enabled and not init_from:
         raise ConfigError(
             f"train.lora.r={lora.r} needs train.init_from=PATH (LoRA adapts a pretrained model); "
             "from scratch, train every weight (train.lora.r=null)"
         )
+    if lora.init_adapter and init_from:
+        from gptlab.checkpoint.peft_adapter import checked_init_adapter
+        from gptlab.checkpoint.pretrained import read_pretrained
+
+        checked_init_adapter(lora.init_adapter, lora, read_pretrained(init_from).config)
 
 
 def check_resume(ckpt: dict, lora: LoraConfig, path: Path) -> None:
