@@ -1,9 +1,5 @@
-"""Hydra entry points for the stages, with one-line errors for user mistakes.
-
-Each stage has a plain ``run(cfg)`` (what tests call) and a ``main()`` that hands it to
-:func:`hydra_entry`. Config: ``$GPTLAB_CONF_DIR``, else ``./conf`` in a checkout, else the
-``conf/`` of the source tree the package was installed from.
-"""
+"""Hydra entry points for the stages (``main()`` hands ``run(cfg)`` to :func:`hydra_entry`),
+with one-line errors for user mistakes."""
 
 from __future__ import annotations
 
@@ -23,6 +19,7 @@ log = logging.getLogger("gptlab")
 
 
 def conf_dir() -> Path:
+    """``$GPTLAB_CONF_DIR``, else ``./conf`` in a checkout, else the source tree's ``conf/``."""
     env = os.environ.get("GPTLAB_CONF_DIR")
     if env:
         return Path(env).resolve()
