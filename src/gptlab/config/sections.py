@@ -1,10 +1,6 @@
-"""Config sections (``DictConfig`` or plain dicts) -> frozen dataclasses, checked by OmegaConf.
-
-The one place where the untyped config meets the typed library: each dataclass is an
-OmegaConf structured config (its fields typed, none defaulted where conf/ owns the value),
-so OmegaConf rejects wrong types, unknown keys and missing values; this module turns its
-errors into one-line :class:`ConfigError` messages naming the full key. Ranges, choices
-and cross-field rules stay in each dataclass's ``__post_init__``.
+"""Config sections -> frozen dataclasses, checked by OmegaConf as structured configs (types,
+unknown and missing keys), its errors made one-line :class:`ConfigError` messages naming the
+full key; ranges and cross-field rules stay in each ``__post_init__``.
 """
 
 from __future__ import annotations
@@ -66,6 +62,11 @@ def to_dataclass(cls: type[T], node: Any, where: str, **extra: Any) -> T:
         if where in str(exc):
             raise
         raise type(exc)(f"{exc} (in '{where}')") from None
+
+
+def tool_settings(cls: type[T], cfg: Any, where: str) -> T:
+    """``cls`` from those top-level keys of a tool's config (conf/<tool>.yaml) that it names."""
+    return to_dataclass(cls, {f.name: plain(cfg.get(f.name)) for f in dataclasses.fields(cls)}, where)
 
 
 def _merge(cls: type, values: Mapping[str, Any], where: str) -> Any:
