@@ -68,11 +68,14 @@ def beam_search(
         raise ValueError("num_beams and max_new_tokens must be >= 1")
     if prompt.dim() != 1 or prompt.numel() == 0:
         raise ValueError(f"prompt must be a non-empty 1-D tensor of ids, got shape {tuple(prompt.shape)}")
-    pool = _Pool(num_beams)
+    pool: list[Hypothesis] = []  # the num_beams best finished hypotheses, best first
 
     def finish(tokens: Sequence[int], logprob: float, length: int, reason: str) -> None:
         score = length_normalized(logprob, length, length_penalty)
-        pool.add(Hypothesis(tuple(tokens), logprob, length, score, reason))
+        if len(pool) < num_beams or score > pool[-1].score:
+            pool.append(Hypothesis(tuple(tokens), logprob, length, score, reason))
+            pool.sort(key=lambda h: -h.score)  # stable: of equal scores, the one found first stays ahead
+            del pool[num_beams:]
 
     logits = lm.prefill(prompt[None, :])  # (1,V): one beam to start with
     device = logits.device
@@ -120,9 +123,9 @@ def beam_search(
             break
         keep_t = torch.tensor(keep, dtype=torch.long, device=device)
         beam_logprob = top_logprob[keep_t]  # (A',)
-        if pool.full and _best_reachable_score(
+        if len(pool) == num_beams and _best_reachable_score(
             float(beam_logprob.max()), length, max_new_tokens, length_penalty
-        ) <= pool.worst_score:
+        ) <= pool[-1].score:
             break
         origin_t = torch.tensor(origins, dtype=torch.long, device=device)[keep_t]  # (A',)
         token_t = torch.tensor(chosen, dtype=torch.long, device=device)[keep_t]  # (A',)
@@ -131,7 +134,7 @@ def beam_search(
             seen = mark_seen(seen[origin_t], token_t)
         beams = next_beams
         logits = lm.step(token_t)  # (A',V)
-    return pool.best_first()
+    return pool
 
 
 def _best_reachable_score(logprob: float, length: int, max_length: int, length_penalty: float) -> float:
@@ -143,29 +146,3 @@ def _best_reachable_score(logprob: float, length: int, max_length: int, length_p
         return logprob / (max_length**length_penalty)
     return logprob * ((length + 1) ** (-length_penalty))
 
-
-class _Pool:
-    """The ``capacity`` best finished hypotheses seen so far."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: list[Hypothesis] = []
-
-    def add(self, hyp: Hypothesis) -> None:
-        if self.full and hyp.score <= self.worst_score:
-            return
-        self._items.append(hyp)
-        # Stable sort: of equal scores, the one found first stays ahead.
-        self._items.sort(key=lambda h: -h.score)
-        del self._items[self.capacity :]
-
-    @property
-    def full(self) -> bool:
-        return len(self._items) >= self.capacity
-
-    @property
-    def worst_score(self) -> float:
-        return self._items[-1].score if self._items else -math.inf
-
-    def best_first(self) -> list[Hypothesis]:
-        return list(self._items)

@@ -41,10 +41,8 @@ def unescape(text: str) -> str:
 
 @dataclass(frozen=True)
 class GenerateSettings:
-    """The ``generate:`` section: console keys, and the decoding of every sample.
-
-    No defaults: build it with :meth:`from_section` from the composed section.
-    """
+    """The ``generate:`` section: console keys, and the decoding of every sample (no defaults:
+    :meth:`from_section` builds it from the composed section)."""
 
     model_dir: str
     prompt: str | None  # None (Hydra reads prompt=null so) is the empty prompt
@@ -126,11 +124,8 @@ class BlockWriter:
 
 
 def generate_blocks(loaded: Any, prompt: str, settings: GenerateSettings, out: TextIO) -> list[str]:
-    """Generate ``settings.num_samples`` completions of ``prompt``, streaming them to ``out``.
-
-    ``loaded`` is a :class:`gptlab.checkpoint.LoadedModel` (anything with ``model`` and
-    ``tokenizer``: this package does not import the checkpoint code).
-    """
+    """Generate ``settings.num_samples`` completions of ``prompt``, streaming them to ``out``;
+    ``loaded``: a :class:`gptlab.checkpoint.LoadedModel` (anything with its two members)."""
     loaded.tokenizer.encode(prompt)  # an unencodable prompt fails before anything is printed
     if isinstance(loaded.tokenizer, CharTokenizer) and (unseen := loaded.tokenizer.unseen(prompt)):
         # unk_policy=replace: encoded, but the model sees <unk> for each, which is worth a word.

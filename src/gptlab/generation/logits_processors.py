@@ -81,11 +81,8 @@ def mark_seen(seen: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
 
 
 def mask_vocab_tail(logits: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """Forbid ids >= ``vocab_size``.
-
-    A model's output layer may be wider than the tokenizer's vocabulary (padded for
-    speed); those extra ids cannot be decoded, so they must never be picked.
-    """
+    """Forbid ids >= ``vocab_size``: an output layer wider than the tokenizer's vocabulary
+    (padded for speed) has ids that cannot be decoded."""
     if vocab_size >= logits.size(-1):
         return logits
     out = logits.clone()
