@@ -63,10 +63,8 @@ class RecurrentLM(nn.Module):
         return self.tok_emb.weight if self.lm_head is None else self.lm_head.weight
 
     def hidden_states(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """idx (B, T) -> (top layer's outputs (B, T, C) after dropout, the state after the last token).
-
-        ``state`` None starts from zeros, as every training window does.
-        """
+        """idx (B, T) -> (top layer's outputs (B, T, C) after dropout, the state after the last
+        token); ``state`` None starts from zeros, as every training window does."""
         if idx.dim() != 2:
             raise ValueError(f"idx must be (batch, time), got shape {tuple(idx.shape)}")
         x = self.drop(self.tok_emb(idx))  # (B, T, C)
@@ -94,10 +92,8 @@ class RecurrentLM(nn.Module):
         return None
 
     def next_logits(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """Continue ``state`` over ``idx`` (B, T): (logits (B, V) for the next token, the new state).
-
-        Only the last position goes through the head (a (T-1) x C x V matmul saved).
-        """
+        """Continue ``state`` over ``idx`` (B, T): (logits (B, V) for the next token, the new
+        state); only the last position goes through the head."""
         h, new_state = self.hidden_states(idx, state)
         return F.linear(h[:, -1], self.lm_head_weight), new_state
 
