@@ -42,13 +42,9 @@ def signature() -> Any:
 
 
 def log_pyfunc_model(model_dir: str | Path, tags: dict[str, str], device: str = "auto") -> Any:
-    """Log ``model_dir`` to the active run as the pyfunc model ``model``; MLflow's ``ModelInfo``.
-
-    Called inside ``TrackingStore.active_run(run_id)`` (MLflow's ``pyfunc.log_model``
-    logs to the active run of the process's store). ``tags`` go on the logged model.
-    ``device`` is the logged ``model_config`` (``auto``: CUDA when visible); a loader may
-    override it (``model_config={"device": "cpu"}``, or ``GPTLAB_SERVE_DEVICE``).
-    """
+    """Log ``model_dir`` to the active run (inside ``TrackingStore.active_run(run_id)``) as
+    the pyfunc model ``model``; MLflow's ``ModelInfo``. ``device`` is the logged
+    ``model_config``, which a loader may override (or ``GPTLAB_SERVE_DEVICE``)."""
     import mlflow
 
     # The models-from-code file MLflow copies into the model (and runs to check the input

@@ -52,12 +52,8 @@ def invalid(message: str) -> Exception:
 
 
 def generation_config(params: dict[str, Any] | None) -> Any:
-    """The :class:`~gptlab.generation.GenerationConfig` of one request's params.
-
-    Missing params take their defaults (MLflow fills them from the signature already;
-    a direct ``PythonModel.predict`` call may pass none). Out-of-range values raise
-    :func:`invalid` with one line naming the param.
-    """
+    """The :class:`~gptlab.generation.GenerationConfig` of one request's params (missing ones:
+    their defaults, for a direct ``predict`` call); a bad value raises :func:`invalid`."""
     from gptlab.config import to_dataclass
     from gptlab.errors import ConfigError
 
@@ -89,9 +85,7 @@ def prompts_of(model_input: Any) -> list[str]:
         if model_input.shape[1] != 1:
             raise invalid(f"the input must have one column of prompts, got {model_input.shape[1]} columns")
         values = model_input.iloc[:, 0].tolist()
-    elif isinstance(model_input, pd.Series):
-        values = model_input.tolist()
-    elif hasattr(model_input, "tolist"):  # a numpy array
+    elif hasattr(model_input, "tolist"):  # a Series, a numpy array
         values = model_input.tolist()
     elif isinstance(model_input, (list, tuple)):
         values = list(model_input)

@@ -43,11 +43,8 @@ class ServeSettings:
 
 
 def resolve_model(s: ServeSettings) -> str:
-    """Check that ``s.model_uri`` names a model in the store; a line saying which one.
-
-    ``models:/`` and ``runs:/`` URIs are looked up in ``s.tracking_uri``; anything
-    else (a local path, ``file:``, ``s3:``...) is left to MLflow.
-    """
+    """Check that a ``models:/`` or ``runs:/`` URI names a model in the store (anything else
+    is left to MLflow); a line saying which one."""
     from mlflow.exceptions import MlflowException
 
     from gptlab.tracking import TrackingStore
