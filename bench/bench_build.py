@@ -4,6 +4,7 @@
     python bench/bench_build.py --size-mb 1024           # 1 GiB
     python bench/bench_build.py --tokenizer bpe --vocab-size 2048
     python bench/bench_build.py --tokenize-stage          # also measure the tokenize stage
+    python bench/bench_build.py --tokenizer bpe --reference  # and the tokenizer alone, same run
 
 What it does:
 
@@ -18,6 +19,9 @@ What it does:
    and ``GPTLAB_CONF_DIR`` pointing at this checkout's ``conf/``; the child's peak RSS
    and CPU time come from ``os.wait4`` (the kernel's rusage of that one child), its wall
    time from a monotonic clock around it.
+   With ``--reference`` the same stage runs again with the tokenizer alone (no fast
+   encoder: ``tokenizers`` for BPE, the code-point table for char), measured the same
+   way, and must write byte-identical files (``meta.json`` and every ``.bin``).
 4. A second child that only imports the stage's modules and loads the tokenizer gives
    the fixed part of that RSS (the "baseline"): peak minus baseline is what building
    costs on top of starting up.
@@ -208,10 +212,49 @@ BASELINE_CODE = """
 import sys
 import numpy, tqdm, hydra, omegaconf
 import gptlab.build, gptlab.dataset
+from gptlab.dataset.fast_encode import fast_encoder
 from gptlab.tokenizer import load_tokenizer
-tok = load_tokenizer(sys.argv[1])
-tok.encode_array([sys.argv[2]])  # builds the char lookup table / warms BPE
+tok = fast_encoder(load_tokenizer(sys.argv[1]))  # the encoder the stage builds with
+tok.encode_array([sys.argv[2]])  # builds the char byte table / warms BPE
 """
+
+
+# The build stage with its fast encoders off: what it did before they came.
+REFERENCE_CODE = """
+import sys
+import gptlab.dataset.encode_corpus as stage
+from gptlab.build import main
+stage.fast_encoder = lambda tokenizer: tokenizer
+sys.argv[0] = "build"
+main()
+"""
+
+
+def fingerprint(workdir: Path) -> dict[str, str]:
+    """``meta.json``'s text and each ``.bin``'s sha256, as the files are now."""
+    out = workdir / "data/processed"
+    found = {"meta.json": (out / "meta.json").read_text(encoding="utf-8")}
+    for path in sorted(out.glob("*.bin")):
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(1 << 24):
+                digest.update(block)
+        found[path.name] = digest.hexdigest()
+    return found
+
+
+def measured_runs(cmd: list[str], workdir: Path, env: dict[str, str], log_name: str, repeat: int) -> ChildRun:
+    """The fastest of ``repeat`` runs (the least disturbed by other processes), with the largest peak RSS."""
+    runs = []
+    for i in range(repeat):
+        r = run_measured(cmd, workdir, env, workdir / log_name)
+        if r.returncode != 0:
+            print((workdir / log_name).read_text(errors="replace")[-4000:], file=sys.stderr)
+            raise CheckFailed(f"{log_name}: the build exited with status {r.returncode}")
+        if repeat > 1:
+            print(f"  run {i + 1}: {r.wall_s:.1f}s wall, {r.cpu_s:.1f}s CPU, peak RSS {r.maxrss_mib:,.0f} MiB", flush=True)
+        runs.append(r)
+    return replace(min(runs, key=lambda r: r.wall_s), maxrss_mib=max(r.maxrss_mib for r in runs))
 
 
 # --------------------------------------------------------------------------- verify
@@ -295,6 +338,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the working directory")
     p.add_argument("--windows", type=int, default=200, help="random decoded windows to spot-check per split")
     p.add_argument("--window", type=int, default=256, help="tokens per spot-check window")
+    p.add_argument("--reference", action="store_true",
+                   help="also run the stage with the tokenizer alone (no fast encoder) and check it writes the same files")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the build this many times; report the fastest run and the largest peak RSS")
     p.add_argument("--seed", type=int, default=0)
@@ -362,19 +407,14 @@ def main(argv: list[str] | None = None) -> int:
             cmd.append(f"build.chunk_chars={args.chunk_chars}")
         print("build:", " ".join(cmd[1:]), f"(cwd {workdir})", flush=True)
         load_before = os.getloadavg()[0]
-        runs = []
-        for i in range(args.repeat):
-            r = run_measured(cmd, workdir, env, workdir / "build.log")
-            if r.returncode != 0:
-                print((workdir / "build.log").read_text(errors="replace")[-4000:], file=sys.stderr)
-                print(f"error: build exited with status {r.returncode}", file=sys.stderr)
-                return 1
-            if args.repeat > 1:
-                print(f"  run {i + 1}: {r.wall_s:.1f}s wall, {r.cpu_s:.1f}s CPU, peak RSS {r.maxrss_mib:,.0f} MiB", flush=True)
-            runs.append(r)
+        run = measured_runs(cmd, workdir, env, "build.log", args.repeat)
+        reference = None
+        if args.reference:
+            built = fingerprint(workdir)
+            print("reference: the same stage, the tokenizer alone", flush=True)
+            reference = measured_runs([sys.executable, "-c", REFERENCE_CODE, *cmd[3:]], workdir, env, "reference.log", args.repeat)
+            check(fingerprint(workdir) == built, "the tokenizer alone wrote other files than the fast encoders")
         load_after = os.getloadavg()[0]
-        # Fastest run for time (the least disturbed by other processes), largest peak RSS.
-        run = replace(min(runs, key=lambda r: r.wall_s), maxrss_mib=max(r.maxrss_mib for r in runs))
         base = run_measured(
             [sys.executable, "-c", BASELINE_CODE, str(tok_path), corpus.unit[:1000]], workdir, env, workdir / "baseline.log"
         )
@@ -404,7 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             "corpus_over_rss": (n_bytes / MIB) / run.maxrss_mib,
             "windows_checked": v["windows_checked"],
             "verify_s": t_verify,
-            "runs": [{"wall_s": r.wall_s, "cpu_s": r.cpu_s, "peak_rss_mib": r.maxrss_mib} for r in runs],
+            "reference": None if reference is None else {
+                "wall_s": reference.wall_s, "cpu_s": reference.cpu_s, "peak_rss_mib": reference.maxrss_mib,
+                "mib_per_s": n_bytes / MIB / reference.wall_s, "tokens_per_s": v["tokens"] / reference.wall_s},
             "tokenize_stage": None if tokenize_run is None else {
                 "wall_s": tokenize_run.wall_s, "cpu_s": tokenize_run.cpu_s, "peak_rss_mib": tokenize_run.maxrss_mib},
             "nproc": os.cpu_count(),
@@ -427,6 +469,15 @@ def main(argv: list[str] | None = None) -> int:
             f"| {res['mib_per_s']:.1f} | {res['tokens_per_s']:,.0f} | {run.maxrss_mib:,.0f} | {base.maxrss_mib:,.0f} "
             f"| {res['corpus_over_rss']:.2f} |"
         )
+        if reference is not None:
+            print(
+                f"| {res['corpus_mib']:,.0f} MiB | {res['tokenizer']}, tokenizer alone | {chunk:,} | {res['tokens']:,} "
+                f"| {reference.wall_s:.1f} | {reference.cpu_s:.1f} | {res['reference']['mib_per_s']:.1f} "
+                f"| {res['reference']['tokens_per_s']:,.0f} | {reference.maxrss_mib:,.0f} | {base.maxrss_mib:,.0f} "
+                f"| {(n_bytes / MIB) / reference.maxrss_mib:.2f} |"
+            )
+            print(f"fast encoders / tokenizer alone: {reference.wall_s / run.wall_s:.2f}x wall, "
+                  f"{reference.cpu_s / run.cpu_s:.2f}x CPU; the same files (meta.json and every .bin)")
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
         return 0

@@ -22,6 +22,7 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -107,28 +108,37 @@ def _read_chars(f, n_chars: int, chunk_chars: int) -> Iterator[str]:
 def encode_chunks(
     tokenizer: ArrayEncoder, chunks: Iterable[str], out, dtype: np.dtype, chunk_chars: int, progress
 ) -> tuple[int, int]:
-    """Encode the text ``chunks`` (one split, in order) into the open binary file ``out``."""
+    """Encode the text ``chunks`` (one split, in order) into the open binary file ``out``.
+
+    A second thread writes (and hashes) each chunk's ids while the next chunk is read and
+    encoded (both release the GIL): one chunk of ids waits at most, so memory stays bounded.
+    """
     tokens = 0
     chars = 0
     carry = ""
     # At least a few pieces, so a small chunk_chars does not force cuts mid-word.
     max_carry = max(chunk_chars, 4 * _PIECE_CHARS)
-    for chunk in chunks:
-        chars += len(chunk)
-        pieces, carry = _pieces(carry + chunk, max_carry)
-        if pieces:
-            tokens += _write(tokenizer, pieces, out, dtype)
-        if progress is not None:
-            progress.update(len(chunk))
-    if carry:
-        tokens += _write(tokenizer, [carry], out, dtype)
+    with ThreadPoolExecutor(1) as writer:
+        written: Future = writer.submit(int)  # nothing written yet
+
+        def write(pieces: list[str]) -> int:
+            nonlocal written
+            ids = np.ascontiguousarray(tokenizer.encode_array(pieces), dtype=dtype)
+            written.result()  # in order, and a failed write stops the build here
+            written = writer.submit(out.write, memoryview(ids).cast("B"))
+            return int(ids.size)
+
+        for chunk in chunks:
+            chars += len(chunk)
+            pieces, carry = _pieces(carry + chunk, max_carry)
+            if pieces:
+                tokens += write(pieces)
+            if progress is not None:
+                progress.update(len(chunk))
+        if carry:
+            tokens += write([carry])
+        written.result()
     return tokens, chars
-
-
-def _write(tokenizer: ArrayEncoder, pieces: list[str], out, dtype: np.dtype) -> int:
-    ids = tokenizer.encode_array(pieces)
-    out.write(np.ascontiguousarray(ids, dtype=dtype).tobytes())
-    return int(ids.size)
 
 
 class _HashingSink:

@@ -7,6 +7,7 @@ import logging
 from gptlab.config import PathsConfig
 from gptlab.corpus.prepared import corpus_source, read_corpus_meta
 from gptlab.dataset.build import BuildConfig, build_dataset
+from gptlab.dataset.fast_encode import fast_encoder
 from gptlab.dataset.meta import DatasetMeta
 from gptlab.dataset.split import SplitConfig
 from gptlab.errors import DataError, TokenizerError
@@ -37,7 +38,7 @@ def encode_corpus(paths: PathsConfig, split: SplitConfig, build_cfg: BuildConfig
         corpus_path=paths.corpus_txt,
         corpus_chars=corpus_chars,
         corpus_sha256=str(corpus.get("sha256")) if corpus.get("sha256") else None,
-        tokenizer=load_tokenizer(paths.tokenizer_json),
+        tokenizer=fast_encoder(load_tokenizer(paths.tokenizer_json)),
         tokenizer_sha256=sha256_file(paths.tokenizer_json),
         split=split,
         out_dir=paths.processed_dir,
