@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from gptlab.runtime import servers
 from tests.evaluation.pipeline_fixtures import (  # noqa: F401 - fixtures
     base_overrides,
     mlflow_overrides,
@@ -235,8 +236,9 @@ def test_ctrl_c_stops_the_cli_and_the_server(served):
     assert stop_cli(served) == 0, served.logs()
     pid = served.server_pid()
     assert pid is not None
-    with pytest.raises(ProcessLookupError):
-        os.killpg(pid, 0)  # the server's whole process group is gone (the CLI waited for it)
+    # Nothing of the server's process group runs (the CLI waited for it); a worker orphaned
+    # as its leader ended is a zombie until the container's init reaps it, if it ever does.
+    assert not servers.group_running(pid)
     port = int(served.url.rsplit(":", 1)[1])
     with socket.socket() as sock:
         sock.settimeout(5)

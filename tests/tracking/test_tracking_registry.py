@@ -185,3 +185,26 @@ def test_the_registry_s_lock_is_the_sqlite_store_s_own(tmp_path: Path):
     with TrackingStore("http://127.0.0.1:9").lock():  # servers serialise writes: no lock file anywhere
         pass
     assert [p.name for p in tmp_path.iterdir()] == ["mlflow.db.lock"]
+
+
+def test_losing_a_race_for_the_alias_on_a_server_decides_again(store, monkeypatch):
+    """A server's store (PostgreSQL) refuses the second of two simultaneous alias inserts."""
+    from mlflow.exceptions import MlflowException
+
+    old, new = new_version(store, "raced"), new_version(store, "raced")
+    promote(store, "raced", old, 2.5)
+    real_set = store.client.set_registered_model_alias
+    calls = []
+
+    def lose_the_first_race(name, alias, version):
+        calls.append(version)
+        if len(calls) == 1:
+            raise MlflowException('(psycopg.errors.UniqueViolation) duplicate key value violates unique constraint "registered_model_alias_pk"')
+        real_set(name, alias, version)
+
+    monkeypatch.setattr(store.client, "set_registered_model_alias", lose_the_first_race)
+    assert promote(store, "raced", new, 2.25).promoted
+    assert calls == [str(new.version)] * 2 and champion_version(store, "raced") == str(new.version)
+    monkeypatch.setattr(store.client, "set_registered_model_alias", lambda *a: (_ for _ in ()).throw(MlflowException("refused")))
+    with pytest.raises(MlflowException, match="refused"):
+        promote(store, "raced", new_version(store, "raced"), 2.0)  # any other refusal is raised as it is

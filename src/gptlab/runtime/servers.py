@@ -75,6 +75,17 @@ def runs(pid: int | None, marker: str) -> bool:
     return marker in cmdline
 
 
+def group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs. A zombie does not: no signal ends one,
+    and an orphaned worker's is its new parent's to reap, which in a container may never be."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]  # after "pid (comm)"
+            if int(group) == pgid and state != "Z":
+                return True
+    return False
+
+
 @dataclass
 class Server:
     """A server, the leader of its own process group (its pgid is its pid)."""
@@ -91,16 +102,14 @@ class Server:
         return self.proc.poll() is None if self.proc is not None else runs(self.pid, self.marker)
 
     def _group_alive(self) -> bool:
-        """Whether a process of its group still runs (a zombie, which no signal ends, does not:
-        an orphaned worker's reaper may be slow or absent); the leader is reaped once none does."""
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                state, _, pgid = stat.read_text().rsplit(")", 1)[1].split()[:3]  # after "pid (comm)"
-                if int(pgid) == self.pid and state != "Z":
-                    return True
-        if self.proc is not None:
-            self.proc.poll()
-        else:
+        """Whether a process of its group still runs; the leader is reaped once none does."""
+        if self.proc is not None and self.proc.poll() is None:
+            # Asked first: /proc shows a leader whose main thread has ended as a zombie while
+            # its other threads still run (MLflow's server is multi-threaded).
+            return True
+        if group_running(self.pid):
+            return True
+        if self.proc is None:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(self.pid, os.WNOHANG)  # our child all the same (tests start the stack in-process)
         return False

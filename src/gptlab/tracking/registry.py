@@ -179,7 +179,16 @@ def promote(store: TrackingStore, name: str, version: str, bits_per_char: float 
     if bits_per_char is None or not math.isfinite(bits_per_char):
         log.info("no finite validation bits/char (evaluate the val split): the registry's champion is not compared")
         return None
+    from mlflow.exceptions import MlflowException
+
     with store.lock():
-        result = promote_if_better(store.client, name, version, bits_per_char, model_sha256)
+        try:
+            result = promote_if_better(store.client, name, version, bits_per_char, model_sha256)
+        except MlflowException as exc:
+            # A server's store (no lock) refuses the second of two publishers that set the alias
+            # at once (a unique key): decided again, on the champion the other one left.
+            if "unique constraint" not in str(exc).lower():
+                raise
+            result = promote_if_better(store.client, name, version, bits_per_char, model_sha256)
     log.info("%s", result.message)
     return result
