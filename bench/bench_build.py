@@ -38,6 +38,7 @@ fails. The working directory is deleted afterwards unless ``--keep``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -196,15 +197,30 @@ class ChildRun:
 
 
 def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> ChildRun:
-    """Run ``cmd``; its wall time, CPU time and peak RSS from that child's own rusage."""
+    """Run ``cmd``; its wall time and CPU time from that child's own rusage, its peak RSS from its VmHWM.
+
+    Not ``ru_maxrss``: on Linux a child's counts the memory of this process it was forked
+    from (exec records the old address space's high-water mark), so every figure would be
+    at least this script's own peak. ``/proc/PID/status`` VmHWM is the exec'd program's
+    alone, and never decreases: read every 20 ms, the last reading misses only the final
+    few milliseconds.
+    """
+    hwm_kib = 0
     with open(log_path, "wb") as log:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _, status, ru = os.wait4(proc.pid, 0)
+        while True:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            with contextlib.suppress(OSError, ValueError, StopIteration):
+                status_lines = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                hwm_kib = max(hwm_kib, int(next(x for x in status_lines if x.startswith("VmHWM:")).split()[1]))
+            time.sleep(0.02)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    # ru_maxrss is in KiB on Linux (bytes on macOS).
-    rss = ru.ru_maxrss / MIB if sys.platform == "darwin" else ru.ru_maxrss / 1024
+    # Without /proc (macOS): ru_maxrss, in bytes there (KiB on Linux).
+    rss = hwm_kib / 1024 if hwm_kib else ru.ru_maxrss / (MIB if sys.platform == "darwin" else 1024)
     return ChildRun(proc.returncode, wall, ru.ru_utime + ru.ru_stime, rss)
 
 
