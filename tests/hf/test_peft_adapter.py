@@ -27,11 +27,12 @@ HF_TARGETS = {  # the same modules, as peft's users name them on each Hugging Fa
 
 
 def lora_config(targets=ATTENTION, **values):
+    """``train.lora`` as the train stage has it (TrainConfig: with init_adapter, read when adapters go in)."""
     from gptlab.config import to_dataclass
-    from gptlab.model.lora import LoraConfig
+    from gptlab.training.config import TrainConfig
 
-    values = {**conf_values("train.lora"), "r": 4, "alpha": 8.0, "target_modules": list(targets), **values}
-    return to_dataclass(LoraConfig, values, "train.lora")
+    lora = {**conf_values("train.lora"), "r": 4, "alpha": 8.0, "target_modules": list(targets), **values}
+    return to_dataclass(TrainConfig, {**conf_values("train"), "lora": lora}, "train").lora
 
 
 def adapted(vocab_size: int, targets, **overrides):
@@ -81,7 +82,8 @@ def test_exported_adapter_loads_in_peft_with_the_merged_models_logits(family, ta
     ids = torch.tensor([char_tokenizer.encode("ROMEO: O Juliet")])
     with torch.no_grad():
         expected = merged(ids)[0]
-    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / "base"), tmp_path / "adapter")
+    base_hf = AutoModelForCausalLM.from_pretrained(tmp_path / "base")
+    peft_model = PeftModel.from_pretrained(base_hf, tmp_path / "adapter")
     assert (hf_logits(peft_model.eval(), ids) - expected).abs().max() <= 1e-5
     merged_hf = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
     unloaded = peft_model.merge_and_unload().eval()
@@ -127,7 +129,8 @@ def test_a_peft_adapter_starts_gptlabs_adapters_with_its_logits(family, targets,
     if family == "gpt2":
         base = save_hf_gpt2(tmp_path / "base")
     else:
-        base = write_hf_dir(random_model(char_tokenizer.vocab_size, pos_encoding="rope"), char_tokenizer, tmp_path / "base")
+        rope = random_model(char_tokenizer.vocab_size, pos_encoding="rope")
+        base = write_hf_dir(rope, char_tokenizer, tmp_path / "base")
     theirs = peft_adapter_on(base, tmp_path / "adapter", HF_TARGETS[family, targets], family == "gpt2")
     mine = gptlab_with_init_adapter(base, lora_config(targets, init_adapter=str(tmp_path / "adapter")))
     ids = torch.tensor([[5, 3, 9, 1, 2, 7, 4]])

@@ -153,7 +153,8 @@ def test_adapter_model_dir_loads_its_base_and_refuses_a_changed_one(work, pretra
     run_stage("train", *args, f"train.init_from={pretrained}", "paths.model_dir=merged")
     run_stage("train", *args, f"train.init_from={base}", "paths.model_dir=adapter", "train.lora.model_dir=adapter")
     files = sorted(p.name for p in Path("adapter").iterdir())
-    assert files == ["adapter.safetensors", "config.json", "peft", "tokenizer.json"]  # peft/: tests/hf/test_peft_adapter.py
+    # peft/: the adapter in peft's format (tests/hf/test_peft_adapter.py)
+    assert files == ["adapter.safetensors", "config.json", "peft", "tokenizer.json"]
     info = read_model_info("adapter")
     assert info["lineage"]["init_from"] == str(base) and info["lora"]["model_dir"] == "adapter"
     assert all(".lora_" in k for k in load_file("adapter/adapter.safetensors"))
@@ -169,7 +170,8 @@ def test_adapter_model_dir_loads_its_base_and_refuses_a_changed_one(work, pretra
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("artifacts/hf/base"), "artifacts/hf/adapter")
+    base_hf = AutoModelForCausalLM.from_pretrained("artifacts/hf/base")
+    peft_model = PeftModel.from_pretrained(base_hf, "artifacts/hf/adapter")
     ids = torch.tensor([load_model_dir_tokenizer("adapter").encode("ROMEO: O Juliet, my sun!")])
     with torch.no_grad():
         torch.testing.assert_close(peft_model.eval()(ids).logits, logits("adapter"), rtol=0, atol=1e-5)

@@ -1,4 +1,4 @@
-"""Pieces shared by the GPT-2 and GPT-NeoX state-dict writers."""
+"""Pieces shared by the GPT-2 and GPT-NeoX mappings: what maps at all, the biases."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ from collections.abc import Mapping
 
 import torch
 from torch import Tensor
+
+from gptlab.model import GPTConfig, supports
+
+
+def unmappable(config: GPTConfig) -> list[str]:
+    """What in ``config`` has no Hugging Face equivalent ([] when it exports)."""
+    if not supports(config, "hf_export"):  # the bigram and recurrent kinds
+        return [f"model.kind={config.kind} (only a GPT maps to GPT-2 or GPT-NeoX)"]
+    return [f"model.norm={config.norm} (GPT-2 and GPT-NeoX use LayerNorm)"] if config.norm != "layernorm" else []
 
 
 def bias_or_zeros(state: Mapping[str, Tensor], name: str, size: int) -> Tensor:

@@ -20,6 +20,7 @@ from typing import Any
 from torch import Tensor
 
 from gptlab.checkpoint import hf_gpt2, hf_neox
+from gptlab.checkpoint.hf_state import unmappable
 from gptlab.errors import ConfigError
 from gptlab.model import GPTConfig
 
@@ -34,8 +35,9 @@ MODULES = {
     "mlp.down_proj": ("mlp.c_proj", "mlp.dense_4h_to_h"),
 }
 # adapter_config.json settings that change what the weights compute: gptlab reads none of them.
-NOT_PLAIN = ("use_dora", "use_rslora", "rank_pattern", "alpha_pattern", "lora_bias", "modules_to_save",
-             "layer_replication", "target_parameters", "trainable_token_indices")  # fmt: skip
+NOT_PLAIN = ("use_dora", "use_rslora", "rank_pattern", "alpha_pattern", "lora_bias", "modules_to_save", "use_qalora",
+             "layer_replication", "target_parameters", "trainable_token_indices", "alora_invocation_tokens",
+             "velora_config", "monteclora_config", "arrow_config", "kasa_config", "use_bdlora")  # fmt: skip
 
 
 def _family(config: GPTConfig) -> tuple[int, str]:
@@ -46,8 +48,6 @@ def _family(config: GPTConfig) -> tuple[int, str]:
 def to_peft(state: dict[str, Tensor], config: GPTConfig) -> tuple[dict[str, Tensor], list[str]]:
     """gptlab's adapter weights (``blocks.0.attn.qkv.lora_A.weight``) -> (peft's state dict on the
     Hugging Face export, its target_modules); an adapter with no equivalent is one ConfigError."""
-    from gptlab.hf.export import unmappable
-
     family, blocks = _family(config)
     out, targets = {}, set()
     for key, value in state.items():
@@ -90,6 +90,8 @@ def read_peft_adapter(path: str | Path, config: GPTConfig, where: str) -> tuple[
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    if unmappable(config):
+        raise ConfigError(f"{where}: train.init_from has no Hugging Face model ({'; '.join(unmappable(config))})")
     path = Path(path)
     try:
         settings = json.loads((path / CONFIG).read_text(encoding="utf-8"))

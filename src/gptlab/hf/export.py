@@ -26,7 +26,8 @@ from typing import Any
 
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_path
-from gptlab.model import GPT, GPTConfig, supports
+from gptlab.checkpoint.hf_state import unmappable
+from gptlab.model import GPT
 from gptlab.tokenizer.base import Tokenizer
 from gptlab.tokenizer.config import PAD_TOKEN
 
@@ -34,16 +35,6 @@ log = logging.getLogger(__name__)
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-
-
-def unmappable(config: GPTConfig) -> list[str]:
-    """What in ``config`` has no Hugging Face equivalent ([] when it exports)."""
-    if not supports(config, "hf_export"):  # the bigram and recurrent kinds
-        return [f"model.kind={config.kind} (only a GPT maps to GPT-2 or GPT-NeoX)"]
-    problems = []
-    if config.norm != "layernorm":
-        problems.append(f"model.norm={config.norm} (GPT-2 and GPT-NeoX use LayerNorm)")
-    return problems
 
 
 def hf_model_files(model: GPT, tokenizer: Tokenizer) -> tuple[dict, dict]:
@@ -67,7 +58,7 @@ def hf_model_files(model: GPT, tokenizer: Tokenizer) -> tuple[dict, dict]:
 
 def write_hf_dir(model: GPT, tokenizer: Tokenizer, out_dir: str | Path,
                  also: Callable[[Path], None] | None = None) -> Path:  # fmt: skip
-    """Write the Hugging Face directory of ``model`` and ``tokenizer`` (and what ``also`` writes in it) to ``out_dir``."""
+    """Write the Hugging Face directory of ``model`` and ``tokenizer`` (and what ``also`` writes in it)."""
     from safetensors.torch import save_file
 
     from gptlab.hf.tokenizer import tokenizer_files

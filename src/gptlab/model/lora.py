@@ -35,6 +35,11 @@ class LoraConfig:
     def enabled(self) -> bool:
         return self.r is not None
 
+    def initial_adapter(self, model: Any) -> dict:
+        """``init_adapter``'s weights for ``model``: read by the training layer's subclass
+        (gptlab.training.lora.LoraFromAdapter, which TrainConfig makes), as files are not the model's."""
+        raise ConfigError(f"train.lora.init_adapter={self.init_adapter} is read only when training")
+
     def __post_init__(self) -> None:
         if self.r is not None and (isinstance(self.r, bool) or not isinstance(self.r, int) or self.r < 1):
             raise ConfigError(f"train.lora.r must be null (off) or an integer >= 1, got {self.r!r}")
@@ -82,9 +87,7 @@ def add_lora(model: Any, lora: LoraConfig) -> Any:
             f"this model's linear layers: {', '.join(linear)}"
         ) from None
     if lora.init_adapter:
-        from gptlab.checkpoint.peft_adapter import checked_init_adapter
-
-        load_adapter_state(model, checked_init_adapter(lora.init_adapter, lora, model.config), lora.init_adapter)
+        load_adapter_state(model, lora.initial_adapter(model), lora.init_adapter)
     return model
 
 

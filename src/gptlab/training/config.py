@@ -5,7 +5,7 @@ The fields have no defaults: conf/trainer/, conf/optim/ and conf/train/ own them
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 
 from gptlab.errors import ConfigError
 from gptlab.model.lora import LoraConfig  # the train.lora section
@@ -105,3 +105,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if self.lora.init_adapter:  # the same settings, whose adapters start from that peft adapter
+            from gptlab.training.lora import LoraFromAdapter
+
+            object.__setattr__(self, "lora", LoraFromAdapter(**asdict(self.lora)))

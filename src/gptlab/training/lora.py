@@ -8,10 +8,22 @@ the optimizer state of the adapters alone, so resuming is as exact as without Lo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gptlab.errors import CheckpointError, ConfigError
 from gptlab.model.lora import LoraConfig, lora_record
+
+
+@dataclass(frozen=True)
+class LoraFromAdapter(LoraConfig):
+    """``train.lora`` with ``init_adapter``: add_lora starts the adapters from that peft adapter."""
+
+    def initial_adapter(self, model: Any) -> dict:
+        from gptlab.checkpoint.peft_adapter import checked_init_adapter
+
+        return checked_init_adapter(str(self.init_adapter), self, model.config)
 
 
 def check_lora_settings(lora: LoraConfig, init_from: str | None) -> None:
