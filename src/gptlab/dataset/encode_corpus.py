@@ -1,4 +1,4 @@
-"""The build stage's routine: the prepared corpus, encoded with the trained tokenizer."""
+"""The build stage's routine: the prepared corpus, encoded with the trained tokenizer (its ids, by the faster encoders of :mod:`gptlab.dataset.fast_encode`)."""
 
 from __future__ import annotations
 
