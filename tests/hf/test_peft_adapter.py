@@ -144,6 +144,9 @@ def one_line(exc: pytest.ExceptionInfo) -> str:
 
 
 def test_an_adapter_of_another_base_or_target_or_settings_is_one_line(char_tokenizer, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
     from gptlab.training.lora import check_lora_settings
 
     base = save_hf_gpt2(tmp_path / "base")
@@ -168,6 +171,11 @@ def test_an_adapter_of_another_base_or_target_or_settings_is_one_line(char_token
     with pytest.raises(ConfigError) as exc:
         check_lora_settings(lora_config(("qkv",), init_adapter=str(tmp_path / "nowhere")), str(base))
     assert "is not a peft adapter directory" in one_line(exc)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(r=4, target_modules=["c_attn"], use_dora=True,
+                   fan_in_fan_out=True)).save_pretrained(tmp_path / "dora")  # fmt: skip
+    with pytest.raises(ConfigError) as exc:
+        check_lora_settings(lora_config(("qkv",), init_adapter=str(tmp_path / "dora")), str(base))
+    assert "is not a plain LoRA adapter: use_dora=True" in one_line(exc)
     with pytest.raises(ConfigError) as exc:
         lora_config(r=None, init_adapter=str(tmp_path / "adapter"))
     assert "needs train.lora.r" in one_line(exc)
@@ -210,13 +218,13 @@ def gpt2_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_the_round_trip_through_train_export_and_peft(gpt2_built, workdir, mlflow_store):
+def test_the_round_trip_through_train_export_and_peft(gpt2_built, workdir, mlflow_store, capsys):
     from mlflow.tracking import MlflowClient
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     from gptlab.checkpoint import load_model_dir
-    from tests.helpers import copy_built, run_stage
+    from tests.helpers import cli_exit_code, copy_built, one_error_line, run_stage
 
     copy_built(gpt2_built, workdir)
     gpt2 = gpt2_built / "gpt2"
@@ -249,3 +257,7 @@ def test_the_round_trip_through_train_export_and_peft(gpt2_built, workdir, mlflo
     with torch.no_grad():
         assert (load_model_dir("again").model(ids)[0] - finetuned).abs().max() <= 1e-5
     run_stage("evaluate", *FINETUNE, "evaluate.model_dir=again", "evaluate.splits=[val]")
+    # Other settings than the adapter's: one line, exit 2, before training.
+    capsys.readouterr()
+    assert cli_exit_code("train", *FINETUNE, *again, "train.lora.r=8") == 2
+    one_error_line(capsys.readouterr().err, "was trained with other LoRA settings: set train.lora.r=4")

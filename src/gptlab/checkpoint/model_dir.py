@@ -48,8 +48,7 @@ def save_model_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, 
 
 def save_adapter_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict) -> Path:
     """Write a LoRA model's adapter alone (:mod:`gptlab.checkpoint.adapter_dir`): ``extra``'s
-    lineage names the base's path and sha256. ``peft/`` holds it in peft's format too, on the
-    base's Hugging Face model (:mod:`gptlab.checkpoint.peft_adapter`), where it has one."""
+    lineage names the base's path and sha256; ``peft/`` holds it in peft's format too, where it maps."""
     from gptlab.checkpoint.peft_adapter import write_peft_adapter
     from gptlab.model.lora import adapter_state
 

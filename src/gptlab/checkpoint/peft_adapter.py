@@ -48,11 +48,13 @@ def _family(config: GPTConfig) -> tuple[int, str]:
 def to_peft(state: dict[str, Tensor], config: GPTConfig) -> tuple[dict[str, Tensor], list[str]]:
     """gptlab's adapter weights (``blocks.0.attn.qkv.lora_A.weight``) -> (peft's state dict on the
     Hugging Face export, its target_modules); an adapter with no equivalent is one ConfigError."""
+    if unmappable(config):
+        raise ConfigError(f"no Hugging Face equivalent, so no peft adapter: {'; '.join(unmappable(config))}")
     family, blocks = _family(config)
     out, targets = {}, set()
     for key, value in state.items():
         match = re.fullmatch(r"blocks\.(\d+)\.(.+)\.(lora_[AB])\.weight", key)
-        if unmappable(config) or match is None or match[2] not in MODULES:
+        if match is None or match[2] not in MODULES:
             raise ConfigError(f"the adapter on {key.split('.lora_')[0]} has no peft equivalent: peft's adapters "
                               f"are on a GPT-2 or GPT-NeoX export's {', '.join(MODULES)}")  # fmt: skip
         i, module, part = match.groups()
@@ -129,16 +131,18 @@ def read_peft_adapter(path: str | Path, config: GPTConfig, where: str) -> tuple[
     return found, out
 
 
+def _said(r: int, alpha: float, targets: Any) -> dict[str, str]:
+    """LoRA settings as the command line gives them."""
+    return {"r": str(r), "alpha": f"{alpha:g}", "target_modules": f"[{','.join(sorted(targets))}]"}
+
+
 def checked_init_adapter(path: str, lora: Any, config: GPTConfig) -> dict[str, Tensor]:
     """``train.lora.init_adapter``'s weights for ``config``'s model, refused in one line unless
     ``lora`` (train.lora) has the adapter's r, alpha and target_modules."""
     where = f"train.lora.init_adapter={path}"
     found, state = read_peft_adapter(path, config, where)
-    mine = {"r": lora.r, "alpha": float(lora.alpha), "target_modules": sorted(lora.target_modules)}
-    found["target_modules"] = f"[{','.join(sorted(found['target_modules']))}]"
-    mine["target_modules"] = f"[{','.join(mine['target_modules'])}]"
-    differ = [f"train.lora.{k}={found[k]:g}" if k == "alpha" else f"train.lora.{k}={found[k]}"
-              for k in found if found[k] != mine[k]]  # fmt: skip
+    found, mine = _said(*found.values()), _said(lora.r, lora.alpha, lora.target_modules)
+    differ = [f"train.lora.{k}={found[k]}" for k in found if found[k] != mine[k]]
     if differ:
         raise ConfigError(f"{where} was trained with other LoRA settings: set {' '.join(differ)}")
     return state

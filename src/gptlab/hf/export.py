@@ -17,7 +17,6 @@ JSON only; the directory appears whole or not at all (written under a temporary 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable
@@ -57,7 +56,7 @@ def hf_model_files(model: GPT, tokenizer: Tokenizer) -> tuple[dict, dict]:
 
 
 def write_hf_dir(model: GPT, tokenizer: Tokenizer, out_dir: str | Path,
-                 also: Callable[[Path], None] | None = None) -> Path:  # fmt: skip
+                 also: Callable[[Path], Any] | None = None) -> Path:  # fmt: skip
     """Write the Hugging Face directory of ``model`` and ``tokenizer`` (and what ``also`` writes in it)."""
     from safetensors.torch import save_file
 
@@ -102,9 +101,8 @@ def export_hf_dir(model_dir: str | Path, out_dir: str | Path) -> Path:
     problems = unmappable(loaded.model.config)
     if problems:
         raise ConfigError(f"{model_dir} cannot be exported to Hugging Face format: {'; '.join(problems)}")
-    also = None
-    if (loaded.info.get("lora") or {}).get("model_dir") == "adapter":
-        also = functools.partial(_peft_files, Path(model_dir), loaded, Path(out_dir))
+    adapter = (loaded.info.get("lora") or {}).get("model_dir") == "adapter"
+    also = (lambda tmp: _peft_files(Path(model_dir), loaded, Path(out_dir), tmp)) if adapter else None
     out = write_hf_dir(loaded.model, loaded.tokenizer, out_dir, also)
     arch = json.loads((out / CONFIG).read_text(encoding="utf-8"))["architectures"][0]
     log.info("exported %s to %s (%s)", model_dir, out, arch)

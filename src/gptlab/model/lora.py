@@ -36,8 +36,7 @@ class LoraConfig:
         return self.r is not None
 
     def initial_adapter(self, model: Any) -> dict:
-        """``init_adapter``'s weights for ``model``: read by the training layer's subclass
-        (gptlab.training.lora.LoraFromAdapter, which TrainConfig makes), as files are not the model's."""
+        """``init_adapter``'s weights: files are the training layer's (TrainConfig makes it a LoraFromAdapter)."""
         raise ConfigError(f"train.lora.init_adapter={self.init_adapter} is read only when training")
 
     def __post_init__(self) -> None:
@@ -70,8 +69,7 @@ def _peft() -> Any:
 
 
 def add_lora(model: Any, lora: LoraConfig) -> Any:
-    """Inject peft's LoRA layers into ``model`` (a GPT) in place; only they train after. They
-    start as peft initialises them, or with ``lora.init_adapter``'s weights."""
+    """Inject peft's LoRA layers into ``model`` (a GPT) in place (from ``init_adapter``'s weights, if set)."""
     peft = _peft()
     config = peft.LoraConfig(
         r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,

@@ -27,8 +27,7 @@ class LoraFromAdapter(LoraConfig):
 
 
 def check_lora_settings(lora: LoraConfig, init_from: str | None) -> None:
-    """LoRA adapts a pretrained model; the adapter directory needs one to point at. An init
-    adapter must fit that model and train.lora: refused before training, in one line."""
+    """LoRA adapts a pretrained model; an init adapter must fit it and train.lora (checked before training)."""
     if lora.enabled and not init_from:
         raise ConfigError(
             f"train.lora.r={lora.r} needs train.init_from=PATH (LoRA adapts a pretrained model); "
