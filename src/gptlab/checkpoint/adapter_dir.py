@@ -19,8 +19,7 @@ ADAPTER_WEIGHTS = "adapter.safetensors"
 
 
 def load_adapter_model(path: Path, info: dict, merge: bool = True) -> Any:
-    """The merged plain GPT of an adapter directory: its base, checked by sha256, plus the adapter
-    (``merge=False``: the base with peft's layers in it, as trained)."""
+    """The merged plain GPT of an adapter directory: its base, checked by sha256, plus the adapter (or unmerged)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 

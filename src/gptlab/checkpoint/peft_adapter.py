@@ -4,10 +4,8 @@
       adapter_config.json        peft's LoraConfig, written by peft (r, lora_alpha, target_modules, ...)
       adapter_model.safetensors  lora_A (r, in) and lora_B (out, r) under the Hugging Face names
 
-The names are those of :mod:`gptlab.checkpoint.hf_gpt2` / :mod:`hf_neox`. GPT-2's Conv1D
-stores its weight transposed, but peft keeps A and B in nn.Linear's shapes on it
-(``fan_in_fan_out``), so gptlab's go across as they are. GPT-NeoX's fused query_key_value
-rows are per head: B's rows are reordered as the base's are.
+Names of hf_gpt2 / hf_neox. peft keeps A and B in nn.Linear's shapes on GPT-2's transposed
+Conv1D (``fan_in_fan_out``), so they go as they are; on GPT-NeoX, B's qkv rows go per head.
 """
 
 from __future__ import annotations
@@ -66,8 +64,7 @@ def to_peft(state: dict[str, Tensor], config: GPTConfig) -> tuple[dict[str, Tens
 
 
 def write_peft_adapter(model: Any, lora: dict, base: str, out_dir: str | Path) -> Path:
-    """Write the adapter of ``model`` (a GPT with peft's layers in it; ``lora``: its settings) as
-    peft does, for the Hugging Face model at ``base``: peft's LoraConfig writes the config."""
+    """``model``'s adapter (``lora``: its settings) as peft writes it, on the Hugging Face model at ``base``."""
     from peft import LoraConfig
     from safetensors.torch import save_file
 
@@ -87,8 +84,7 @@ def write_peft_adapter(model: Any, lora: dict, base: str, out_dir: str | Path) -
 
 
 def read_peft_adapter(path: str | Path, config: GPTConfig, where: str) -> tuple[dict, dict[str, Tensor]]:
-    """A peft LoRA adapter made on ``config``'s Hugging Face model -> ({r, alpha, target_modules}
-    in gptlab's terms, gptlab's adapter weights); what does not fit is one ConfigError."""
+    """A peft LoRA adapter on ``config``'s Hugging Face model -> ({r, alpha, target_modules}, gptlab's weights)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -131,14 +127,12 @@ def read_peft_adapter(path: str | Path, config: GPTConfig, where: str) -> tuple[
     return found, out
 
 
-def _said(r: int, alpha: float, targets: Any) -> dict[str, str]:
-    """LoRA settings as the command line gives them."""
+def _said(r: int, alpha: float, targets: Any) -> dict[str, str]:  # as the command line gives them
     return {"r": str(r), "alpha": f"{alpha:g}", "target_modules": f"[{','.join(sorted(targets))}]"}
 
 
 def checked_init_adapter(path: str, lora: Any, config: GPTConfig) -> dict[str, Tensor]:
-    """``train.lora.init_adapter``'s weights for ``config``'s model, refused in one line unless
-    ``lora`` (train.lora) has the adapter's r, alpha and target_modules."""
+    """``train.lora.init_adapter``'s weights, unless ``lora`` has not the adapter's r, alpha and targets."""
     where = f"train.lora.init_adapter={path}"
     found, state = read_peft_adapter(path, config, where)
     found, mine = _said(*found.values()), _said(lora.r, lora.alpha, lora.target_modules)

@@ -23,9 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gptlab.checkpoint import load_model_dir
+from gptlab.checkpoint.adapter_dir import load_adapter_model
+from gptlab.checkpoint.hf_state import unmappable
+from gptlab.checkpoint.peft_adapter import write_peft_adapter
+from gptlab.checkpoint.pretrained import read_pretrained
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_path
-from gptlab.checkpoint.hf_state import unmappable
 from gptlab.model import GPT
 from gptlab.tokenizer.base import Tokenizer
 from gptlab.tokenizer.config import PAD_TOKEN
@@ -77,13 +81,7 @@ def write_hf_dir(model: GPT, tokenizer: Tokenizer, out_dir: str | Path,
 
 
 def _peft_files(model_dir: Path, loaded: Any, out_dir: Path, tmp: Path) -> None:
-    """A LoRA adapter directory's adapter in peft's format, ``adapter/``, on its base's Hugging
-    Face model: ``train.init_from`` when it is one, else ``base/``, the base exported."""
-    from gptlab.checkpoint import load_model_dir
-    from gptlab.checkpoint.adapter_dir import load_adapter_model
-    from gptlab.checkpoint.peft_adapter import write_peft_adapter
-    from gptlab.checkpoint.pretrained import read_pretrained
-
+    """An adapter directory's ``adapter/`` in peft's format, on train.init_from or (a gptlab one) on ``base/``."""
     base = loaded.info["lineage"]["init_from"]
     if read_pretrained(base).kind == "gptlab":
         write_hf_dir(load_model_dir(base).model, loaded.tokenizer, tmp / "base")
@@ -93,10 +91,7 @@ def _peft_files(model_dir: Path, loaded: Any, out_dir: Path, tmp: Path) -> None:
 
 
 def export_hf_dir(model_dir: str | Path, out_dir: str | Path) -> Path:
-    """Export the gptlab model directory ``model_dir`` to ``out_dir``; return ``out_dir``. A LoRA
-    adapter directory's adapter goes in ``adapter/`` too, in peft's format (:func:`_peft_files`)."""
-    from gptlab.checkpoint import load_model_dir
-
+    """Export the gptlab model directory ``model_dir`` to ``out_dir`` (and a LoRA adapter's, :func:`_peft_files`)."""
     loaded = load_model_dir(model_dir)
     problems = unmappable(loaded.model.config)
     if problems:
