@@ -33,9 +33,9 @@ MODULES = {
     "mlp.down_proj": ("mlp.c_proj", "mlp.dense_4h_to_h"),
 }
 # adapter_config.json settings that change what the weights compute: gptlab reads none of them.
-NOT_PLAIN = ("use_dora", "use_rslora", "rank_pattern", "alpha_pattern", "lora_bias", "modules_to_save", "use_qalora",
-             "layer_replication", "target_parameters", "trainable_token_indices", "alora_invocation_tokens",
-             "velora_config", "monteclora_config", "arrow_config", "kasa_config", "use_bdlora")  # fmt: skip
+NOT_PLAIN = ("bias", "use_dora", "use_rslora", "rank_pattern", "alpha_pattern", "lora_bias", "modules_to_save",
+             "use_qalora", "layer_replication", "target_parameters", "trainable_token_indices", "use_bdlora",
+             "alora_invocation_tokens", "velora_config", "monteclora_config", "arrow_config", "kasa_config")
 
 
 def _family(config: GPTConfig) -> tuple[int, str]:
@@ -44,8 +44,7 @@ def _family(config: GPTConfig) -> tuple[int, str]:
 
 
 def to_peft(state: dict[str, Tensor], config: GPTConfig) -> tuple[dict[str, Tensor], list[str]]:
-    """gptlab's adapter weights (``blocks.0.attn.qkv.lora_A.weight``) -> (peft's state dict on the
-    Hugging Face export, its target_modules); an adapter with no equivalent is one ConfigError."""
+    """gptlab's adapter weights (``blocks.0.attn.qkv.lora_A.weight``) -> (peft's on the export, target_modules)."""
     if unmappable(config):
         raise ConfigError(f"no Hugging Face equivalent, so no peft adapter: {'; '.join(unmappable(config))}")
     family, blocks = _family(config)
@@ -75,12 +74,11 @@ def write_peft_adapter(model: Any, lora: dict, base: str, out_dir: str | Path) -
     config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], target_modules=targets,
                         bias="none", fan_in_fan_out=_family(model.config)[0] == 0, task_type="CAUSAL_LM",
                         inference_mode=True, base_model_name_or_path=base)  # fmt: skip
-    out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})  # what peft's save_pretrained writes
         config.save_pretrained(str(tmp))
-    return out_dir
+    return Path(out_dir)
 
 
 def read_peft_adapter(path: str | Path, config: GPTConfig, where: str) -> tuple[dict, dict[str, Tensor]]:
@@ -96,8 +94,7 @@ def read_peft_adapter(path: str | Path, config: GPTConfig, where: str) -> tuple[
         state = load_file(str(path / WEIGHTS), device="cpu")
     except (OSError, ValueError, SafetensorError) as exc:
         raise ConfigError(f"{where} is not a peft adapter directory ({CONFIG}, {WEIGHTS}): {exc}") from None
-    odd = [f"{k}={settings[k]!r}" for k in NOT_PLAIN if settings.get(k)]
-    odd += [f"bias={settings['bias']!r}"] if settings.get("bias", "none") != "none" else []
+    odd = [f"{k}={settings[k]!r}" for k in NOT_PLAIN if settings.get(k, "none") not in (None, False, "none", {}, [])]
     if settings.get("peft_type") != "LORA" or odd:
         raise ConfigError(f"{where} is not a plain LoRA adapter: {', '.join(odd) or settings.get('peft_type')}")
     family, blocks = _family(config)
@@ -131,7 +128,7 @@ def _said(r: int, alpha: float, targets: Any) -> dict[str, str]:  # as the comma
     return {"r": str(r), "alpha": f"{alpha:g}", "target_modules": f"[{','.join(sorted(targets))}]"}
 
 
-def checked_init_adapter(path: str, lora: Any, config: GPTConfig) -> dict[str, Tensor]:
+def checked_init_adapter(path: str, lora: Any, config: GPTConfig) -> dict[str, Tensor]:  # lora: train.lora
     """``train.lora.init_adapter``'s weights, unless ``lora`` has not the adapter's r, alpha and targets."""
     where = f"train.lora.init_adapter={path}"
     found, state = read_peft_adapter(path, config, where)

@@ -86,7 +86,7 @@ def _peft_files(model_dir: Path, loaded: Any, out_dir: Path, tmp: Path) -> None:
     if read_pretrained(base).kind == "gptlab":
         write_hf_dir(load_model_dir(base).model, loaded.tokenizer, tmp / "base")
         base = str(out_dir / "base")
-    adapted = load_adapter_model(model_dir, loaded.info, merge=False)
+    adapted = load_adapter_model(model_dir, loaded.info, merge=False)  # the base with peft's layers, as trained
     write_peft_adapter(adapted, loaded.info["lora"], base, tmp / "adapter")
 
 

@@ -35,7 +35,7 @@ class LoraConfig:
     def enabled(self) -> bool:
         return self.r is not None
 
-    def initial_adapter(self, model: Any) -> dict:
+    def initial_adapter(self, config: Any) -> dict:
         """``init_adapter``'s weights: files are the training layer's (TrainConfig makes it a LoraFromAdapter)."""
         raise ConfigError(f"train.lora.init_adapter={self.init_adapter} is read only when training")
 
@@ -85,7 +85,7 @@ def add_lora(model: Any, lora: LoraConfig) -> Any:
             f"this model's linear layers: {', '.join(linear)}"
         ) from None
     if lora.init_adapter:
-        load_adapter_state(model, lora.initial_adapter(model), lora.init_adapter)
+        load_adapter_state(model, lora.initial_adapter(model.config), lora.init_adapter)
     return model
 
 

@@ -20,10 +20,10 @@ from gptlab.model.lora import LoraConfig, lora_record
 class LoraFromAdapter(LoraConfig):
     """``train.lora`` with ``init_adapter``: add_lora starts the adapters from that peft adapter."""
 
-    def initial_adapter(self, model: Any) -> dict:
+    def initial_adapter(self, config: Any) -> dict:
         from gptlab.checkpoint.peft_adapter import checked_init_adapter
 
-        return checked_init_adapter(str(self.init_adapter), self, model.config)
+        return checked_init_adapter(str(self.init_adapter), self, config)
 
 
 def check_lora_settings(lora: LoraConfig, init_from: str | None) -> None:
@@ -34,10 +34,9 @@ def check_lora_settings(lora: LoraConfig, init_from: str | None) -> None:
             "from scratch, train every weight (train.lora.r=null)"
         )
     if lora.init_adapter and init_from:
-        from gptlab.checkpoint.peft_adapter import checked_init_adapter
         from gptlab.checkpoint.pretrained import read_pretrained
 
-        checked_init_adapter(lora.init_adapter, lora, read_pretrained(init_from).config)
+        lora.initial_adapter(read_pretrained(init_from).config)
 
 
 def check_resume(ckpt: dict, lora: LoraConfig, path: Path) -> None:
