@@ -58,9 +58,8 @@ class OpenedRun:
 
 def open_run(store: TrackingStore, experiment_name: str, run_name: str, run_id: str | None,
              tags: dict[str, str]) -> OpenedRun:  # fmt: skip
-    """The experiment (created if missing) and the run: a new one named ``run_name`` with
-    ``tags`` (plus the git state and MLflow's own: user, source), or ``run_id`` continued.
-    What MLflow refuses (a deleted experiment, ...) is one :class:`StoreError` line."""
+    """The experiment (created if missing) and the run: a new one named ``run_name`` with ``tags`` (plus git
+    state, MLflow's user and source), or ``run_id`` continued; what MLflow refuses is one StoreError line."""
     try:
         experiment_id = store.ensure_experiment(experiment_name)
         if run_id is None:
@@ -82,12 +81,9 @@ def open_run(store: TrackingStore, experiment_name: str, run_name: str, run_id: 
 
 
 class MlflowRunLogger(Logger):
-    """Lightning's logger interface (its public base class) on one MLflow run.
-
-    Every write goes through ``writes`` (the run's :class:`Outbox`), so training never waits
-    on the tracking server; ``experiment`` is that outbox (the MLflow client's write methods,
-    run id first). ``opened`` None: a launch's rank > 0, which logs nothing.
-    """
+    """Lightning's logger interface (its public base class) on one MLflow run. Every write goes through
+    ``writes`` (the run's :class:`Outbox`), so training never waits on the tracking server; ``experiment``
+    is that outbox (the MLflow client's write methods, run id first). ``opened`` None: rank > 0, no logs."""
 
     def __init__(self, store: TrackingStore, opened: OpenedRun | None, writes: Outbox | None):
         super().__init__()
