@@ -1,10 +1,6 @@
-"""A LoRA fine-tune's model directory written as its adapter alone (``train.lora.model_dir=adapter``).
-
-``adapter.safetensors`` holds the adapters' weights; ``config.json`` the model config, the
-``lora`` settings and a lineage naming the base model (``lineage.init_from``,
-``lineage.init_sha256``); :func:`gptlab.checkpoint.model_dir.save_adapter_dir` writes it.
-Loading one loads that base, refuses it if its weights changed (sha256), adds the
-adapters and merges them: what comes back is a plain model.
+"""A LoRA fine-tune's model directory written as its adapter alone (``train.lora.model_dir=adapter``):
+``adapter.safetensors`` and a config.json whose lineage names the base and its sha256;
+loading refuses a changed base and merges the adapter, so a plain model comes back.
 """
 
 from __future__ import annotations

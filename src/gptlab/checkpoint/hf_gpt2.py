@@ -1,17 +1,8 @@
-"""gptlab's GPT <-> Hugging Face GPT-2 (``GPT2LMHeadModel``): config keys and weight names.
+"""gptlab's GPT <-> Hugging Face GPT-2 (``GPT2LMHeadModel``): the same network, config keys and weight names.
 
-The two are the same network: pre-norm blocks (LayerNorm, attention, LayerNorm, MLP),
-absolute positions added to the token embedding, a final LayerNorm, a head tied to the
-embedding or not. Differences handled here:
-
-* GPT-2's ``Conv1D`` stores weights as (in, out), the transpose of ``nn.Linear``'s;
-* GPT-2's c_attn splits into q, k, v of n_embd each, heads contiguous inside each:
-  gptlab's qkv layout exactly, so only the transpose;
-* sinusoidal positions have no parameters in gptlab; GPT-2 gets the fixed table as its
-  learned ``wpe`` (same values, so the same logits; fine-tuning in Hugging Face may
-  then move it);
-* ``bias=false``: GPT-2 always has biases, so zeros are written;
-* activations: exact GELU is ``gelu``, the tanh approximation ``gelu_new``, ReLU ``relu``.
+GPT-2's ``Conv1D`` weights are the transpose of ``nn.Linear``'s (its c_attn is gptlab's qkv
+layout otherwise); sinusoidal positions go as GPT-2's learned ``wpe`` (the same table, so
+the same logits); ``bias=false`` is written as zero biases.
 """
 
 from __future__ import annotations
@@ -24,15 +15,13 @@ import torch
 from torch import Tensor
 
 from gptlab.errors import CheckpointError
-from gptlab.checkpoint.hf_state import bias_or_zeros
+from gptlab.checkpoint.hf_state import EXPORTED_ACTIVATIONS, IMPORTED_ACTIVATIONS, bias_or_zeros
 from gptlab.model import GPT, GPTConfig
 from gptlab.model.norm import EPS
 
 MODEL_TYPE = "gpt2"
 ARCHITECTURE = "GPT2LMHeadModel"
 PREFIX = "transformer."
-EXPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
-IMPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
 # Buffers older GPT-2 checkpoints carry (the causal mask), not weights.
 _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
 

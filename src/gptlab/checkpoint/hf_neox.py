@@ -1,18 +1,9 @@
-"""gptlab's GPT with rotary positions <-> Hugging Face GPT-NeoX (``GPTNeoXForCausalLM``).
+"""gptlab's rope GPT <-> Hugging Face GPT-NeoX (``GPTNeoXForCausalLM``) configured as it:
+sequential residual, rotary on every channel, LayerNorm, biases (zeros for ``bias=false``).
 
-GPT-NeoX is gptlab's rope model when it is configured as one: sequential residual
-(``use_parallel_residual=false``: attention, then the MLP on the updated stream), rotary
-on every channel of a head (``rotary_pct=1.0``), LayerNorm, biases (zeros for
-``bias=false``), and the same rotary frequencies, base^(-2i/head_size) for pair i.
-
-Rotary layout: GPT-NeoX rotates with ``rotate_half`` on ``cat(freqs, freqs)``, i.e. channel
-i is paired with channel i + head_size/2 at frequency i, and q' = q*cos + rotate_half(q)*sin.
-That is gptlab's layout (:func:`gptlab.model.positional.apply_rotary`), not the
-interleaved-pairs (2i, 2i+1) one, so q and k need no permutation of their channels.
-
-What does need reordering is the fused projection: GPT-NeoX's ``query_key_value`` output
-is grouped per head, (head, [q|k|v], head_size), where gptlab's ``qkv`` is
-([q|k|v], head, head_size).
+GPT-NeoX's ``rotate_half`` pairs channel i with i + head_size/2, gptlab's layout
+(:func:`gptlab.model.positional.apply_rotary`), so q and k keep their channels; only the
+fused qkv rows are reordered: (head, [q|k|v], head_size) there, ([q|k|v], head, head_size) here.
 """
 
 from __future__ import annotations
@@ -25,7 +16,7 @@ import torch
 from torch import Tensor
 
 from gptlab.errors import CheckpointError
-from gptlab.checkpoint.hf_state import bias_or_zeros
+from gptlab.checkpoint.hf_state import EXPORTED_ACTIVATIONS, IMPORTED_ACTIVATIONS, bias_or_zeros
 from gptlab.model import GPT, GPTConfig
 from gptlab.model.norm import EPS
 
@@ -33,8 +24,6 @@ MODEL_TYPE = "gpt_neox"
 ARCHITECTURE = "GPTNeoXForCausalLM"
 PREFIX = "gpt_neox."
 HEAD = "embed_out.weight"  # the untied head's name in GPT-NeoX checkpoints
-EXPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
-IMPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
 
 
 def neox_config(config: GPTConfig, token_ids: Mapping[str, int | None]) -> dict[str, Any]:

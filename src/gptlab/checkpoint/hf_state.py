@@ -9,6 +9,10 @@ from torch import Tensor
 
 from gptlab.model import GPTConfig, supports
 
+# gptlab's activations by their Hugging Face names (GPT-2's and GPT-NeoX's alike), both ways.
+EXPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
+IMPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
+
 
 def unmappable(config: GPTConfig) -> list[str]:
     """What in ``config`` has no Hugging Face equivalent ([] when it exports)."""

@@ -108,8 +108,6 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
     path = Path(path)
     info = read_model_info(path)
     if (info.get("lora") or {}).get("model_dir") == "adapter":
-        # A LoRA fine-tune written as its adapter alone (train.lora.model_dir=adapter): the
-        # base model it names, refused if its weights changed, with the adapter merged in.
         model = load_adapter_model(path, info)
     else:  # any kind; a dict without `kind` is a GPT's
         model = load_weights(build_model(config_from_dict(info["model"])), path / WEIGHTS)

@@ -1,11 +1,6 @@
-"""A pretrained model's directory, gptlab's or Hugging Face's: its config, its weights.
-
-What ``train.init_from``, a LoRA adapter directory's base and the Hugging Face import
-read. Hugging Face's: GPT-2 (``model_type: gpt2``) and GPT-NeoX when it is gptlab's rope
-model (what :mod:`gptlab.hf.export` writes). Refused, each with one line: a missing
-directory, no ``config.json``, no weights, weights only as a pickle (unpickling runs
-whatever code the file holds), sharded weights, another ``model_type``, and a
-``tokenizer.json`` whose vocabulary is not the embedding's.
+"""A pretrained model's directory, gptlab's or Hugging Face's (GPT-2, and GPT-NeoX as gptlab
+exports it): what ``train.init_from``, an adapter directory's base and the HF import read.
+Weights only as a pickle are refused (unpickling runs whatever code the file holds).
 """
 
 from __future__ import annotations
@@ -141,9 +136,7 @@ def load_pretrained(model: nn.Module, pre: Pretrained) -> nn.Module:
 
 
 def load_weights(model: nn.Module, weights: Path) -> nn.Module:
-    """``model`` (any kind) with the weights of a gptlab ``model.safetensors``, every one of
-    them of the right shape (safetensors' ``load_model`` knows the tensors saved once for
-    several names)."""
+    """``model`` (any kind) with all the weights of a gptlab ``model.safetensors`` (``load_model``: shared tensors)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_model
 
