@@ -1,10 +1,7 @@
-"""Stage ``export``: the trained model as a Hugging Face directory.
+"""Stage ``export``: the trained model as a Hugging Face directory, logged to its MLflow run as ``hf/``.
 
     python -m gptlab.export                                        # artifacts/model -> artifacts/hf
     python -m gptlab.export export.model_dir=PATH export.out_dir=OUT
-
-GPT-2 for learned or sinusoidal positions, GPT-NeoX for rope: ``transformers`` loads it
-with no custom code. Logged to the model's MLflow training run as ``hf/``.
 """
 
 from __future__ import annotations

@@ -8,11 +8,8 @@
       special_tokens_map.json
       adapter/                 a LoRA adapter directory's adapter, in peft's format, on base/ or train.init_from
 
-Learned or sinusoidal positions go to GPT-2 (:mod:`gptlab.checkpoint.hf_gpt2`), rotary positions to
-GPT-NeoX (:mod:`gptlab.checkpoint.hf_neox`). What neither can express (RMSNorm, a model that is not
-a GPT: the bigram and recurrent kinds) is one ConfigError
-naming it, never a model that would compute something else. Writing needs safetensors and
-JSON only; the directory appears whole or not at all (written under a temporary name).
+GPT-2 for learned or sinusoidal positions, GPT-NeoX for rotary; what neither can express
+(RMSNorm, a model that is not a GPT) is one ConfigError, never a model that computes something else.
 """
 
 from __future__ import annotations

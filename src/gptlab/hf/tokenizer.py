@@ -1,23 +1,10 @@
-"""A gptlab tokenizer as a Hugging Face fast tokenizer: ``tokenizer.json`` and its config files.
+"""A gptlab tokenizer as a Hugging Face fast tokenizer (JSON only): ``AutoTokenizer`` then encodes as gptlab does.
 
-``AutoTokenizer.from_pretrained(dir)`` then encodes and decodes as gptlab does:
-
-* byte-level BPE is already a ``tokenizers`` tokenizer: its JSON is written as is;
-* a char tokenizer becomes a BPE model without merges over the characters (with no
-  pre-tokenizer, BPE splits the text into characters and looks each one up), a
-  ``Fuse`` decoder that joins tokens without spaces, and ``<unk>`` decoding to U+FFFD
-  as gptlab's does. A character outside the vocabulary encodes as ``<unk>`` in the
-  exported tokenizer: a Hugging Face tokenizer cannot raise, so a char tokenizer with
-  ``unk_policy=error`` (which would refuse the text) exports as ``replace``; without an
-  ``<unk>`` special token such characters would be dropped, which the export warns about.
-
-Special tokens keep their ids and are marked ``special``; ``split_special_tokens`` makes
-the text "<|endoftext|>" encode as ordinary characters, as in gptlab (no input can forge a
-control token). Roles: end of text is ``eos_token`` and ``bos_token`` (GPT-2's convention,
-and what gptlab starts an empty prompt with); ``<unk>`` and ``<pad>`` are ``unk_token``
-and ``pad_token`` when present.
-
-Only JSON is written here: neither ``tokenizers`` nor ``transformers`` is needed.
+A char tokenizer becomes a BPE model without merges (no pre-tokenizer: BPE looks up each
+character) and a ``Fuse`` decoder. A Hugging Face tokenizer cannot raise, so ``unk_policy=error``
+exports as ``replace`` (``<unk>``, or dropped with a warning when there is none).
+``split_special_tokens`` keeps "<|endoftext|>" in a text ordinary characters, as in gptlab:
+no input can forge a control token. End of text is both ``bos_token`` and ``eos_token`` (GPT-2's convention).
 """
 
 from __future__ import annotations
