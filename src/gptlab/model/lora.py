@@ -1,9 +1,5 @@
-"""LoRA adapters on a plain model, through Hugging Face ``peft`` (``train.lora``).
-
-peft injects its layers into the GPT in place (``inject_adapter_in_model``), so the model
-keeps its class and training, generation and checkpoints still see a GPT. peft is
-imported only when adapters are made or read.
-"""
+"""LoRA adapters on a plain model, through Hugging Face ``peft`` (``train.lora``), injected in
+place so that training, generation and checkpoints still see a GPT; peft is imported only when used."""
 
 from __future__ import annotations
 
@@ -25,8 +21,7 @@ class LoraConfig:
     r: int | None  # the adapters' rank; None: LoRA off, every weight trains
     alpha: float  # the update is scaled by alpha / r
     dropout: float  # on the adapters' input only
-    # Names of the nn.Linear modules to adapt, matched against the end of each module's
-    # name: qkv and out_proj (attention), up_proj and down_proj (feed-forward).
+    # The nn.Linear modules to adapt, by the end of their names: qkv, out_proj, up_proj, down_proj.
     target_modules: tuple[str, ...]
     model_dir: str  # merged: a plain model directory | adapter: the adapter and its base's path + sha256
     init_adapter: str | None  # a peft adapter directory made on init_from's Hugging Face model: start from it
@@ -40,13 +35,13 @@ class LoraConfig:
         raise ConfigError(f"train.lora.init_adapter={self.init_adapter} is read only when training")
 
     def __post_init__(self) -> None:
-        if self.r is not None and (isinstance(self.r, bool) or not isinstance(self.r, int) or self.r < 1):
+        if self.r is not None and self.r < 1:  # its type is OmegaConf's check
             raise ConfigError(f"train.lora.r must be null (off) or an integer >= 1, got {self.r!r}")
         if not self.alpha > 0:
             raise ConfigError(f"train.lora.alpha must be > 0, got {self.alpha}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"train.lora.dropout must be in [0, 1), got {self.dropout}")
-        if isinstance(self.target_modules, str) or not self.target_modules:
+        if not self.target_modules:
             raise ConfigError(
                 f"train.lora.target_modules must be a non-empty list of names, got {self.target_modules!r}"
             )
@@ -117,11 +112,7 @@ def merged_model(model: Any) -> Any:
     for module in work.modules():
         if isinstance(module, BaseTunerLayer):
             module.merge(safe_merge=True)
-    state = {}
-    for key, value in work.state_dict().items():
-        if ".lora_" in key:
-            continue
-        state[key.replace(".base_layer.", ".")] = value
+    state = {k.replace(".base_layer.", "."): v for k, v in work.state_dict().items() if ".lora_" not in k}
     plain = type(model)(model.config)
     plain.load_state_dict(state)
     return plain.train(model.training)

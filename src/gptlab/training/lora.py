@@ -1,10 +1,6 @@
 """What a LoRA run (``train.lora.r``) must be given: a pretrained model to adapt, and on
-resume the same LoRA settings its checkpoint was trained with. The adapters themselves
-are :mod:`gptlab.model.lora`'s; their model directory :mod:`gptlab.checkpoint.adapter_dir`'s.
-
-A LoRA run's Lightning checkpoint holds the whole adapted state (frozen base included) and
-the optimizer state of the adapters alone, so resuming is as exact as without LoRA.
-"""
+resume the LoRA settings its checkpoint was trained with (which holds the whole adapted
+state, so resuming is as exact as without LoRA)."""
 
 from __future__ import annotations
 
@@ -41,12 +37,11 @@ def check_lora_settings(lora: LoraConfig, init_from: str | None) -> None:
 
 def check_resume(ckpt: dict, lora: LoraConfig, path: Path) -> None:
     """A checkpoint resumes only with the LoRA settings it was trained with."""
-    saved = (ckpt.get("hyper_parameters") or {}).get("lora")
-    now = lora_record(lora) if lora.enabled else None
-    if saved is not None:
-        saved = {k: v for k, v in saved.items() if k != "model_dir"}  # where it is written, not what trains
-    if now is not None:
-        now = {k: v for k, v in now.items() if k != "model_dir"}
+    def trained(record: dict | None) -> dict | None:  # model_dir is where it is written, not what trains
+        return None if record is None else {k: v for k, v in record.items() if k != "model_dir"}
+
+    saved = trained((ckpt.get("hyper_parameters") or {}).get("lora"))
+    now = trained(lora_record(lora) if lora.enabled else None)
     if saved != now:
         raise CheckpointError(
             f"checkpoint {path} was trained with LoRA {saved or 'off'}, the config says {now or 'off'}: "
