@@ -1,8 +1,5 @@
-"""MLflow tracking: one home for URIs, the store, run links, the training logger and the UI server.
-
-Importing this package loads neither MLflow nor torch (the fit alone imports the training
-logger and system metrics, which do).
-"""
+"""MLflow tracking: URIs, the store, run links, the training logger and the UI server.
+Importing this package loads neither MLflow nor torch."""
 
 from gptlab.tracking.config import LoggerConfig
 from gptlab.tracking.run_link import TrainingRun, training_run

@@ -13,9 +13,7 @@ class LoggerConfig:
     tracking_uri: str
     experiment_name: str
     run_name: str | None
-    # Each training run registers a version of this MLflow registered model (null: off);
-    # conf/logger/mlflow.yaml derives it from the data source and tokenizer kind.
+    # The MLflow registered model each training run gets a version of (null: off).
     registered_model_name: str | None
-    # Seconds between samples of MLflow's system-metrics monitor (CPU, memory, disk, GPU;
-    # the run page's System metrics tab); null or 0: not monitored.
+    # Seconds between samples of MLflow's system-metrics monitor; null or 0: not monitored.
     system_metrics_interval_s: float | None

@@ -1,10 +1,6 @@
-"""The dataset splits a run trained, validated and was scored on, as MLflow dataset inputs.
-
-Metadata only (MLflow's ``MetaDataset``): per split a name (``char-train``), a digest (the
-split's sha256 from ``meta.json``, cut to MLflow's limit), the split's DVC path and a
-profile of counts and full hashes; the runs table's *Dataset* column reads these. MLflow
-keeps one input per (run, name, digest), so an evaluation records the splits it scored
-as the tag :data:`EVAL_SPLITS_TAG` and logs only splits the training did not.
+"""The dataset splits a run trained, validated and was scored on, as MLflow dataset inputs (metadata
+only: name, digest, DVC path, profile). MLflow keeps one input per (run, name, digest), so an evaluation
+tags the splits it scored (:data:`EVAL_SPLITS_TAG`) and logs only the splits the training did not.
 """
 
 from __future__ import annotations
@@ -86,8 +82,7 @@ def dataset_input(ds: SplitDataset, context: str) -> Any:
 
 
 def training_dataset_records(meta: DatasetMeta, processed_dir: str | Path) -> list[dict]:
-    """Every non-empty split with the context it has in training (``training``, ``validation``,
-    ``test``), as plain records: what the training process hands its MLflow writer."""
+    """Every non-empty split with its context in training, as plain records for the run's outbox."""
     return [
         {**asdict(split_dataset(meta, processed_dir, split)), "context": CONTEXTS.get(split, split)}
         for split in dataset_splits(meta)
@@ -95,8 +90,7 @@ def training_dataset_records(meta: DatasetMeta, processed_dir: str | Path) -> li
 
 
 def send_dataset_records(client: Any, run_id: str, records: list[dict]) -> None:
-    """Log :func:`training_dataset_records`' records as the run's dataset inputs; a store
-    that refuses them or has just gone away costs a warning, not the run."""
+    """Log :func:`training_dataset_records`' records as the run's inputs; a refusal costs a warning, not the run."""
     inputs = [dataset_input(SplitDataset(**{k: v for k, v in r.items() if k != "context"}), r["context"])
               for r in records]  # fmt: skip
     if not inputs:
@@ -109,8 +103,7 @@ def send_dataset_records(client: Any, run_id: str, records: list[dict]) -> None:
 
 def log_evaluated_splits(client: Any, run_id: str, meta: DatasetMeta, processed_dir: str | Path,
                          splits: Iterable[str]) -> None:  # fmt: skip
-    """Record which splits an evaluation scored: the run tag ``eval.splits`` and, for a split
-    that is not an input of the run yet, a dataset input with context ``evaluation``."""
+    """Tag the splits an evaluation scored; those not yet inputs of the run become ``evaluation`` inputs."""
     splits = [s for s in splits if meta.tokens.get(s)]
     if not splits:
         return

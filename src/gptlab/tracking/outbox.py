@@ -1,11 +1,9 @@
 """A training run's MLflow writes, queued and sent in order by one background thread.
 
-During an outage what is not sent is appended to a spool file under :data:`OUTBOX_DIR`
-(a killed process loses nothing) and sent when the store answers again, or later by
-``python -m gptlab.track`` (:func:`sync_files`); the end of a run waits for at most one
-failing request. MLflow's own async logging does none of this: it drops a batch it fails
-to send, covers metrics, params and tags only, and waits unbounded for its queue at exit
-(measured: BENCHMARKS.md, "A tracking-server outage").
+What an outage leaves unsent goes to a spool file under :data:`OUTBOX_DIR` (a killed process loses
+nothing), sent when the store answers or by ``python -m gptlab.track``; the end waits for at most one
+failing request. MLflow's async logging drops failed batches and waits unbounded (BENCHMARKS.md, "A
+tracking-server outage").
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
-"""The MLflow Model Registry: a version per published model, and the ``champion`` alias.
-
-The publish stage registers each trained model (:func:`register_version`) and calls
-:func:`promote`: ``champion`` moves to a version only when its whole-split validation
-bits per character are strictly lower than the champion's (bits/char compare char and
-BPE models, on the same validation text: the registered name holds the data source and
-tokenizer kind). Publishing again reuses the logged model and version of the same model
-directory (:data:`PUBLISH_KEY_TAG`); on a ``sqlite:///`` store the comparison and the
-alias move happen under the store's file lock, so parallel sweep jobs cannot both move it.
+"""The MLflow Model Registry: a version per published model, and the ``champion`` alias, which moves
+only to a version with strictly lower whole-split validation bits/char (they compare char and BPE models),
+under the ``sqlite:///`` store's lock so that parallel sweep jobs cannot both move it.
 """
 
 from __future__ import annotations
@@ -124,13 +118,9 @@ def _tag_float(version: Any, key: str) -> float | None:
 
 def promote_if_better(client: Any, name: str, version: str, bits_per_char: float,
                       model_sha256: str | None = None) -> Promotion:  # fmt: skip
-    """Move ``champion`` to ``version`` of ``name`` if its bits/char beat the champion's.
-
-    Ties keep the champion. A champion without a recorded figure (an alias set by hand)
-    stays: there is nothing to compare with. A champion that serves the same model
-    directory (``model_sha256``, published again with other serving code) is replaced by
-    the new version. The caller holds the store's lock.
-    """
+    """Move ``champion`` to ``version`` of ``name`` if its bits/char beat the champion's (under the caller's
+    lock). Ties, and a champion with no recorded figure, keep the champion; one serving the same model
+    directory (``model_sha256``, published again) is replaced."""
     version = str(version)
     bpc = float(bits_per_char)
     client.set_model_version_tag(name, version, BITS_TAG, f"{bpc:.6f}")

@@ -42,10 +42,7 @@ class TrainingRun:
 
 
 def training_run(info: dict, logger_cfg: LoggerConfig) -> TrainingRun | None:
-    """The model's training run in the store ``logger_cfg.tracking_uri``, or None to skip MLflow.
-
-    ``info`` is the model directory's parsed ``config.json``.
-    """
+    """The training run of the model whose ``config.json`` is ``info``, or None to skip MLflow."""
     if not logger_cfg.enabled:
         log.info("MLflow logging is off (logger.enabled=false)")
         return None
@@ -56,7 +53,6 @@ def training_run(info: dict, logger_cfg: LoggerConfig) -> TrainingRun | None:
 
     from mlflow.exceptions import MlflowException
 
-    # The same store the train stage wrote to: one anchoring rule for every entry point.
     store = TrackingStore(logger_cfg.tracking_uri)
     store.check_usable()
     if not store.exists():
@@ -66,8 +62,7 @@ def training_run(info: dict, logger_cfg: LoggerConfig) -> TrainingRun | None:
     try:
         store.client.get_run(run_id)
     except MlflowException:
-        # The results are in the report files either way; a store that does not hold
-        # the run (another machine's, a fresh sqlite file) should not fail the stage.
+        # The results are in the report files either way: another machine's store should not fail the stage.
         log.warning("MLflow run %s (the model's training run) is not in %s: results not logged to MLflow", run_id,
                     store.redacted)  # fmt: skip
         return None

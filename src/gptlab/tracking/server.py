@@ -1,11 +1,6 @@
-"""The MLflow UI on the project's store: what ``python -m gptlab.ui`` runs.
-
-``mlflow server`` (the same program as ``mlflow ui``), run by :mod:`gptlab.runtime.servers`,
-MLflow's telemetry off unless ``MLFLOW_DISABLE_TELEMETRY`` says otherwise. The store URI
-goes through :func:`normalize_tracking_uri`, so the UI opens the store the train stage
-writes to from any directory of the project; it reaches the server through its
-environment, not its command line, and is printed redacted, so credentials in it show
-neither in ``ps`` nor in logs.
+"""The MLflow UI on the project's store (``python -m gptlab.ui``): ``mlflow server``, telemetry off
+unless ``MLFLOW_DISABLE_TELEMETRY`` says otherwise. The store URI goes through the environment,
+not the command line, and is printed redacted: credentials show neither in ``ps`` nor in logs.
 """
 
 from __future__ import annotations
@@ -50,8 +45,7 @@ def server_command(s: UiSettings) -> list[str]:
 
 
 def server_env(s: UiSettings) -> dict[str, str]:
-    """This process's environment with the interpreter's ``bin/`` first on ``PATH``: what
-    MLflow starts by name resolves in the environment that runs gptlab (gptlab.runtime.programs)."""
+    """This environment, the interpreter's ``bin/`` first on ``PATH`` (:func:`gptlab.runtime.programs.child_env`)."""
     from gptlab.runtime.programs import child_env
 
     env = child_env()
@@ -61,8 +55,7 @@ def server_env(s: UiSettings) -> dict[str, str]:
 
 
 def start(s: UiSettings) -> servers.Server:
-    """Start the server. A ``sqlite:///`` store that does not exist is an error rather than
-    a new empty database; so is a port already in use."""
+    """Start the server; a missing ``sqlite:///`` store (not a new empty one) or a used port is an error."""
     TrackingStore(s.tracking_uri).check_exists("train a model first (python -m gptlab.train) or pass tracking_uri=...")
     servers.check_port_free(s.host, s.port, "pass another port=...")
     return servers.start(server_command(s), server_env(s), f"the MLflow UI on {s.url}")

@@ -15,33 +15,28 @@ from pathlib import Path
 from typing import Any
 
 from gptlab.errors import ConfigError, StoreError, TrackingAuthError
-from gptlab.tracking.uri import normalize_tracking_uri, redact_uri, split_credentials, sqlite_path
+from gptlab.tracking.uri import host_port, normalize_tracking_uri, redact_uri, split_credentials, sqlite_path
 
 # MLflow's defaults (120 s timeout, 7 retries with exponential back-off) stall a stage for
 # minutes on a dead server. A user's own setting of either variable wins.
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"}
-# A request can take (1 + retries) * timeout when the server accepts connections but
-# never answers.
+# (1 + retries) * timeout: a server that accepts connections but never answers.
 HTTP_WORST_REQUEST_S = 2 * 5.0
 
-# The experiment tag that says what kind an experiment is: gptlab's are training ones
-# (MLflow's "Model training" view: runs table, charts), not GenAI ones. MLflow 3.17's UI
-# picks its view with a switch of its own, not from this tag: see docs/ui.md.
+# gptlab's experiments are training ones (MLflow's "Model training" view), not GenAI ones: see docs/ui.md.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
-# Where MLflow's client reads a tracking server's login, at each request. gptlab reads and
-# writes credentials only here (never in the config, params.yaml, MLflow params or logs).
+# Where MLflow's client reads a server's login; gptlab keeps credentials only here (never in configs or logs).
 USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
 PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
 TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
 
 
 def login_from_uri(uri: str) -> str:
-    """``uri`` without its login, which moves to this process's environment (where MLflow's
-    client reads it): MLflow's error messages, which gptlab prints, hold the URL."""
+    """``uri`` without its login, moved to the environment: MLflow's errors, which gptlab prints, hold the URL."""
     bare, username, password = split_credentials(uri)
     if username:
         os.environ[USERNAME_ENV] = username
@@ -64,8 +59,7 @@ def login_header() -> dict[str, str]:
 
 
 def bound_http_waits() -> None:
-    """Bound every MLflow HTTP request of this process (unless the user set the variables;
-    MLflow reads them at each request, so once covers every thread)."""
+    """Bound every MLflow HTTP request of this process, every thread (unless the user set the variables)."""
     for name, value in HTTP_LIMITS.items():
         os.environ.setdefault(name, value)
 
@@ -170,9 +164,7 @@ class TrackingStore:
     def _check_server(self, timeout_s: float) -> None:
         # Reachability only: the credentials are MLflow's business, not part of the host.
         parts = urllib.parse.urlsplit(self.uri)
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
+        netloc = host_port(parts)
         health = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
         try:
             with urllib.request.urlopen(health, timeout=timeout_s):  # noqa: S310 - user-configured URI

@@ -1,10 +1,5 @@
-"""System metrics of a training run: MLflow's own monitor, in a thread beside the training.
-
-``SystemMetricsMonitor`` logs CPU, memory, disk, network and (with ``pynvml``) GPU use as
-``system/...`` metrics, the run page's *System metrics* tab; runs created through the
-client start none, so the fit starts one. ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``
-wins over the config. Imported by the fit only for a monitored run (it loads MLflow).
-"""
+"""System metrics of a training run: MLflow's own monitor (``system/...`` metrics), which runs
+created through the client do not start; imported by the fit only for a monitored run (it loads MLflow)."""
 
 from __future__ import annotations
 
@@ -58,8 +53,7 @@ def system_metrics(tracking_uri: str, run_id: str | None, interval_s: float | No
 
 
 def stop_system_metrics(monitor: CountingMonitor | None) -> None:
-    """Stop ``monitor`` (None: nothing to do), its last sample included, in a daemon thread
-    waited for at most :data:`END_WAIT_S` (a server that stopped answering)."""
+    """Stop ``monitor`` (if any), last sample included, waiting at most :data:`END_WAIT_S` for the server."""
     if monitor is None:
         return
     stopper = threading.Thread(target=_stop, args=(monitor,), name="gptlab-system-metrics-stop", daemon=True)

@@ -1,9 +1,5 @@
-"""The one rule for MLflow tracking URIs: anchoring, absolute SQLite paths, redaction.
-
-Every entry point (train, evaluate, sample, compare, ui) passes the configured URI
-through :func:`normalize_tracking_uri`, so all of them open the same store whatever
-directory they run from.
-"""
+"""The one rule for MLflow tracking URIs (anchoring, absolute SQLite paths, redaction): every
+entry point opens the same store whatever directory it runs from."""
 
 from __future__ import annotations
 
@@ -14,30 +10,27 @@ from pathlib import Path
 SQLITE = "sqlite:///"
 
 
+def host_port(parts: urllib.parse.SplitResult) -> str:
+    """``host[:port]`` of a split URL, without its login."""
+    return f"{parts.hostname or ''}:{parts.port}" if parts.port else parts.hostname or ""
+
+
 def redact_uri(uri: str) -> str:
     """``http://user:secret@host`` -> ``http://***@host``: safe to print and log."""
     parts = urllib.parse.urlsplit(uri)
     if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urllib.parse.urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+        login_free = (parts.scheme, f"***@{host_port(parts)}", parts.path, parts.query, parts.fragment)
+        return urllib.parse.urlunsplit(login_free)
     return uri
 
 
 def split_credentials(uri: str) -> tuple[str, str | None, str | None]:
-    """``http://user:secret@host/p`` -> ``("http://host/p", "user", "secret")``; other URIs
-    (and http(s) URIs without a login) unchanged, with ``None, None``.
-
-    Only for tracking servers: a database URI's login belongs to the database driver.
-    """
+    """``http://user:secret@host/p`` -> ``("http://host/p", "user", "secret")``; others unchanged, with
+    ``None, None`` (a database URI's login belongs to the database driver)."""
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme not in ("http", "https") or not (parts.username or parts.password):
         return uri, None, None
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    bare = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    bare = urllib.parse.urlunsplit((parts.scheme, host_port(parts), parts.path, parts.query, parts.fragment))
     unquote = urllib.parse.unquote
     return bare, unquote(parts.username or ""), unquote(parts.password) if parts.password is not None else None
 
@@ -50,13 +43,9 @@ def sqlite_path(uri: str) -> Path | None:
 
 
 def project_root(start: Path | None = None) -> Path:
-    """Where a relative store path is anchored.
-
-    ``$DVC_ROOT`` when DVC runs the stage (queued experiments run in a temporary copy of
-    the repository, and a store there would be thrown away with it); else the nearest
-    directory at or above ``start`` (the working directory) that holds ``.dvc/``, i.e.
-    the repository a user is inside; else ``start`` itself.
-    """
+    """Where a relative store path is anchored: ``$DVC_ROOT`` when DVC runs the stage (a queued
+    experiment's temporary copy would throw a store away), else the nearest directory at or above
+    ``start`` (the working directory) holding ``.dvc/``, else ``start``."""
     root = os.environ.get("DVC_ROOT")
     if root:
         return Path(root).resolve()
@@ -68,11 +57,8 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def normalize_tracking_uri(uri: str, start: Path | None = None) -> str:
-    """A relative ``sqlite:///x.db`` -> ``sqlite:////<project root>/x.db``; others unchanged.
-
-    Absolute also because MLflow keeps one database engine per URI string for the life
-    of a process: a relative path would keep pointing at the first working directory.
-    """
+    """A relative ``sqlite:///x.db`` -> ``sqlite:////<project root>/x.db``; others unchanged (MLflow keeps
+    one engine per URI string per process: a relative one would stay on the first working directory)."""
     uri = str(uri)
     if uri.startswith(SQLITE) and not uri.startswith(SQLITE + "/") and uri != SQLITE + ":memory:":
         relative = Path(uri[len(SQLITE) :]).expanduser()
