@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gptlab.io import atomic_write_text
 
-# Dense peak FLOP/s of common accelerators, for MFU, by the precision of the matrix
-# products: (16-bit, TF32, FP32). Unknown devices (CPUs included) get no MFU rather than a
-# made-up one. Lightning has such a table (lightning.fabric.utilities.throughput.
-# get_available_flops), not used here: for "NVIDIA H200", the name an H200 reports, it
-# finds nothing (it looks for "h200 sxm1"), its H200 entry is the sparse figure (2e15,
-# twice the dense peak), and it takes an "NVIDIA L40S" for an L4.
+# Dense peak FLOP/s for MFU by matmul precision (16-bit, TF32, FP32); an unknown device
+# gets no MFU. Not Lightning's table: it misses or misreads H200 and L40S (BENCHMARKS.md).
 PEAK_FLOPS = {
     "H100": (989e12, 494.7e12, 66.9e12),
     "H200": (989e12, 494.7e12, 66.9e12),
@@ -46,8 +45,6 @@ def peak_flops(device: torch.device, precision: str = "bf16-mixed") -> float | N
     """The device's dense peak FLOP/s in the precision the training's matrix products use."""
     if device.type != "cuda":
         return None
-    import re
-
     kind = matmul_kind(precision)
     if kind is None:
         return None
@@ -60,11 +57,8 @@ def peak_flops(device: torch.device, precision: str = "bf16-mixed") -> float | N
 
 
 class StepProgressBar(TQDMProgressBar):
-    """A tqdm bar over optimizer steps (the training stream is endless, so Lightning's
-    default bar has no total), showing the last log step's loss and tokens/s.
-
-    The numbers come from :class:`StepLog`, already read: the bar never reads a tensor.
-    """
+    """A tqdm bar over optimizer steps (the endless training stream gives Lightning's none a
+    total), showing :class:`StepLog`'s numbers, already read: the bar never reads a tensor."""
 
     def __init__(self, refresh_rate: int, step_log: StepLog):
         super().__init__(refresh_rate=refresh_rate)
@@ -91,14 +85,10 @@ class StepProgressBar(TQDMProgressBar):
 
 
 class Throughput(L.Callback):
-    """Tokens per second and MFU over each log interval (logger, bar) and over the steady
-    state from step ``skip`` on (``reports/train.json``), validation left out.
-
-    :meth:`mark` is called by :class:`StepLog` right after its loss read waited for the
-    device, so the host clock is the device's. Lightning's ``Throughput`` meter, not its
-    ``ThroughputMonitor``: that one synchronises after every batch, so the host could
-    not run ahead of the GPU.
-    """
+    """Tokens per second and MFU over each log interval and over the steady state from step
+    ``skip`` on (``reports/train.json``), validation left out. :meth:`mark` runs right after
+    :class:`StepLog`'s loss read waited for the device (``ThroughputMonitor`` would
+    synchronise after every batch)."""
 
     def __init__(self, tokens_per_step: int, flops_per_token: float, skip: int = 5):
         self.tokens_per_step = tokens_per_step  # all ranks together (set by fit)
@@ -183,22 +173,16 @@ class Throughput(L.Callback):
 
 
 def wait_for_checkpoints(trainer) -> None:
-    """Block until the checkpoints being written in the background are on disk, and raise
-    a write's error here (see checkpoint_io.WaitableAsyncCheckpointIO)."""
+    """Block until the background checkpoint writes are on disk; raise a write's error here."""
     wait = getattr(trainer.strategy.checkpoint_io, "wait", None)
     if wait is not None:
         wait()
 
 
 class StepLog(L.Callback):
-    """Every ``every`` optimizer steps: the one read of a tensor (the loss, which also says
-    whether any loss since the last read was NaN or inf), then the loss curve, the
-    loggers' plain numbers and the bar's. Between log steps nothing is read, so on a GPU
-    the host runs ahead of the device.
-
-    Background checkpoint writes are waited for here, so a SIGKILL loses at most one log
-    interval (and user callbacks, which run after this one, see the same state).
-    """
+    """Every ``every`` optimizer steps, the one read of a tensor (the loss, NaN-checked), then
+    the loss curve and the loggers' and bar's numbers; between log steps the host runs ahead
+    of the device. Checkpoint writes are waited for here: a SIGKILL loses one interval at most."""
 
     def __init__(self, every: int, history: LossHistory, throughput: Throughput):
         self.every = max(1, every)
@@ -290,17 +274,10 @@ class PeriodicSample(L.Callback):
 
 
 class RNGState(L.Callback):
-    """Save and restore the global RNG states (torch, numpy, python) in checkpoints.
-
-    Lightning restores model, optimizer, scheduler and loops but not the RNGs; without
-    this a resumed run draws different dropout masks than the uninterrupted one.
-    """
+    """The global RNG states (torch, numpy, python) in checkpoints, which Lightning does not
+    restore: else a resumed run draws other dropout masks than the uninterrupted one."""
 
     def state_dict(self) -> dict:
-        import random
-
-        import numpy as np
-
         # Plain types only: Lightning loads checkpoints with torch.load(weights_only=True).
         name, keys, pos, has_gauss, gauss = np.random.get_state()
         state = {
@@ -313,10 +290,6 @@ class RNGState(L.Callback):
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        import random
-
-        import numpy as np
-
         torch.set_rng_state(state["torch"])
         name, keys, pos, has_gauss, gauss = state["numpy"]
         np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
@@ -326,10 +299,8 @@ class RNGState(L.Callback):
 
 
 class InterruptCheckpoint(L.Callback):
-    """On Ctrl-C or SIGTERM, save ``last.ckpt`` before exiting (resume with train.resume=last).
-
-    Other exceptions (a NaN loss, a bug) save nothing, so the last good checkpoint stays.
-    """
+    """On Ctrl-C or SIGTERM, save ``last.ckpt`` (resume with train.resume=last); other
+    exceptions (a NaN loss, a bug) save nothing, so the last good checkpoint stays."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

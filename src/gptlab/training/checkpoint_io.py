@@ -1,8 +1,5 @@
-"""Lightning's checkpoint writers with gptlab's atomic writes, in the background.
-
-Lightning's own writes into the *system* temporary directory and moves the file over:
-across filesystems a copy, which a full disk leaves truncated under its final name.
-"""
+"""Lightning's checkpoint writers with gptlab's atomic writes (Lightning's own copies across
+filesystems, which a full disk leaves truncated under the final name), in the background."""
 
 from __future__ import annotations
 

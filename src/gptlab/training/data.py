@@ -1,21 +1,8 @@
 """Batches of token windows from the ``build`` stage's memmapped ``.bin`` files.
 
-Training windows are random but *stateless*: batch ``i`` on rank ``r`` is drawn from a
-generator seeded with ``(seed, r, i)``. So every rank draws different windows, and a
-resumed run draws exactly the batches the uninterrupted run would have, given only the
-batch counter (kept in the checkpoint through the datamodule's ``state_dict``).
-
-Validation uses fixed windows spread evenly over the split, so the number is
-comparable between runs and between steps.
-
-Where the windows are cut (:class:`SplitWindows`), so that a step never waits for its
-batch: on a GPU, a split that fits in a quarter of the free device memory is copied there
-once and each batch is one gather on the device (only the batch's start offsets, a few
-bytes, cross over, from pinned memory without blocking); a larger split stays memmapped,
-and a worker thread cuts the next batches ahead into pinned memory, which Lightning
-copies to the device without blocking. On the CPU the memmap is cut directly (the page
-cache holds it), one vectorised gather per batch. The start offsets are drawn the same
-way everywhere, so a batch is the same on every device.
+Training batch ``i`` on rank ``r`` is drawn from a generator seeded with ``(seed, r, i)``,
+so a resumed run draws the batches the uninterrupted one would, given only the batch
+counter in the checkpoint; validation uses fixed windows, comparable between runs.
 """
 
 from __future__ import annotations
@@ -32,7 +19,6 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from gptlab.dataset.integrity import open_split
 from gptlab.dataset.meta import DatasetMeta
-from gptlab.errors import DataError
 
 # A split goes to the device when its int64 tokens take at most this share of the free
 # device memory (the model, activations and optimizer state need the rest).
@@ -57,7 +43,9 @@ def fits_on_device(nbytes: int, device: torch.device) -> bool:
 
 
 class SplitWindows:
-    """Cuts (x, y) windows out of one split on ``device`` (see the module docstring)."""
+    """Cuts (x, y) windows out of one split on ``device``, so that a step never waits for its
+    batch: on a GPU the split is held on the device when it fits, else cut into pinned
+    memory; on the CPU the memmap is cut directly (BENCHMARKS.md, "Training")."""
 
     def __init__(self, data: np.ndarray, context: int, device: torch.device | str | None = None,
                  resident: bool | None = None):  # fmt: skip
@@ -65,6 +53,7 @@ class SplitWindows:
         self.data = data
         self.context = context
         self.device = torch.device(device or "cpu")
+        self.pinned = self.device.type == "cuda"  # host batches pinned: a GPU's copies never block
         self.tokens: torch.Tensor | None = None  # the split on the device, when it fits
         if resident is None:
             resident = self.device.type != "cpu" and fits_on_device(len(data) * 8, self.device)
@@ -78,11 +67,6 @@ class SplitWindows:
     @property
     def on_device(self) -> bool:
         return self.tokens is not None
-
-    @property
-    def pinned(self) -> bool:
-        """Host batches go through pinned memory (a GPU's copies then never block)."""
-        return self.device.type == "cuda"
 
     def __len__(self) -> int:
         return len(self.data)
@@ -216,17 +200,11 @@ class TokenDataModule(L.LightningDataModule):
         self._val: np.ndarray | None = None
 
     def setup(self, stage: str | None = None) -> None:
-        s = self.settings
-        d = Path(s.processed_dir)
-        # Checked against meta.json (size, and sha256) before a single token is used.
+        d = Path(self.settings.processed_dir)
+        # Checked against meta.json (size, and sha256), whose sizes training_lineage checked
+        # hold a window each, before a single token is used.
         self._train = open_split(d, self.meta, "train")
         self._val = open_split(d, self.meta, "val")
-        for name, data in (("train", self._train), ("val", self._val)):
-            if len(data) < s.context_size + 2:
-                raise DataError(
-                    f"the {name} split has {len(data):,} tokens, fewer than one window of "
-                    f"model.context_size={s.context_size} (+1): use a smaller context_size or a larger corpus"
-                )
 
     def _device(self) -> torch.device:
         return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")

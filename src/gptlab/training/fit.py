@@ -1,8 +1,5 @@
-"""Train a GPT on the ``build`` stage's dataset with Lightning, tracked in MLflow.
-
-This is the library function behind ``python -m gptlab.train``. :func:`fit` is the
-recipe; each step is a named function below or in a sibling module.
-"""
+"""Train a GPT on the ``build`` stage's dataset with Lightning, tracked in MLflow: :func:`fit`
+is the recipe behind ``python -m gptlab.train``, each step a named function."""
 
 from __future__ import annotations
 
@@ -78,9 +75,8 @@ def fit(settings: FitSettings) -> dict:
     logging.getLogger("lightning.pytorch").propagate = False
     skip_collection_at_exit()
     L.seed_everything(settings.seed, workers=True, verbose=False)
-    # Opening the run (import mlflow, the store, the experiment: seconds of Python) runs in a
-    # thread beside the model and data set-up, and is joined before the trainer is built:
-    # what MLflow refuses is still one line before training.
+    # Opening the run (seconds of Python) overlaps the model and data set-up; it is joined
+    # before the trainer is built, so what MLflow refuses is one line before training.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gptlab-tracking-setup") as pool:
         opening = pool.submit(open_tracked_run, store, settings, meta, lineage, resume) if opens_run(store) else None
         module = GPTLightningModule(
@@ -117,15 +113,9 @@ def fit(settings: FitSettings) -> dict:
 
 
 def skip_collection_at_exit() -> None:
-    """Freeze the heap at interpreter exit, so that CPython's last garbage collection,
-    run while it tears down the modules, skips it.
-
-    A fit leaves millions of objects (torch, Lightning, MLflow, SQLAlchemy) and that
-    collection walks every one of them: 1.2-1.7 s of the end of a smoke run on 2 CPU cores,
-    to free memory the operating system takes back anyway. Done from ``atexit`` (once,
-    however many fits a process runs), so an in-process caller such as a sweep keeps a
-    working collector until its process ends.
-    """
+    """Freeze the heap at interpreter exit: CPython's last collection would walk the millions
+    of objects a fit leaves (1.2-1.7 s of a smoke run, BENCHMARKS.md). From ``atexit``, once,
+    so an in-process caller such as a sweep keeps a working collector."""
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
 
@@ -245,14 +235,12 @@ def run_training(trainer: Any, module: Any, datamodule: Any, resume: Path | None
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     except SystemExit as exc:
-        # Lightning turns Ctrl-C into SystemExit(1) and SIGTERM into SIGTERMException
-        # after marking the MLflow run FAILED; stopped is not failed, so say KILLED
-        # (resuming continues the same run and finishes it).
+        # Lightning marks the MLflow run FAILED first (Ctrl-C is SystemExit(1), SIGTERM a
+        # SIGTERMException); stopped is not failed, and resuming finishes the same run.
         if logger is not None and trainer.is_global_zero:
             logger.finalize("KILLED")
         if isinstance(exc, SIGTERMException):
-            # A SystemExit without a code, i.e. status 0: a scheduler or `dvc repro`
-            # would take the stopped run for a finished one.
+            # Its status is 0: a scheduler or `dvc repro` would take it for a finished run.
             raise TrainingInterrupted(
                 f"training stopped by SIGTERM at step {trainer.global_step}; resume with train.resume=last"
             ) from None
@@ -314,8 +302,7 @@ def finish_run(settings: FitSettings, module: Any, callbacks: FitCallbacks, line
             logger.experiment.log_metric(logger.run_id, key, steps, step=report["steps"])
         log_training_artifacts(logger, plot, paths.model_dir, paths.tokenizer_json)
         logger.finalize("success")
-        # Bounded wait for the queued MLflow writes; what cannot be sent is kept on disk,
-        # with one line saying how to send it (python -m gptlab.track).
+        # A bounded wait for the queued writes; what is not sent is kept for gptlab.track.
         logger.close()
     log.info(
         "done: val_loss=%.4f train_loss=%.4f steps=%d tokens/s=%.0f -> %s",

@@ -1,8 +1,5 @@
-"""What a trained model was made from: the dataset's checks before training, its recorded
-source, and the hashes (corpus, tokenizer, config, a fine-tune's weights) that go into
-checkpoints, the model directory and the MLflow run, so that a resume on other data is
-refused and a model names its inputs.
-"""
+"""What a trained model was made from: the dataset's checks, its source and the hashes that
+checkpoints, the model directory and the MLflow run record (a resume on other data is refused)."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from gptlab.config import PathsConfig
@@ -31,14 +28,7 @@ class Lineage:
     init_sha256: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        hashes = {
-            "corpus_sha256": self.corpus_sha256,
-            "tokenizer_sha256": self.tokenizer_sha256,
-            "config_sha256": self.config_sha256,
-        }
-        if self.init_sha256 is not None:
-            hashes["init_sha256"] = self.init_sha256
-        return hashes
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def _words(data: dict[str, Any]) -> str:
@@ -132,7 +122,6 @@ def training_lineage(
 
     tokenizer_sha = check_dataset_tokenizer(paths, meta)
     check_dataset_fits_model(meta, model)
-    # The splits trained on are the files meta.json describes (size, sha256), before any
-    # MLflow run or checkpoint is made; the data module opens them through the same check.
+    # The splits are the files meta.json describes (size, sha256), before any run is made.
     check_splits(paths.processed_dir, meta, ("train", "val"))
     return Lineage(meta.corpus_sha256, tokenizer_sha, config_sha256(resolved_config), pretrained_sha256(init_from))

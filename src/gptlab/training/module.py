@@ -73,10 +73,8 @@ class GPTLightningModule(L.LightningModule):
         return net(idx, targets)
 
     def on_train_start(self) -> None:
-        # The guard against a diverged run, kept on the device: a running sum of the losses
-        # since the last read (one NaN or inf makes it non-finite), and the last loss.
-        # Reading them is a host sync, so it happens once per log interval
-        # (callbacks.StepLog) and before anything is saved (on_save_checkpoint).
+        # The divergence guard stays on the device (a sum of the losses since the last read,
+        # non-finite after one NaN or inf): read once per log interval and before any save.
         self._loss_sum = torch.zeros((), device=self.device)
         self._last_loss = torch.zeros((), device=self.device)
         self._checked_step = self.global_step
@@ -90,10 +88,8 @@ class GPTLightningModule(L.LightningModule):
         return loss
 
     def read_train_loss(self) -> float:
-        """The last training loss as a number: the one host read of a log interval.
-
-        Raises :class:`TrainingDiverged` if any loss since the previous read was NaN or inf.
-        """
+        """The last training loss, the one host read of a log interval; :class:`TrainingDiverged`
+        if any loss since the previous read was NaN or inf."""
         if self._loss_sum is None:  # not trained yet
             return math.nan
         ok = torch.isfinite(self._loss_sum)
@@ -114,8 +110,7 @@ class GPTLightningModule(L.LightningModule):
             self.read_train_loss()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # Every checkpoint (best, last, the interrupt's) passes here before a byte is
-        # written: a diverged run never overwrites the last good one.
+        # Every checkpoint passes here before a byte is written: a diverged run keeps the last good one.
         self.raise_if_diverged()
 
     def validation_step(self, batch, batch_idx: int) -> None:
@@ -129,13 +124,8 @@ class GPTLightningModule(L.LightningModule):
         return lr_at(step, o.lr, o.min_lr, o.warmup_steps, self.max_steps)
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
-        """Clip as Lightning does, except for a fused AdamW without a GradScaler.
-
-        Lightning's mixed-precision plugin refuses to clip for any optimizer that unscales
-        inside its step (fused AdamW), since under a GradScaler the gradients are still
-        scaled at this point. Under bf16-mixed there is no scaler: the gradients are
-        true-scale, and clipping them here is exactly what the plugin would do.
-        """
+        """Clip as Lightning does, also for a fused AdamW without a GradScaler, which Lightning
+        refuses (it unscales in its step); without a scaler the gradients are true-scale."""
         no_scaler = getattr(self.trainer.precision_plugin, "scaler", None) is None
         if gradient_clip_val and no_scaler and getattr(optimizer, "_step_supports_amp_scaling", False):
             if gradient_clip_algorithm == "value":

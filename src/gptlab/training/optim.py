@@ -9,10 +9,7 @@ from gptlab.training.config import OptimConfig
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Decay every parameter with >= 2 dims; never biases or norm gains.
-
-    Tied weights appear once (``named_parameters`` de-duplicates shared tensors).
-    """
+    """Decay every parameter with >= 2 dims, never biases or norm gains; tied weights once."""
     decay, no_decay = [], []
     for _, p in model.named_parameters():
         if not p.requires_grad:
@@ -30,10 +27,7 @@ def make_adamw(model: nn.Module, cfg: OptimConfig, device_type: str, grad_scaler
     cannot unscale them first to clip them."""
     fused = cfg.fused
     if fused == "auto":
-        # On the CPU too: one kernel per tensor instead of a dozen foreach passes and a
-        # host read of every step counter. Measured on the CPU preset's model (4 x 128, one
-        # thread): 0.7 ms an optimizer step against 4 ms for the foreach AdamW, and the
-        # same whole-split loss (BENCHMARKS.md, Training).
+        # On the CPU too: 0.7 ms a step against 4 ms for foreach, same loss (BENCHMARKS.md).
         fused = device_type in ("cuda", "cpu") and not grad_scaler
     return torch.optim.AdamW(
         param_groups(model, cfg.weight_decay),

@@ -38,17 +38,12 @@ def resolve_resume(resume: str | None, paths: PathsConfig) -> Path | None:
 
 
 def read_checkpoint(path: Path, model: ModelConfig, lineage: Lineage | None = None) -> dict:
-    """Open a Lightning checkpoint of *this run's own directory* and check it fits.
-
-    Lightning checkpoints are pickles: only resume from files you wrote yourself. Model
-    directories for sharing are safetensors (see gptlab.checkpoint).
-    """
+    """Open a Lightning checkpoint of *this run's own directory* (a pickle: only your own
+    files; model directories for sharing are safetensors) and check it fits."""
     try:
-        # weights_only: tensors and plain containers only, never arbitrary objects.
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle means a bad file
-        # torch's own message advises weights_only=False, which is exactly what not to do
-        # with a file that fails to load: name the error type only.
+        # Not torch's message: it advises weights_only=False, just what not to do here.
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt and was not loaded ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a gptlab training checkpoint")

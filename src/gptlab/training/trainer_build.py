@@ -36,15 +36,7 @@ def build_callbacks(
 ) -> FitCallbacks:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from gptlab.training.callbacks import (
-        InterruptCheckpoint,
-        LossHistory,
-        PeriodicSample,
-        RNGState,
-        StepLog,
-        StepProgressBar,
-        Throughput,
-    )
+    from gptlab.training import callbacks as cb
 
     checkpoint = ModelCheckpoint(
         dirpath=checkpoints,
@@ -56,11 +48,11 @@ def build_callbacks(
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    throughput = Throughput(tokens_per_step=0, flops_per_token=flops_per_token)
-    history = LossHistory(plots_dir)
-    step_log = StepLog(trainer_cfg.log_every_n_steps, history, throughput)
+    throughput = cb.Throughput(tokens_per_step=0, flops_per_token=flops_per_token)
+    history = cb.LossHistory(plots_dir)
+    step_log = cb.StepLog(trainer_cfg.log_every_n_steps, history, throughput)
     # Redrawing the bar every step costs ~15% of a small model's step time on a CPU.
-    bar = [StepProgressBar(refresh_rate=20, step_log=step_log)] if trainer_cfg.enable_progress_bar else []
+    bar = [cb.StepProgressBar(refresh_rate=20, step_log=step_log)] if trainer_cfg.enable_progress_bar else []
     return FitCallbacks(
         checkpoint=checkpoint,
         throughput=throughput,
@@ -68,9 +60,9 @@ def build_callbacks(
         step_log=step_log,
         others=[
             *bar,
-            RNGState(),
-            InterruptCheckpoint(checkpoints / "last.ckpt"),
-            PeriodicSample(train_cfg.sample_every_n_val, samples.make, samples.keep),
+            cb.RNGState(),
+            cb.InterruptCheckpoint(checkpoints / "last.ckpt"),
+            cb.PeriodicSample(train_cfg.sample_every_n_val, samples.make, samples.keep),
             *extra_callbacks(train_cfg.extra_callbacks),
         ],
     )
