@@ -6,7 +6,6 @@ from gptlab.io.atomic import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
-    storage_error,
 )
 from gptlab.io.hashing import sha256_file
 
@@ -17,5 +16,4 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "sha256_file",
-    "storage_error",
 ]
