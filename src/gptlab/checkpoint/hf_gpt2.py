@@ -7,7 +7,6 @@ the same logits); ``bias=false`` is written as zero biases.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,13 +14,23 @@ import torch
 from torch import Tensor
 
 from gptlab.errors import CheckpointError
-from gptlab.checkpoint.hf_state import EXPORTED_ACTIVATIONS, IMPORTED_ACTIVATIONS, bias_or_zeros
+from gptlab.checkpoint.hf_state import EXPORTED_ACTIVATIONS, IMPORTED_ACTIVATIONS, bias_or_zeros, layer_names
 from gptlab.model import GPT, GPTConfig
 from gptlab.model.norm import EPS
 
 MODEL_TYPE = "gpt2"
 ARCHITECTURE = "GPT2LMHeadModel"
 PREFIX = "transformer."
+# A block's layers, gptlab's name -> GPT-2's; the CONV1D ones store their weight as (in, out).
+BLOCK = {
+    "norm1": "ln_1",
+    "attn.qkv": "attn.c_attn",
+    "attn.out_proj": "attn.c_proj",
+    "norm2": "ln_2",
+    "mlp.up_proj": "mlp.c_fc",
+    "mlp.down_proj": "mlp.c_proj",
+}
+CONV1D = ("attn.qkv", "attn.out_proj", "mlp.up_proj", "mlp.down_proj")
 # Buffers older GPT-2 checkpoints carry (the causal mask), not weights.
 _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
 
@@ -57,33 +66,15 @@ def gpt2_state(model: GPT) -> dict[str, Tensor]:
     """GPT-2's state dict (its names, its shapes) for ``model``."""
     cfg = model.config
     sd = model.state_dict()
-    C, H = cfg.n_embd, cfg.ffn_mult * cfg.n_embd
-
-    bias = functools.partial(bias_or_zeros, sd)
-
     out = {f"{PREFIX}wte.weight": sd["tok_emb.weight"]}
     if cfg.pos_encoding == "learned":
         out[f"{PREFIX}wpe.weight"] = sd["pos_emb.weight"]
     else:  # sinusoidal (rope goes to GPT-NeoX)
         out[f"{PREFIX}wpe.weight"] = model.pos_emb.table  # type: ignore[union-attr]
-    for i in range(cfg.n_layer):
-        g, h = f"blocks.{i}.", f"{PREFIX}h.{i}."
-        out |= {
-            f"{h}ln_1.weight": sd[f"{g}norm1.weight"],
-            f"{h}ln_1.bias": bias(f"{g}norm1.bias", C),
-            f"{h}attn.c_attn.weight": sd[f"{g}attn.qkv.weight"].t(),
-            f"{h}attn.c_attn.bias": bias(f"{g}attn.qkv.bias", 3 * C),
-            f"{h}attn.c_proj.weight": sd[f"{g}attn.out_proj.weight"].t(),
-            f"{h}attn.c_proj.bias": bias(f"{g}attn.out_proj.bias", C),
-            f"{h}ln_2.weight": sd[f"{g}norm2.weight"],
-            f"{h}ln_2.bias": bias(f"{g}norm2.bias", C),
-            f"{h}mlp.c_fc.weight": sd[f"{g}mlp.up_proj.weight"].t(),
-            f"{h}mlp.c_fc.bias": bias(f"{g}mlp.up_proj.bias", H),
-            f"{h}mlp.c_proj.weight": sd[f"{g}mlp.down_proj.weight"].t(),
-            f"{h}mlp.c_proj.bias": bias(f"{g}mlp.down_proj.bias", C),
-        }
-    out[f"{PREFIX}ln_f.weight"] = sd["norm_f.weight"]
-    out[f"{PREFIX}ln_f.bias"] = bias("norm_f.bias", C)
+    for mine, theirs in layer_names(cfg.n_layer, f"{PREFIX}h.", BLOCK, f"{PREFIX}ln_f").items():
+        weight = sd[f"{mine}.weight"]
+        out[f"{theirs}.weight"] = weight.t() if mine.endswith(CONV1D) else weight
+        out[f"{theirs}.bias"] = bias_or_zeros(sd, f"{mine}.bias", weight.shape[0])
     if not cfg.tie_weights:
         out["lm_head.weight"] = sd["lm_head.weight"]
     # safetensors wants each tensor contiguous and in storage of its own.
@@ -147,24 +138,9 @@ def state_from_gpt2(hf_state: Mapping[str, Tensor], config: GPTConfig, where: st
         return (tensor.t() if transpose else tensor).contiguous()
 
     out = {"tok_emb.weight": take("wte.weight"), "pos_emb.weight": take("wpe.weight")}
-    for i in range(config.n_layer):
-        g, h = f"blocks.{i}.", f"h.{i}."
-        out |= {
-            f"{g}norm1.weight": take(f"{h}ln_1.weight"),
-            f"{g}norm1.bias": take(f"{h}ln_1.bias"),
-            f"{g}attn.qkv.weight": take(f"{h}attn.c_attn.weight", transpose=True),
-            f"{g}attn.qkv.bias": take(f"{h}attn.c_attn.bias"),
-            f"{g}attn.out_proj.weight": take(f"{h}attn.c_proj.weight", transpose=True),
-            f"{g}attn.out_proj.bias": take(f"{h}attn.c_proj.bias"),
-            f"{g}norm2.weight": take(f"{h}ln_2.weight"),
-            f"{g}norm2.bias": take(f"{h}ln_2.bias"),
-            f"{g}mlp.up_proj.weight": take(f"{h}mlp.c_fc.weight", transpose=True),
-            f"{g}mlp.up_proj.bias": take(f"{h}mlp.c_fc.bias"),
-            f"{g}mlp.down_proj.weight": take(f"{h}mlp.c_proj.weight", transpose=True),
-            f"{g}mlp.down_proj.bias": take(f"{h}mlp.c_proj.bias"),
-        }
-    out["norm_f.weight"] = take("ln_f.weight")
-    out["norm_f.bias"] = take("ln_f.bias")
+    for mine, theirs in layer_names(config.n_layer, "h.", BLOCK, "ln_f").items():
+        out[f"{mine}.weight"] = take(f"{theirs}.weight", transpose=mine.endswith(CONV1D))
+        out[f"{mine}.bias"] = take(f"{theirs}.bias")
     if not config.tie_weights:
         out["lm_head.weight"] = take("lm_head.weight")
     sd.pop("lm_head.weight", None)  # a tied head saved anyway is the embedding again

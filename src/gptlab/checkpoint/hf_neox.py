@@ -8,7 +8,6 @@ fused qkv rows are reordered: (head, [q|k|v], head_size) there, ([q|k|v], head, 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,13 +15,22 @@ import torch
 from torch import Tensor
 
 from gptlab.errors import CheckpointError
-from gptlab.checkpoint.hf_state import EXPORTED_ACTIVATIONS, IMPORTED_ACTIVATIONS, bias_or_zeros
+from gptlab.checkpoint.hf_state import EXPORTED_ACTIVATIONS, IMPORTED_ACTIVATIONS, bias_or_zeros, layer_names
 from gptlab.model import GPT, GPTConfig
 from gptlab.model.norm import EPS
 
 MODEL_TYPE = "gpt_neox"
 ARCHITECTURE = "GPTNeoXForCausalLM"
 PREFIX = "gpt_neox."
+# A block's layers, gptlab's name -> GPT-NeoX's.
+BLOCK = {
+    "norm1": "input_layernorm",
+    "attn.qkv": "attention.query_key_value",
+    "attn.out_proj": "attention.dense",
+    "norm2": "post_attention_layernorm",
+    "mlp.up_proj": "mlp.dense_h_to_4h",
+    "mlp.down_proj": "mlp.dense_4h_to_h",
+}
 HEAD = "embed_out.weight"  # the untied head's name in GPT-NeoX checkpoints
 
 
@@ -59,29 +67,13 @@ def neox_state(model: GPT) -> dict[str, Tensor]:
     """GPT-NeoX's state dict (its names, its qkv order) for ``model``."""
     cfg = model.config
     sd = model.state_dict()
-    C, H = cfg.n_embd, cfg.ffn_mult * cfg.n_embd
-
-    bias = functools.partial(bias_or_zeros, sd)
-
     out = {f"{PREFIX}embed_in.weight": sd["tok_emb.weight"]}
-    for i in range(cfg.n_layer):
-        g, h = f"blocks.{i}.", f"{PREFIX}layers.{i}."
-        out |= {
-            f"{h}input_layernorm.weight": sd[f"{g}norm1.weight"],
-            f"{h}input_layernorm.bias": bias(f"{g}norm1.bias", C),
-            f"{h}attention.query_key_value.weight": per_head(sd[f"{g}attn.qkv.weight"], cfg.n_head),
-            f"{h}attention.query_key_value.bias": per_head(bias(f"{g}attn.qkv.bias", 3 * C), cfg.n_head),
-            f"{h}attention.dense.weight": sd[f"{g}attn.out_proj.weight"],
-            f"{h}attention.dense.bias": bias(f"{g}attn.out_proj.bias", C),
-            f"{h}post_attention_layernorm.weight": sd[f"{g}norm2.weight"],
-            f"{h}post_attention_layernorm.bias": bias(f"{g}norm2.bias", C),
-            f"{h}mlp.dense_h_to_4h.weight": sd[f"{g}mlp.up_proj.weight"],
-            f"{h}mlp.dense_h_to_4h.bias": bias(f"{g}mlp.up_proj.bias", H),
-            f"{h}mlp.dense_4h_to_h.weight": sd[f"{g}mlp.down_proj.weight"],
-            f"{h}mlp.dense_4h_to_h.bias": bias(f"{g}mlp.down_proj.bias", C),
-        }
-    out[f"{PREFIX}final_layer_norm.weight"] = sd["norm_f.weight"]
-    out[f"{PREFIX}final_layer_norm.bias"] = bias("norm_f.bias", C)
+    for mine, theirs in layer_names(cfg.n_layer, f"{PREFIX}layers.", BLOCK, f"{PREFIX}final_layer_norm").items():
+        weight = sd[f"{mine}.weight"]
+        bias = bias_or_zeros(sd, f"{mine}.bias", weight.shape[0])
+        if mine.endswith("attn.qkv"):
+            weight, bias = per_head(weight, cfg.n_head), per_head(bias, cfg.n_head)
+        out[f"{theirs}.weight"], out[f"{theirs}.bias"] = weight, bias
     if not cfg.tie_weights:
         out[HEAD] = sd["lm_head.weight"]
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in out.items()}
@@ -154,24 +146,11 @@ def state_from_neox(hf_state: Mapping[str, Tensor], config: GPTConfig, where: st
         return sd[name].to(torch.float32).contiguous()
 
     out = {"tok_emb.weight": take("embed_in.weight")}
-    for i in range(config.n_layer):
-        g, h = f"blocks.{i}.", f"layers.{i}."
-        out |= {
-            f"{g}norm1.weight": take(f"{h}input_layernorm.weight"),
-            f"{g}norm1.bias": take(f"{h}input_layernorm.bias"),
-            f"{g}attn.qkv.weight": per_part(take(f"{h}attention.query_key_value.weight"), config.n_head),
-            f"{g}attn.qkv.bias": per_part(take(f"{h}attention.query_key_value.bias"), config.n_head),
-            f"{g}attn.out_proj.weight": take(f"{h}attention.dense.weight"),
-            f"{g}attn.out_proj.bias": take(f"{h}attention.dense.bias"),
-            f"{g}norm2.weight": take(f"{h}post_attention_layernorm.weight"),
-            f"{g}norm2.bias": take(f"{h}post_attention_layernorm.bias"),
-            f"{g}mlp.up_proj.weight": take(f"{h}mlp.dense_h_to_4h.weight"),
-            f"{g}mlp.up_proj.bias": take(f"{h}mlp.dense_h_to_4h.bias"),
-            f"{g}mlp.down_proj.weight": take(f"{h}mlp.dense_4h_to_h.weight"),
-            f"{g}mlp.down_proj.bias": take(f"{h}mlp.dense_4h_to_h.bias"),
-        }
-    out["norm_f.weight"] = take("final_layer_norm.weight")
-    out["norm_f.bias"] = take("final_layer_norm.bias")
+    for mine, theirs in layer_names(config.n_layer, "layers.", BLOCK, "final_layer_norm").items():
+        weight, bias = take(f"{theirs}.weight"), take(f"{theirs}.bias")
+        if mine.endswith("attn.qkv"):
+            weight, bias = per_part(weight, config.n_head), per_part(bias, config.n_head)
+        out[f"{mine}.weight"], out[f"{mine}.bias"] = weight, bias
     if not config.tie_weights:
         out["lm_head.weight"] = take("lm_head.weight")
     sd.pop("lm_head.weight", None)

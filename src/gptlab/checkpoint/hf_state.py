@@ -21,6 +21,12 @@ def unmappable(config: GPTConfig) -> list[str]:
     return [f"model.norm={config.norm} (GPT-2 and GPT-NeoX use LayerNorm)"] if config.norm != "layernorm" else []
 
 
+def layer_names(n_layer: int, blocks: str, block: Mapping[str, str], final_norm: str) -> dict[str, str]:
+    """gptlab's layer names -> a Hugging Face family's (``blocks``: its blocks' prefix), each a weight and a bias."""
+    names = {f"blocks.{i}.{mine}": f"{blocks}{i}.{theirs}" for i in range(n_layer) for mine, theirs in block.items()}
+    return {**names, "norm_f": final_norm}
+
+
 def bias_or_zeros(state: Mapping[str, Tensor], name: str, size: int) -> Tensor:
     """``state[name]``, or zeros for a ``bias=false`` model (Hugging Face's layers always have biases)."""
     return state[name] if name in state else torch.zeros(size, dtype=state["tok_emb.weight"].dtype)

@@ -26,12 +26,7 @@ CONFIG = "adapter_config.json"
 WEIGHTS = "adapter_model.safetensors"
 PEFT_PREFIX = "base_model.model."  # peft's PeftModel around the Hugging Face model
 # A gptlab block's module -> (GPT-2's, GPT-NeoX's). Qualified: GPT-2 has a c_proj in both halves.
-MODULES = {
-    "attn.qkv": ("attn.c_attn", "attention.query_key_value"),
-    "attn.out_proj": ("attn.c_proj", "attention.dense"),
-    "mlp.up_proj": ("mlp.c_fc", "mlp.dense_h_to_4h"),
-    "mlp.down_proj": ("mlp.c_proj", "mlp.dense_4h_to_h"),
-}
+MODULES = {m: (hf_gpt2.BLOCK[m], hf_neox.BLOCK[m]) for m in hf_gpt2.CONV1D}
 # adapter_config.json settings that change what the weights compute: gptlab reads none of them.
 NOT_PLAIN = ("bias", "use_dora", "use_rslora", "rank_pattern", "alpha_pattern", "lora_bias", "modules_to_save",
              "use_qalora", "layer_replication", "target_parameters", "trainable_token_indices", "use_bdlora",
