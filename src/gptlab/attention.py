@@ -14,18 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from gptlab.cli import hydra_entry
-from gptlab.config import to_dataclass
-from gptlab.config.sections import plain
+from gptlab.config.sections import tool_settings
 from gptlab.reporting.attention_picture import AttentionPlotConfig, draw_model_attention
 
 log = logging.getLogger("gptlab.attention")  # not __name__: that is __main__ under -m
 
-PLOT_KEYS = ("out", "max_tokens")  # the rest: AttentionCliConfig
-
 
 @dataclass(frozen=True)
 class AttentionCliConfig:
-    """The CLI's own top-level keys (conf/attention.yaml owns their defaults)."""
+    """The CLI's own top-level keys, beside AttentionPlotConfig's (conf/attention.yaml owns their defaults)."""
 
     model_dir: str
     prompt: str
@@ -35,10 +32,8 @@ class AttentionCliConfig:
 def run(cfg: Any) -> Path:
     from gptlab.generation.console import unescape
 
-    keys = ("model_dir", "prompt", "device", *PLOT_KEYS)
-    values = {k: plain(cfg[k]) for k in keys if k in cfg}
-    plot = to_dataclass(AttentionPlotConfig, {k: values.pop(k) for k in PLOT_KEYS if k in values}, "attention")
-    cli = to_dataclass(AttentionCliConfig, values, "attention")
+    plot = tool_settings(AttentionPlotConfig, cfg, "attention")
+    cli = tool_settings(AttentionCliConfig, cfg, "attention")
     out = draw_model_attention(cli.model_dir, unescape(cli.prompt), plot, cli.device)
     log.info("wrote %s", out)
     return out

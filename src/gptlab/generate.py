@@ -1,15 +1,11 @@
 """Generate text from a trained model, streamed to the terminal: ``python -m gptlab.generate``.
 
-    python -m gptlab.generate prompt="ROMEO:" max_new_tokens=40 decoding=greedy
     python -m gptlab.generate prompt="ROMEO:" decoding=sample temperature=0.8 top_k=40 num_samples=3 seed=1
-    python -m gptlab.generate prompt="ROMEO:" decoding=beam num_beams=8
     python -m gptlab.generate prompt_file=prompt.txt   # any text, no Hydra quoting (docs/generate.md)
     python -m gptlab.generate interactive=true model_dir=path/to/model
 
-Config: ``conf/generate.yaml``, the main config plus a top-level shorthand for each key
-of its ``generate:`` section (``decoding=beam`` = ``generate.decoding=beam``; the
-shorthand wins). Each sample is one block on stdout; logs go to stderr. Every key, the
-output format and the prompt escapes (``\\n``, ``\\t``): ``docs/generate.md``.
+Config: ``conf/generate.yaml``, with a top-level shorthand for each key of ``generate:``
+(``decoding=beam``); every key, the output and the prompt escapes: ``docs/generate.md``.
 """
 
 from __future__ import annotations

@@ -2,11 +2,9 @@
 
     python -m gptlab.params                      # the defaults (what is committed)
     python -m gptlab.params experiment=smoke     # what `dvc exp run -S experiment=smoke` writes
-
     python -m gptlab.params --out /tmp/p.yaml model=tiny
 
-Composed exactly as DVC's Hydra composition does, so ``dvc repro`` and ``dvc exp run`` see
-the same file. ``--out`` is a flag, not an override: ``out=`` would land in params.yaml.
+Composed as DVC composes it. ``--out`` is a flag, not an override: ``out=`` would land in it.
 """
 
 from __future__ import annotations

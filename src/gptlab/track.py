@@ -10,12 +10,11 @@ never written to it) and removes it once sent. Config: ``conf/track.yaml``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from gptlab.cli import hydra_entry
-from gptlab.config import to_dataclass
+from gptlab.config.sections import tool_settings
 
 
 @dataclass(frozen=True)
@@ -27,8 +26,7 @@ class TrackConfig:
 
 
 def settings(cfg: Any) -> TrackConfig:
-    keys = [f.name for f in dataclasses.fields(TrackConfig)]
-    return to_dataclass(TrackConfig, {k: cfg.get(k) for k in keys}, "track")
+    return tool_settings(TrackConfig, cfg, "track")
 
 
 def run(cfg: Any) -> int:

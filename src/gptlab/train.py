@@ -6,9 +6,8 @@
     python -m gptlab.train -m model.n_layer=2,4 optim.lr=1e-3,3e-4      # a sweep: one MLflow run per job
     python -m gptlab.train hparams_search=optuna                        # Optuna minimises val_loss
 
-Writes ``artifacts/train/`` (checkpoints), ``artifacts/model/``, ``reports/train.json`` and
-``reports/plots/*_loss.*``; a sweep job writes those under its own directory and scores
-the whole validation split (see :mod:`gptlab.sweeps`).
+Writes ``artifacts/train/``, ``artifacts/model/``, ``reports/train.json`` and the loss plots
+(a sweep job under its own directory: :mod:`gptlab.sweeps`).
 """
 
 from __future__ import annotations
@@ -93,8 +92,7 @@ def run(cfg: Any) -> Any:
 def main() -> None:
     import warnings
 
-    # Lightning's own pytree helper trips a torch deprecation on every run; nothing a user
-    # can act on, so it is silenced here, at the CLI edge, by its exact text.
+    # Lightning's own pytree helper trips a torch deprecation no user can act on.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
     hydra_entry(run)
 
