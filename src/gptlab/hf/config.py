@@ -9,10 +9,7 @@ from gptlab.errors import ConfigError
 
 @dataclass(frozen=True)
 class ExportConfig:
-    """Which gptlab model directory to export, and where the Hugging Face one goes.
-
-    No field has a default: ``export:`` in conf/config.yaml owns them.
-    """
+    """Which gptlab model directory to export, and where the Hugging Face one goes (conf/ owns the defaults)."""
 
     model_dir: str
     out_dir: str

@@ -1,7 +1,5 @@
-"""A Hugging Face model directory -> a gptlab GPT, or a gptlab model directory.
-
-What is read and what is refused: :mod:`gptlab.checkpoint.pretrained`.
-"""
+"""A Hugging Face model directory -> a gptlab GPT, or a gptlab model directory
+(:mod:`gptlab.checkpoint.pretrained` reads it)."""
 
 from __future__ import annotations
 

@@ -44,16 +44,8 @@ def tokenizer_files(tokenizer: Tokenizer, context_size: int) -> dict[str, str]:
 
 def special_token_roles(tokenizer: Tokenizer) -> dict[str, str]:
     """``bos_token`` / ``eos_token`` / ``unk_token`` / ``pad_token`` -> token text, where present."""
-    specials = tokenizer.special_tokens
-    roles: dict[str, str] = {}
-    if EOT_TOKEN in specials:
-        roles["bos_token"] = EOT_TOKEN
-        roles["eos_token"] = EOT_TOKEN
-    if UNK_TOKEN in specials:
-        roles["unk_token"] = UNK_TOKEN
-    if PAD_TOKEN in specials:
-        roles["pad_token"] = PAD_TOKEN
-    return roles
+    wanted = {"bos_token": EOT_TOKEN, "eos_token": EOT_TOKEN, "unk_token": UNK_TOKEN, "pad_token": PAD_TOKEN}
+    return {role: token for role, token in wanted.items() if token in tokenizer.special_tokens}
 
 
 def tokenizer_json(tokenizer: Tokenizer) -> dict[str, Any]:
