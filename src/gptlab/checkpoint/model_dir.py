@@ -1,12 +1,10 @@
-"""A self-contained model directory, as litgpt does it: the model rebuilds from it.
+"""A self-contained model directory, as litgpt does it (the model rebuilds from it), written whole or not at all.
 
     artifacts/model/
       model.safetensors   weights (safetensors: loading never unpickles anything)
       config.json         {"format_version", "model": the model config (any kind), "lineage": {...}, "training": {...}}
       tokenizer.json      the tokenizer the model was trained with
       peft/               a LoRA adapter directory's: the adapter in peft's format (see save_adapter_dir)
-
-The whole directory is written under a temporary name and renamed into place.
 """
 
 from __future__ import annotations
@@ -65,9 +63,8 @@ def save_adapter_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path
 def write_model_dir(out_dir: str | Path, config: Any, tensors: nn.Module | dict[str, torch.Tensor],
                     tokenizer_path: str | Path, extra: dict | None = None, weights: str = WEIGHTS,
                     tag: str = str(FORMAT_VERSION), also: Callable[[Path], None] | None = None) -> Path:  # fmt: skip
-    """A model directory, whole or not at all: ``weights`` (a model's, or a state dict;
-    safetensors with ``tag`` in its metadata), config.json (``config``, ``extra``, the
-    tokenizer's sha256), the tokenizer and what ``also`` writes in it."""
+    """A model directory, whole or not at all: ``weights`` (a model's or a state dict, ``tag`` in its metadata),
+    config.json (``config``, ``extra``, the tokenizer's sha256), the tokenizer and what ``also`` writes in it."""
     from safetensors.torch import save_file, save_model
 
     out_dir = Path(out_dir)

@@ -4,8 +4,7 @@
       adapter_config.json        peft's LoraConfig, written by peft (r, lora_alpha, target_modules, ...)
       adapter_model.safetensors  lora_A (r, in) and lora_B (out, r) under the Hugging Face names
 
-Names of hf_gpt2 / hf_neox. peft keeps A and B in nn.Linear's shapes on GPT-2's transposed
-Conv1D (``fan_in_fan_out``), so they go as they are; on GPT-NeoX, B's qkv rows go per head.
+peft keeps A and B in nn.Linear's shapes on GPT-2's Conv1D (``fan_in_fan_out``); on GPT-NeoX B's qkv rows go per head.
 """
 
 from __future__ import annotations
