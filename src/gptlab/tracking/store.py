@@ -1,7 +1,5 @@
-"""The one home of MLflow access: :class:`TrackingStore`, built from the configured URI at
-a stage's or tool's edge; no module outside ``gptlab.tracking`` builds an ``MlflowClient``
-or parses a tracking URI.
-"""
+"""The one home of MLflow access (:class:`TrackingStore`): no module outside ``gptlab.tracking`` builds an
+``MlflowClient`` or parses a tracking URI."""
 
 from __future__ import annotations
 

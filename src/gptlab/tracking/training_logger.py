@@ -81,9 +81,8 @@ def open_run(store: TrackingStore, experiment_name: str, run_name: str, run_id: 
 
 
 class MlflowRunLogger(Logger):
-    """Lightning's logger interface (its public base class) on one MLflow run. Every write goes through
-    ``writes`` (the run's :class:`Outbox`), so training never waits on the tracking server; ``experiment``
-    is that outbox (the MLflow client's write methods, run id first). ``opened`` None: rank > 0, no logs."""
+    """Lightning's logger on one MLflow run; every write goes through ``experiment``, the run's :class:`Outbox`,
+    so training never waits on the tracking server. ``opened`` None: rank > 0, no logs."""
 
     def __init__(self, store: TrackingStore, opened: OpenedRun | None, writes: Outbox | None):
         super().__init__()
