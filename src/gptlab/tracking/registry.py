@@ -132,14 +132,13 @@ def promote_if_better(client: Any, name: str, version: str, bits_per_char: float
     elif str(current.version) == version:
         promoted, old_bpc = True, bpc
         message = f"{label} is already the champion (val bits/char now {bpc:.4f})"
-    elif model_sha256 and current.tags.get(MODEL_TAG) == model_sha256:
-        promoted, old_bpc = True, _tag_float(current, BITS_TAG)
-        client.set_model_version_tag(name, version, COMPARED_TAG, str(current.version))
-        message = f"{label} is the champion: the champion v{current.version}'s model, published again"
     else:
         old_bpc = _tag_float(current, BITS_TAG)
         client.set_model_version_tag(name, version, COMPARED_TAG, str(current.version))
-        if old_bpc is None:
+        if model_sha256 and current.tags.get(MODEL_TAG) == model_sha256:
+            promoted = True
+            message = f"{label} is the champion: the champion v{current.version}'s model, published again"
+        elif old_bpc is None:
             promoted = False
             message = (
                 f"{label} not promoted: the champion v{current.version} records no {BITS_TAG} tag to compare "
