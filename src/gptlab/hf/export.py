@@ -24,7 +24,7 @@ from gptlab.checkpoint import load_model_dir
 from gptlab.checkpoint.adapter_dir import load_adapter_model
 from gptlab.checkpoint.hf_state import unmappable
 from gptlab.checkpoint.peft_adapter import write_peft_adapter
-from gptlab.checkpoint.pretrained import read_pretrained
+from gptlab.checkpoint.pretrained import CONFIG, WEIGHTS, read_pretrained
 from gptlab.errors import ConfigError
 from gptlab.io import atomic_path
 from gptlab.model import GPT
@@ -32,9 +32,6 @@ from gptlab.tokenizer.base import Tokenizer
 from gptlab.tokenizer.config import PAD_TOKEN
 
 log = logging.getLogger(__name__)
-
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
 
 
 def hf_model_files(model: GPT, tokenizer: Tokenizer) -> tuple[dict, dict]:
