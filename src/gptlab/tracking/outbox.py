@@ -34,8 +34,7 @@ RETRY_FIRST_S = 2.0
 RETRY_MAX_S = 15.0
 # The end of a run waits for at most one failing request (plus slack for a busy machine).
 WORST_END_WAIT_S = HTTP_WORST_REQUEST_S + 5.0
-# Batches are merged up to what one request carries, so that one operation is one request
-# and the bounded wait above holds.
+# Batches are merged up to what one request carries: one operation is one request, and the wait above holds.
 MAX_ENTITIES = 1000
 # The MLflow client methods an operation may name (the spool file is data, not code).
 SENT = ("log_batch", "log_text", "log_artifact", "log_artifacts", "set_terminated", "log_datasets")

@@ -21,8 +21,7 @@ BITS_TAG = "val_bits_per_char"  # the version's own whole-split validation bits/
 CHAMPION_BITS_TAG = "champion_val_bits_per_char"  # the champion's, when this version was compared
 COMPARED_TAG = "compared_with_version"
 PROMOTION_TAG = "promotion"  # "champion" or "not promoted"
-# On a version: the digest of the model directory it serves (the weights, config and
-# tokenizer), so that the same model published again is known as the same model.
+# On a version: the digest of the model directory it serves, so that the same model published again is known.
 MODEL_TAG = "model_sha256"
 # On a logged model: the digest of what was logged (model directory and serving code).
 PUBLISH_KEY_TAG = "gptlab.publish_key"
@@ -174,8 +173,7 @@ def promote(store: TrackingStore, name: str, version: str, bits_per_char: float 
         try:
             result = promote_if_better(store.client, name, version, bits_per_char, model_sha256)
         except MlflowException as exc:
-            # A server's store (no lock) refuses the second of two publishers that set the alias
-            # at once (a unique key): decided again, on the champion the other one left.
+            # A server's store (no lock) refuses the second of two simultaneous alias moves: decided again.
             if "unique constraint" not in str(exc).lower():
                 raise
             result = promote_if_better(store.client, name, version, bits_per_char, model_sha256)

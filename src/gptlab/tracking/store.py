@@ -15,8 +15,7 @@ from typing import Any
 from gptlab.errors import ConfigError, StoreError, TrackingAuthError
 from gptlab.tracking.uri import host_port, normalize_tracking_uri, redact_uri, split_credentials, sqlite_path
 
-# MLflow's defaults (120 s timeout, 7 retries with exponential back-off) stall a stage for
-# minutes on a dead server. A user's own setting of either variable wins.
+# MLflow's defaults (120 s timeout, 7 retries with back-off) stall a stage for minutes on a dead server.
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"}
 # (1 + retries) * timeout: a server that accepts connections but never answers.
 HTTP_WORST_REQUEST_S = 2 * 5.0

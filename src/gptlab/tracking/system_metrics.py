@@ -65,8 +65,7 @@ def stop_system_metrics(monitor: CountingMonitor | None) -> None:
 
 
 def _stop(monitor: CountingMonitor) -> None:
-    # MLflow's monitor drops the sample it is collecting when stopped mid-interval: a run
-    # shorter than the interval gets one sample taken now, not an empty System metrics tab.
+    # MLflow's monitor drops the sample it is collecting when stopped: a short run gets one taken now.
     monitor.finish()
     if monitor.published:
         return
