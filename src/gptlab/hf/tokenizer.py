@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP = "special_tokens_map.json"
+# Hugging Face's flags for each special token: matched whole, never normalized.
+ADDED_TOKEN = {"single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
 
 
 def tokenizer_files(tokenizer: Tokenizer, context_size: int) -> dict[str, str]:
@@ -73,7 +75,7 @@ def char_tokenizer_json(chars: list[str], special_tokens: list[str]) -> dict[str
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [_added_token(i, token) for i, token in enumerate(special_tokens)],
+        "added_tokens": [{"id": i, "content": token, **ADDED_TOKEN} for i, token in enumerate(special_tokens)],
         "normalizer": None,
         "pre_tokenizer": None,
         "post_processor": None,
@@ -90,16 +92,4 @@ def char_tokenizer_json(chars: list[str], special_tokens: list[str]) -> dict[str
             "vocab": vocab,
             "merges": [],
         },
-    }
-
-
-def _added_token(token_id: int, content: str) -> dict[str, Any]:
-    return {
-        "id": token_id,
-        "content": content,
-        "single_word": False,
-        "lstrip": False,
-        "rstrip": False,
-        "normalized": False,
-        "special": True,
     }
