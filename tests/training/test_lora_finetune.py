@@ -100,6 +100,10 @@ def test_lora_finetune_lowers_the_val_loss_and_leaves_a_plain_model(work, pretra
     from safetensors.torch import load_file
 
     assert not any("lora_" in k or "base_layer" in k for k in load_file("artifacts/model/model.safetensors"))
+    # ...and beside them the adapter as trained, in peft's format (the run logs it as adapter/).
+    peft_config = json.loads(Path("artifacts/model/peft/adapter_config.json").read_text())
+    assert (peft_config["r"], peft_config["lora_alpha"], peft_config["base_model_name_or_path"]) == (4, 16, str(pretrained))
+    assert len(load_file("artifacts/model/peft/adapter_model.safetensors")) == len(adapters)
 
     # It exports to Hugging Face format like any model, and transformers gives its logits.
     run_stage("export", *FINETUNE)

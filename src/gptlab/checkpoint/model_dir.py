@@ -39,25 +39,34 @@ class LoadedModel:
     path: Path
 
 
-def save_model_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict | None = None) -> Path:
-    """Write ``model`` (any kind) with its config and tokenizer to ``out_dir``."""
-    return write_model_dir(out_dir, model.config, model, tokenizer_path, extra)
+def save_model_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict | None = None,
+                   adapted: Any = None, base: str | None = None) -> Path:  # fmt: skip
+    """Write ``model`` (any kind) with its config and tokenizer to ``out_dir``; ``adapted``: the
+    LoRA model (on ``base``) it was merged from, whose adapter ``peft/`` keeps in peft's format."""
+    also = None if adapted is None else _peft_writer(adapted, extra["lora"], base, out_dir)
+    return write_model_dir(out_dir, model.config, model, tokenizer_path, extra, also=also)
 
 
 def save_adapter_dir(model: Any, tokenizer_path: str | Path, out_dir: str | Path, extra: dict) -> Path:
     """Write a LoRA model's adapter alone (:mod:`gptlab.checkpoint.adapter_dir`): ``extra``'s
     lineage names the base's path and sha256; ``peft/`` holds it in peft's format too, where it maps."""
-    from gptlab.checkpoint.peft_adapter import write_peft_adapter
     from gptlab.model.lora import adapter_state
 
+    peft = _peft_writer(model, extra["lora"], extra["lineage"]["init_from"], out_dir)
+    return write_model_dir(out_dir, model.config, adapter_state(model), tokenizer_path, extra,
+                           weights=ADAPTER_WEIGHTS, tag="lora", also=peft)  # fmt: skip
+
+
+def _peft_writer(model: Any, lora: dict, base: str | None, out_dir: str | Path) -> Callable[[Path], None]:
     def peft(tmp: Path) -> None:
+        from gptlab.checkpoint.peft_adapter import write_peft_adapter
+
         try:
-            write_peft_adapter(model, extra["lora"], extra["lineage"]["init_from"], tmp / PEFT_DIR)
+            write_peft_adapter(model, lora, base, tmp / PEFT_DIR)
         except ConfigError as exc:  # e.g. an RMSNorm model: no Hugging Face base, no peft adapter
             log.info("%s has no peft adapter: %s", out_dir, exc)
 
-    return write_model_dir(out_dir, model.config, adapter_state(model), tokenizer_path, extra,
-                           weights=ADAPTER_WEIGHTS, tag="lora", also=peft)  # fmt: skip
+    return peft
 
 
 def write_model_dir(out_dir: str | Path, config: Any, tensors: nn.Module | dict[str, torch.Tensor],

@@ -40,7 +40,7 @@ def export_model_dir(
 ) -> Path:
     """Write ``paths.model_dir``; its config.json names the data, the training and the MLflow run.
 
-    A LoRA run (``lora``) writes the merged weights, or with ``lora.model_dir=adapter`` the
+    A LoRA run (``lora``) writes the merged weights and ``peft/``, or with ``lora.model_dir=adapter`` the
     adapter alone, whose lineage names the base (``init_from``) beside its sha256.
     """
     extra = {
@@ -61,5 +61,6 @@ def export_model_dir(
         if lora.model_dir == "adapter":
             extra["lineage"]["init_from"] = init_from
             return save_adapter_dir(model, paths.tokenizer_json, paths.model_dir, extra)
-        model = merged_model(model)
+        # The merged weights, and the adapter as trained in peft's format (peft/, logged as adapter/).
+        return save_model_dir(merged_model(model), paths.tokenizer_json, paths.model_dir, extra, model, init_from)
     return save_model_dir(model, paths.tokenizer_json, paths.model_dir, extra)
