@@ -24,7 +24,9 @@ class SeedConfig:
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    """Flags handed to ``lightning.Trainer`` (plus ``compile``, which gptlab applies)."""
+    """Flags handed to ``lightning.Trainer`` (plus ``compile``, which gptlab applies). Typed
+    here, not ``_target_: lightning.Trainer``: OmegaConf checks these types, in one line naming
+    the key; handed to Hydra's instantiate, a bad value would be Lightning's traceback."""
 
     accelerator: str
     devices: int | str
