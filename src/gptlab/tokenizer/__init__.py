@@ -1,9 +1,5 @@
-"""Character and byte-level BPE tokenizers with special tokens.
-
-Special tokens take ids 0..n-1 in config order for both kinds; with the defaults:
-``<|endoftext|>``=0, ``<unk>``=1, ``<pad>``=2, ``<bos>``=3, ``<eos>``=4. Neither kind
-turns special-token text found in the input into special ids.
-"""
+"""Character and byte-level BPE tokenizers; special tokens take ids 0..n-1 in config order
+(:mod:`gptlab.tokenizer.config`), and neither kind turns special-token text in the input into special ids."""
 
 from gptlab.tokenizer.base import FORMAT_VERSION, Tokenizer
 from gptlab.tokenizer.config import (

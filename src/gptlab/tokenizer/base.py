@@ -1,12 +1,5 @@
-"""The interface every gptlab tokenizer implements, and the file format they share.
-
-A saved tokenizer is one JSON object::
-
-    {"format": "gptlab-tokenizer", "version": 1, "kind": "char" | "bpe",
-     "special_tokens": [...], "eot_token": "<|endoftext|>" | null, ...kind-specific fields}
-
-One self-describing file is easy to track with DVC, hash, and copy next to a model.
-"""
+"""The interface every gptlab tokenizer implements, and the one self-describing JSON file they share
+(:func:`header` plus the kind's fields): easy to track with DVC, hash, and copy next to a model."""
 
 from __future__ import annotations
 
@@ -26,19 +19,12 @@ FORMAT_VERSION = 1
 
 
 class Tokenizer(ABC):
-    """Maps text to token ids and back.
+    """Maps text to token ids and back."""
 
-    Attributes:
-        kind: ``"char"`` or ``"bpe"``.
-        vocab_size: number of ids; every id is in ``range(vocab_size)``.
-        eot_id: id of the end-of-text token, or None when it is not a special token.
-        special_tokens: special token text -> id.
-    """
-
-    kind: str
-    vocab_size: int
-    eot_id: int | None
-    special_tokens: dict[str, int]
+    kind: str  # "char" or "bpe"
+    vocab_size: int  # every id is in range(vocab_size)
+    eot_id: int | None  # the end-of-text token's id; None when it is not a special token
+    special_tokens: dict[str, int]  # special token text -> id
 
     def encode(self, text: str) -> list[int]:
         return self.encode_array([text]).tolist()

@@ -1,20 +1,9 @@
-"""Byte-level BPE on Hugging Face ``tokenizers``, set up so decoding is exact.
+"""Byte-level BPE on Hugging Face ``tokenizers``, set up so that ``decode(encode(s)) == s`` for every string.
 
-Choices that make ``decode(encode(s)) == s`` hold for every Unicode string:
-
-* no normalizer (no NFC/lowercasing) and ``add_prefix_space=False`` (no invented space);
-* the byte alphabet is seeded into training, so every byte has a token and there is
-  never an unknown token;
-* the ByteLevel decoder only maps symbols back to bytes: nothing strips or "cleans up"
-  spaces;
-* special tokens are *not* matched in input text (``encode_special_tokens``): the text
-  "<|endoftext|>" encodes as ordinary bytes, so raw text can never forge an
-  end-of-text id, and it decodes back to the same text;
-* no post-processor: ``encode`` adds no BOS/EOS; callers insert special ids themselves.
-
-Special ids decode to their token text (``eot_id`` -> "<|endoftext|>").
-
-``tokenizers`` is imported inside functions so importing gptlab stays cheap.
+No normalizer, no prefix space, the byte alphabet seeded (never an unknown token), a decoder that cleans
+nothing up, no post-processor (no BOS/EOS added). The text "<|endoftext|>" in the input encodes as ordinary
+bytes, so raw text can never forge a special id; special ids decode to their token text. ``tokenizers`` is
+imported inside functions so importing gptlab stays cheap.
 """
 
 from __future__ import annotations
@@ -154,11 +143,8 @@ def train_bpe(cfg: TokenizerConfig, pieces: Iterable[str]) -> BpeTokenizer:
 
 
 def _line_chunks(pieces: Iterable[str]) -> Iterator[str]:
-    """Re-cut ``pieces`` into chunks of >= _TRAIN_CHUNK characters ending after a newline.
-
-    The pre-tokenizer never sees a word cut in two (words do not span newlines), and the
-    chunks depend only on the joined text, not on how it was read.
-    """
+    """Re-cut ``pieces`` into chunks of >= _TRAIN_CHUNK characters ending after a newline (no word is cut),
+    which depend only on the joined text, not on how it was read."""
     buf = ""
     for piece in pieces:
         buf += piece
@@ -187,11 +173,8 @@ class _FedPieces:
 
 
 def _diagnose(texts: Sequence[object], error: Exception) -> Exception:
-    """Turn a failure inside ``tokenizers`` into a clear error when the input caused it.
-
-    Checking every text up front would cost a full UTF-8 encode of the corpus, so the
-    inputs are only inspected after ``tokenizers`` has refused them.
-    """
+    """Turn a failure inside ``tokenizers`` into a clear error when the input caused it (inspected only
+    after the failure: checking up front would cost a full UTF-8 encode of the corpus)."""
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             return TypeError(f"text {index} is {type(text).__name__}, not str")

@@ -1,12 +1,7 @@
-"""Character tokenizer: one id per distinct character of the training text.
+"""Character tokenizer: the special tokens, then the training text's characters by code point.
 
-Ids: the special tokens first (0..n-1, config order), then the training text's
-characters sorted by code point. Specials are never parsed out of text: the text
-"<unk>" encodes as five characters, so no input can forge a control token.
-
-Decoding: ``<unk>`` becomes U+FFFD (the Unicode replacement character, since the
-original character is lost); every other special id becomes its token text, so a
-generated end-of-text shows up as ``<|endoftext|>`` rather than vanishing.
+The text "<unk>" encodes as five characters, so no input can forge a special id. ``<unk>`` decodes to U+FFFD
+(the character is lost); other specials decode to their text, so a generated end-of-text stays visible.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """What kind of tokenizer to train, and the special tokens it reserves.
 
-Special tokens take the lowest ids, in the order of ``special_tokens``, for *both*
-kinds. With the defaults that is::
-
-    0 <|endoftext|>   end of text: separates documents; ``Tokenizer.eot_id``
-    1 <unk>           unseen character (char tokenizer with unk_policy="replace")
-    2 <pad>           padding for batched inference
-    3 <bos>           beginning of sequence
-    4 <eos>           end of sequence
-
-Fixed low ids mean a config change that adds characters or merges never moves a
-special token, and code that pads or stops on end-of-text can rely on the same ids
-whichever kind of tokenizer produced them.
+Special tokens take the lowest ids, in ``special_tokens`` order, for both kinds, so adding characters or
+merges never moves one and code that pads or stops on end-of-text sees the same ids whatever the kind.
 """
 
 from __future__ import annotations
@@ -21,8 +11,8 @@ from dataclasses import dataclass
 
 from gptlab.errors import ConfigError
 
-EOT_TOKEN = "<|endoftext|>"
-UNK_TOKEN = "<unk>"
+EOT_TOKEN = "<|endoftext|>"  # separates documents: Tokenizer.eot_id
+UNK_TOKEN = "<unk>"  # an unseen character (char tokenizer, unk_policy="replace")
 PAD_TOKEN = "<pad>"
 BOS_TOKEN = "<bos>"
 EOS_TOKEN = "<eos>"
@@ -40,24 +30,14 @@ BYTE_ALPHABET_SIZE = 256
 
 @dataclass(frozen=True)
 class TokenizerConfig:
-    """Settings for :func:`gptlab.tokenizer.train_tokenizer`.
+    """Settings for :func:`gptlab.tokenizer.train_tokenizer`; defaults in conf/tokenizer/*.yaml only."""
 
-    ``vocab_size`` and ``min_frequency`` only apply to ``kind="bpe"`` (a char
-    tokenizer's vocabulary is whatever characters the training text holds);
-    ``unk_policy`` only applies to ``kind="char"`` (byte-level BPE can encode anything).
-    ``kind="pretrained"`` trains nothing: the tokenize stage copies the tokenizer of
-    ``path`` (a gptlab or Hugging Face model directory, or its tokenizer.json), and only
-    ``path`` applies.
-    The keys conf/tokenizer/*.yaml sets have their defaults there only (no default here);
-    ``special_tokens``, which no option sets, defaults to :data:`DEFAULT_SPECIAL_TOKENS`.
-    """
-
-    kind: str
-    vocab_size: int
-    min_frequency: int
-    unk_policy: str
-    path: str | None  # kind="pretrained" only
-    special_tokens: tuple[str, ...] = DEFAULT_SPECIAL_TOKENS
+    kind: str  # "pretrained" trains nothing: the tokenize stage copies path's tokenizer
+    vocab_size: int  # bpe only: a char vocabulary is the training text's characters
+    min_frequency: int  # bpe only
+    unk_policy: str  # char only: byte-level BPE encodes anything
+    path: str | None  # kind="pretrained" only: a gptlab or Hugging Face model directory, or its tokenizer.json
+    special_tokens: tuple[str, ...] = DEFAULT_SPECIAL_TOKENS  # no option sets it
 
     def __post_init__(self) -> None:
         # Types are OmegaConf's to check (gptlab.config.to_dataclass); a list becomes a tuple,

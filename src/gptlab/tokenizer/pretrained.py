@@ -1,20 +1,9 @@
-"""The tokenizer of a pretrained model, read from a gptlab or a Hugging Face directory.
+"""The tokenizer of a pretrained model (``tokenizer=pretrained tokenizer.path=PATH``): a fine-tune reads text as it did.
 
-``tokenizer=pretrained tokenizer.path=PATH`` makes the tokenize stage copy this tokenizer
-instead of training one, so a fine-tuned model reads its text exactly as the pretrained
-model did. ``PATH`` is a gptlab model directory, a Hugging Face model directory, or the
-``tokenizer.json`` of either. Two Hugging Face layouts are understood:
-
-* byte-level BPE (GPT-2's, or a gptlab BPE exported by :mod:`gptlab.hf`): it becomes a
-  gptlab ``bpe`` tokenizer around the same ``tokenizers`` JSON; the special tokens are
-  the file's added tokens marked ``special``;
-* a gptlab char tokenizer exported by :mod:`gptlab.hf` (a BPE model without merges, one
-  token per character): it becomes a gptlab ``char`` tokenizer again. Unseen characters
-  were mapped to ``<unk>`` by the exported file, so the import keeps doing that
-  (``unk_policy="replace"``).
-
-Anything else (WordPiece, Unigram, a normalizer that rewrites text) is refused: gptlab's
-tokenizers promise ``decode(encode(text)) == text``.
+PATH is a gptlab or Hugging Face model directory, or its tokenizer.json. Understood: byte-level BPE (GPT-2's or
+gptlab's export; the specials are the added tokens marked ``special``) and gptlab's exported char tokenizer (a BPE
+without merges, read back with ``unk_policy="replace"`` as the export maps unseen characters to ``<unk>``).
+Anything else is refused: gptlab's tokenizers promise ``decode(encode(text)) == text``.
 """
 
 from __future__ import annotations
@@ -136,11 +125,8 @@ def _bpe_tokenizer(data: dict, specials: list[str]) -> Tokenizer:
 
 
 def copy_pretrained_tokenizer(path: str | Path, dest: str | Path) -> Tokenizer:
-    """Check the tokenizer at ``path`` and save it to ``dest`` in gptlab's format.
-
-    When ``path`` is a model directory, its tokenizer must cover exactly the model's
-    vocabulary (``vocab_size`` of its ``config.json``).
-    """
+    """Check the tokenizer at ``path`` (in a model directory: it covers exactly the model's vocabulary) and
+    save it to ``dest`` in gptlab's format."""
     tokenizer = load_pretrained_tokenizer(path)
     expected = _model_vocab_size(Path(path))
     if expected is not None and expected != tokenizer.vocab_size:

@@ -1,16 +1,9 @@
 """A byte-level BPE from a ``tokenizers`` JSON as a tiktoken ``Encoding``, only where every id is the same.
 
-tiktoken encodes several times faster than ``tokenizers`` and releases the GIL, but it
-merges by another rule: inside a pre-token it joins the adjacent pair of lowest rank
-whose bytes are *any* token (not only a pair a merge names), and it takes a pre-token
-that is a token whole. With the ids as ranks (in merge order) the two rules give the
-same ids on every text when tiktoken, merging the bytes of each merged token alone,
-joins last the two parts its merge names: by induction on length every pair tiktoken
-then joins is a named merge (parts never merge across each other, so each part was
-built as from its own bytes alone), the lowest-ranked one, as ``tokenizers`` picks.
-:func:`tiktoken_encoding` checks that with tiktoken itself, and that the text reaches
-the merges as ``tokenizers`` hands it over. (Post-processors add nothing: ``BpeTokenizer``
-encodes with ``add_special_tokens=False``.)
+tiktoken (several times faster, releases the GIL) joins the lowest-ranked adjacent pair that is *any* token, not
+only a named merge; with ids as ranks it gives ``tokenizers``' ids on every text when, merging each merged token's
+bytes alone, it joins last the two parts that token's merge names (by induction on length). That is checked
+with tiktoken itself.
 """
 
 from __future__ import annotations
