@@ -1,17 +1,7 @@
-"""The ``build`` stage: encode each split of the corpus into a flat token file.
+"""The ``build`` stage: encode each split of the corpus into a flat token file, streamed (memory: a few chunks).
 
-Streams: the corpus is read once, front to back, ``chunk_chars`` characters at a time;
-each chunk is encoded and appended to its split's temporary file, so peak memory is a
-few chunks whatever the corpus size (and whatever its line lengths). Each ``.bin``
-appears under its final name only when complete (temp file, then rename).
-
-``meta.json`` records what was measured, never what another file said: the sha256 of
-the corpus bytes this pass read, and each split's byte size and sha256 as written
-(readers check them: :mod:`gptlab.dataset.integrity`).
-
-Text is handed to the tokenizer in pieces cut only where a cut changes no token (see
-:func:`_pieces`), so the ``.bin`` files are the same as encoding each split in one call,
-whatever ``chunk_chars``: the memory knob never changes the dataset.
+``meta.json`` records what was measured (the corpus bytes read, each split as written), never what another file
+said; text is cut only where a cut changes no token, so ``chunk_chars`` never changes the dataset.
 """
 
 from __future__ import annotations
@@ -21,7 +11,7 @@ import hashlib
 import io
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gptlab.dataset.meta import DatasetMeta, token_dtype_for, write_meta
-from gptlab.dataset.split import SPLITS, SplitConfig, split_bounds
+from gptlab.dataset.split import SPLITS, SplitConfig, read_chars, split_bounds
 from gptlab.errors import ConfigError, DataError
 from gptlab.io import atomic_open
 from gptlab.io.hashing import HashingReader
@@ -58,26 +48,17 @@ class BuildConfig:
             raise ConfigError(f"build.chunk_chars must be >= 1024, got {self.chunk_chars}")
 
 
-# A place to cut the text that changes no token: just before a space, tab or line end
-# that follows a non-whitespace character. Byte-level BPE pre-tokenizes with the GPT-2
-# pattern, in which a whitespace character after a non-whitespace one always starts a
-# new pre-token, and no pattern looks behind, so the text on either side of such a cut
-# pre-tokenizes the same alone as together (merges never cross pre-tokens). Cutting
-# *after* a newline would not be safe: "\n  x" pre-tokenizes as "\n " + " x", not
-# "\n" + "  x". (Python's \S excludes every Unicode whitespace character, so the
-# look-behind is conservative.) A char tokenizer is exact at any cut.
+# A cut that changes no token: before a space, tab or line end that follows a non-whitespace character, where
+# GPT-2's pattern always starts a new pre-token and nothing looks behind. After a newline is not safe: "\n  x"
+# pre-tokenizes as "\n " + " x". A char tokenizer is exact at any cut.
 _SAFE_CUT = re.compile(r"(?<=\S)[ \t\r\n]")
 
 
 def _pieces(text: str, max_carry: int) -> tuple[list[str], str]:
-    """Cut ``text`` into pieces of about ``_PIECE_CHARS``; return (pieces, carry-over).
+    """Cut ``text`` at the first safe cut ``_PIECE_CHARS`` or more past each piece's start; return (pieces, carry-over).
 
-    Each piece ends at the first safe cut at least ``_PIECE_CHARS`` after its start, so
-    the cuts depend only on the text, never on where a chunk happened to end. The text
-    after the last cut is returned, to go in front of the next chunk, unless it is
-    longer than ``max_carry``: a long stretch with no safe cut in it (no whitespace) is
-    then cut where it is, the one case where chunking can change tokens, so that memory
-    stays bounded whatever the text.
+    The carry-over goes in front of the next chunk, unless it is longer than ``max_carry`` (no whitespace):
+    then it is cut where it is, the one case where chunking can change tokens, to bound memory.
     """
     pieces: list[str] = []
     start = 0
@@ -94,25 +75,11 @@ def _pieces(text: str, max_carry: int) -> tuple[list[str], str]:
     return pieces, rest
 
 
-def _read_chars(f, n_chars: int, chunk_chars: int) -> Iterator[str]:
-    """The next ``n_chars`` characters of the text file ``f``, ``chunk_chars`` at a time."""
-    remaining = n_chars
-    while remaining > 0:
-        chunk = f.read(min(remaining, chunk_chars))  # text mode: counts characters
-        if not chunk:
-            return
-        remaining -= len(chunk)
-        yield chunk
-
-
 def encode_chunks(
     tokenizer: ArrayEncoder, chunks: Iterable[str], out, dtype: np.dtype, chunk_chars: int, progress
 ) -> tuple[int, int]:
-    """Encode the text ``chunks`` (one split, in order) into the open binary file ``out``.
-
-    A second thread writes (and hashes) each chunk's ids while the next chunk is read and
-    encoded (both release the GIL): one chunk of ids waits at most, so memory stays bounded.
-    """
+    """Encode the text ``chunks`` (one split, in order) into the open binary file ``out``; a second thread
+    writes each chunk's ids while the next is encoded (both release the GIL), one chunk waiting at most."""
     tokens = 0
     chars = 0
     carry = ""
@@ -189,11 +156,8 @@ def build_dataset(
 
         bar = tqdm(total=corpus_chars, unit="char", unit_scale=True, desc="build", mininterval=0.5)
     try:
-        # One pass over the file: the splits are contiguous and in order, so each one
-        # starts where the previous one ended (no re-reading the corpus to skip to it).
-        # The bytes read are hashed on their way to the decoder: the hash recorded is that
-        # of the text encoded. All three .bin files are renamed into place together, once
-        # all are complete (a failure in the last split leaves the old first two).
+        # One pass: the splits are contiguous, and the bytes are hashed on their way to the decoder. The three
+        # .bin files are renamed into place together once all are complete (a failure leaves the old ones).
         reader = HashingReader(open(corpus_path, "rb", buffering=0))  # noqa: SIM115 - closed by f
         with contextlib.ExitStack() as outputs:
             f = outputs.enter_context(io.TextIOWrapper(io.BufferedReader(reader), encoding="utf-8", newline=""))
@@ -203,7 +167,7 @@ def build_dataset(
                 assert start == position, (name, start, position)
                 if bar is not None:
                     bar.set_postfix_str(name)
-                chunks = _read_chars(f, end - start, cfg.chunk_chars)
+                chunks = read_chars(f, end - start, cfg.chunk_chars)
                 sink = _HashingSink(outputs.enter_context(atomic_open(out_dir / f"{name}.bin")))
                 tokens[name], characters[name] = encode_chunks(tokenizer, chunks, sink, dtype, cfg.chunk_chars, bar)
                 files[name] = {"bytes": sink.bytes, "sha256": sink.sha256.hexdigest()}

@@ -1,10 +1,7 @@
-"""The build stage's encoders: the ids of the tokenizer they stand for, faster.
+"""The build stage's encoders: the ids of the tokenizer they stand for, faster (BENCHMARKS.md, "Build stage").
 
-BPE: tiktoken on every core, where it gives the same ids (:mod:`gptlab.tokenizer.tiktoken_bpe`;
-elsewhere the tokenizer, said in one log line). Char: ``bytes.translate`` when the text's
-characters are all below U+0100 and their ids fit a byte (~10x the code-point table).
-Text a fast path cannot take (an unseen character, a lone surrogate) goes to the
-tokenizer itself: its policy decides, and its errors are the ones the user sees.
+BPE: tiktoken on every core where it gives the same ids; char: ``bytes.translate`` below U+0100. Text a fast
+path cannot take goes to the tokenizer itself, whose policy decides and whose errors the user sees.
 """
 
 from __future__ import annotations

@@ -1,18 +1,5 @@
-"""Before any ``.bin`` split is read: is it the file ``meta.json`` describes?
-
-Every reader (training's data module, the evaluation, anything later) opens splits
-through :func:`open_split`, which checks
-
-* the size, always (free): a truncated or extended file, or one from another build,
-  is refused before a single token is used;
-* the sha256 recorded by ``build`` (``meta.json`` format 2), unless
-  ``GPTLAB_DATA_VERIFY=size``: a bit flip or an edit of the same length is refused
-  too. Hashing runs at about 1.8 GB/s here (a 10 GB split: about 6 s plus reading it
-  from disk; a progress bar shows above 1 GiB), once per file and process.
-
-A mismatch is one line naming the file, what ``meta.json`` expected, what was found,
-and ``dvc repro build``.
-"""
+"""Before any ``.bin`` split is read (every reader goes through :func:`open_split`): is it the file ``meta.json``
+describes? The size always, the sha256 unless ``GPTLAB_DATA_VERIFY=size``; cost and messages: docs/errors.md."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""The contiguous train/val/test split, by characters of the corpus.
-
-The split is defined on characters, not tokens, so that ``tokenize`` (which trains the
-vocabulary on the training split only) and ``build`` agree whatever the tokenizer, and
-so that ``train=0.9, val=0.1`` reproduces nanoGPT's tiny-shakespeare split exactly:
-``text[:int(n * 0.9)]`` and ``text[int(n * 0.9):]``.
-"""
+"""The contiguous train/val/test split, by characters: ``tokenize`` and ``build`` agree whatever the tokenizer,
+and ``train=0.9, val=0.1`` is nanoGPT's tiny-shakespeare split exactly (``text[:int(n * 0.9)]``)."""
 
 from __future__ import annotations
 
@@ -47,25 +42,22 @@ def split_bounds(n_chars: int, cfg: SplitConfig) -> dict[str, tuple[int, int]]:
 
 
 def iter_text_chunks(path: str | Path, start: int, end: int, chunk_chars: int) -> Iterator[str]:
-    """Characters ``[start, end)`` of a UTF-8 file, ``chunk_chars`` at a time.
-
-    Text-mode ``read(n)`` counts characters, so memory stays at one chunk however large
-    the file.
-    """
+    """Characters ``[start, end)`` of a UTF-8 file, ``chunk_chars`` at a time (memory: one chunk)."""
     with open(path, encoding="utf-8", newline="") as f:
-        skip = start
-        while skip > 0:
-            got = len(f.read(min(skip, chunk_chars)))
-            if got == 0:
-                return
-            skip -= got
-        remaining = end - start
-        while remaining > 0:
-            chunk = f.read(min(remaining, chunk_chars))
-            if not chunk:
-                return
-            remaining -= len(chunk)
-            yield chunk
+        for _ in read_chars(f, start, chunk_chars):  # skip to start
+            pass
+        yield from read_chars(f, end - start, chunk_chars)
+
+
+def read_chars(f, n_chars: int, chunk_chars: int) -> Iterator[str]:
+    """The next ``n_chars`` characters of the text file ``f``, ``chunk_chars`` at a time."""
+    remaining = n_chars
+    while remaining > 0:
+        chunk = f.read(min(remaining, chunk_chars))  # text mode: counts characters
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        yield chunk
 
 
 def iter_split_text(

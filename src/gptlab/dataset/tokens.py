@@ -10,19 +10,12 @@ from gptlab.errors import DataError
 
 
 def open_tokens(path: str | Path, dtype: str) -> np.ndarray:
-    """A read-only memmap of a ``.bin`` file (no page read until used), unchecked.
-
-    Readers of the ``build`` stage's splits use :func:`gptlab.dataset.integrity.open_split`,
-    which first checks the file against ``meta.json``.
-
-    An empty file is an empty array: ``np.memmap`` refuses zero-length files, and a test
-    split of fraction 0 is one.
-    """
+    """A read-only memmap of a ``.bin`` file, unchecked (splits: :func:`gptlab.dataset.integrity.open_split`)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"token file not found: {path} (run the build stage first: dvc repro build)")
     size = path.stat().st_size
-    if size == 0:
+    if size == 0:  # np.memmap refuses an empty file, and a test split of fraction 0 is one
         return np.zeros(0, dtype=dtype)
     itemsize = np.dtype(dtype).itemsize
     if size % itemsize:
