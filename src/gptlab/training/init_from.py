@@ -1,19 +1,5 @@
-"""Fine-tuning: start training from a pretrained model (``train.init_from=PATH``).
-
-``PATH`` is a gptlab model directory or a Hugging Face GPT-2 directory (see
-:mod:`gptlab.checkpoint.pretrained`). Three things follow from it:
-
-* the model config is the checkpoint's (:func:`model_config`): the composed ``model``
-  section only contributes ``dropout``, which is a training choice. A ``model.*`` key given
-  on the command line that contradicts the checkpoint is an error naming both values;
-  the group's own defaults (e.g. conf/model/small.yaml) are simply replaced;
-* the weights are loaded before the first step (:func:`start_from_pretrained`), unless
-  the run resumes from its own checkpoint, which already holds fine-tuned weights;
-* the weights' sha256 joins the run's lineage (:func:`pretrained_sha256`).
-
-The dataset must have been encoded with the pretrained model's tokenizer
-(``tokenizer=pretrained tokenizer.path=PATH``): a vocabulary of another size is refused.
-"""
+"""Fine-tuning from ``train.init_from=PATH`` (README.md, "Hugging Face export and fine-tuning"): the checkpoint's
+model config, its weights before the first step unless resuming, and their sha256 in the lineage."""
 
 from __future__ import annotations
 
@@ -36,7 +22,8 @@ TRAINING_CHOICES = ("dropout",)
 def model_config(
     model_section: Any, init_from: str | None, vocab_size: int, overridden: Iterable[str] | None = None
 ) -> ModelConfig:
-    """The model config of a fit: the ``model`` section, or the checkpoint's with ``init_from``.
+    """The model config of a fit: the ``model`` section, or the checkpoint's with ``init_from`` (the section
+    gives only ``dropout``; a command-line ``model.*`` key that contradicts the checkpoint is an error).
 
     ``vocab_size`` is the dataset's. ``overridden``: the ``model`` keys set on the command
     line (None: read them from Hydra's overrides, when running under Hydra).
@@ -68,12 +55,8 @@ def model_config(
 
 
 def command_line_model_keys() -> set[str]:
-    """The ``model`` keys a Hydra command line overrides (``model=tiny`` counts as all of them).
-
-    Only what the command line says: nothing outside Hydra's main, and nothing of a
-    ``dvc exp run -S`` (DVC composes those into params.yaml, where they cannot be told
-    from the defaults).
-    """
+    """The ``model`` keys a Hydra command line overrides (``model=tiny`` counts as all of them); not those of
+    ``dvc exp run -S``, which DVC composes into params.yaml where they cannot be told from the defaults."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
