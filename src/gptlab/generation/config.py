@@ -1,8 +1,5 @@
-"""How to decode: the knobs of every strategy, checked once when the config is built.
-
-One flat dataclass, so that a Hydra section such as ``{strategy: sample, top_k: 40}`` maps
-onto it; a strategy ignores the fields it does not use.
-"""
+"""How to decode: one flat dataclass, so that a Hydra section such as ``{strategy: sample, top_k: 40}`` maps onto
+it (a strategy ignores the fields it does not use), checked once when it is built."""
 
 from __future__ import annotations
 
@@ -19,45 +16,22 @@ CACHE_WINDOWS = ("exact", "chunked")
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    """Decoding settings.
+    """Decoding settings (docs/generate.md points here for their meanings)."""
 
-    Attributes:
-        strategy: ``"greedy"`` (arg-max), ``"sample"`` (multinomial, shaped by
-            temperature / top_k / top_p) or ``"beam"`` (beam search).
-        max_new_tokens: most tokens generated per completion.
-        temperature: logits are divided by it before sampling (<1 sharper, >1 flatter).
-        top_k: sample only among the k most likely tokens (ties at the k-th value kept).
-        top_p: nucleus sampling: the smallest set of most likely tokens whose
-            probability sums to at least top_p.
-        repetition_penalty: CTRL-style penalty on tokens already in the prompt or
-            generated (1.0 = off, >1 discourages repeats).
-        num_beams: beams kept by beam search.
-        length_penalty: beam score is ``sum(logprob) / length ** length_penalty``;
-            larger values favour longer hypotheses.
-        num_samples: completions per prompt (for beam: the best ``num_samples``
-            hypotheses, so it must not exceed ``num_beams``).
-        seed: seed of the local random generator used for sampling; None = random.
-        stop_strings: a completion is cut before the first occurrence of any of them.
-        stop_at_eot: end a completion at the tokenizer's end-of-text token.
-        use_cache: run the model with its key/value cache (same output, faster).
-        cache_window: what the model sees past its context, ``"exact"`` or ``"chunked"``
-            (the window policies of :mod:`gptlab.model.incremental`).
-    """
-
-    strategy: str = "sample"
-    max_new_tokens: int = 200
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    repetition_penalty: float = 1.0
+    strategy: str = "sample"  # "greedy" (arg-max), "sample" (multinomial) or "beam"
+    max_new_tokens: int = 200  # per completion
+    temperature: float = 1.0  # logits are divided by it before sampling (<1 sharper)
+    top_k: int | None = None  # sample among the k most likely tokens (ties at the k-th kept)
+    top_p: float | None = None  # nucleus: the fewest most likely tokens with probability >= top_p
+    repetition_penalty: float = 1.0  # CTRL-style, on tokens of the prompt or generated (1.0 = off)
     num_beams: int = 4
-    length_penalty: float = 1.0
-    num_samples: int = 1
-    seed: int | None = 1337
-    stop_strings: tuple[str, ...] = ()
-    stop_at_eot: bool = True
-    use_cache: bool = True
-    cache_window: str = "exact"
+    length_penalty: float = 1.0  # beam score: sum(logprob) / length ** length_penalty
+    num_samples: int = 1  # completions per prompt (beam: the best num_samples hypotheses)
+    seed: int | None = 1337  # of the local generator used for sampling; None = random
+    stop_strings: tuple[str, ...] = ()  # a completion is cut before the first of them
+    stop_at_eot: bool = True  # end a completion at the tokenizer's end-of-text token
+    use_cache: bool = True  # the model's key/value cache: same output, faster
+    cache_window: str = "exact"  # what the model sees past its context: gptlab.model.incremental
 
     def __post_init__(self) -> None:
         # Types are OmegaConf's to check (gptlab.config.to_dataclass builds this class from
