@@ -1,21 +1,10 @@
-"""Next-token logits one token at a time: the single interface generation code uses.
+"""Next-token logits one token at a time, the single interface generation code uses: after every
+``prefill``/``step`` they equal ``model(lm.window)[0][:, -1]``, and ``use_cache`` changes only the cost.
 
-Contract: after every ``prefill``/``step`` the logits equal (up to round-off)
-``model(lm.window)[0][:, -1]``; ``use_cache`` changes only the cost, never the window.
-Past ``context_size`` the window policy decides what the model sees:
-
-``"exact"`` (default): the last ``context_size`` tokens, as in training. A sliding window
-    invalidates the cache (a GPT's keys/values at layers >= 1, rope included; a recurrent
-    state cannot forget the token that left), so each step past the context is a full
-    pass over the window, the cost of ``use_cache=False``.
-``"chunked"``: the window is cut to its last ``keep_tokens = max(1, int(context_size *
-    keep))`` tokens and the cache re-filled from them (positions restart at 0), then
-    steps are incremental until it is full again. Cheaper; past the context the model
-    conditions on less than ``"exact"``, so the logits differ there.
-
-The model holds no state of its own; it provides ``empty_state``, ``next_logits`` and
-``select_state`` over its cache (a GPT's KV cache, a recurrent model's hidden state,
-nothing for the bigram).
+Past ``context_size``, ``"exact"`` sees the last ``context_size`` tokens (a full pass per step: a sliding window
+invalidates any cache); ``"chunked"`` cuts to the last ``keep_tokens`` and refills the cache, cheaper but
+conditioned on less (BENCHMARKS.md, "Generation"). The model holds no state; it provides ``empty_state``,
+``next_logits`` and ``select_state`` over its cache.
 """
 
 from __future__ import annotations
