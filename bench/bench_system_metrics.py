@@ -44,7 +44,7 @@ def prepare_data(workdir: Path, corpus: Path, preset: str) -> None:
 
 
 def train(workdir: Path, overrides: list[str]) -> dict:
-    from gptlab.train import fit_settings
+    from gptlab.training.settings import fit_settings
     from gptlab.training.fit import fit
     from tests.helpers import compose
 

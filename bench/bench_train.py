@@ -233,7 +233,7 @@ def quality(args, base: list[str], workdir: Path) -> dict:
     sys.path.insert(0, str(REPO))
     from tests.helpers import compose
 
-    from gptlab.train import fit_settings
+    from gptlab.training.settings import fit_settings
     from gptlab.training.fit import fit
 
     os.chdir(workdir)

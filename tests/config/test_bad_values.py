@@ -41,16 +41,16 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "data.split": _stage("tokenize"),
     "build": _stage("build"),
     "tokenizer": _stage("tokenize"),
-    "model": _stage("train", "fit_settings"),
-    "trainer": _stage("train", "fit_settings"),
-    "optim": _stage("train", "fit_settings"),
-    "train": _stage("train", "fit_settings"),
-    "logger": _stage("train", "fit_settings"),
+    "model": _stage("training.settings", "fit_settings"),
+    "trainer": _stage("training.settings", "fit_settings"),
+    "optim": _stage("training.settings", "fit_settings"),
+    "train": _stage("training.settings", "fit_settings"),
+    "logger": _stage("training.settings", "fit_settings"),
     "evaluate": _stage("evaluate"),
     "export": _stage("export"),
     "sample": _stage("sample"),
     "generate": _stage("generate", "settings"),
-    "seed": _stage("train", "fit_settings"),
+    "seed": _stage("training.settings", "fit_settings"),
 }
 NEEDS_DATASET = {"model", "trainer", "optim", "train", "logger", "seed"}
 # Tool config -> the builder of its own top-level keys.
@@ -230,7 +230,7 @@ def test_a_bad_value_is_one_line_naming_its_key(config_name, key, bad, composed,
     ],
 )
 def test_the_reported_train_values_read_so(key, value, message, built_data, monkeypatch):
-    from gptlab.train import fit_settings
+    from gptlab.training.settings import fit_settings
 
     cfg = compose(*DATA)
     OmegaConf.update(cfg, key, value, force_add=True, merge=False)

@@ -111,3 +111,20 @@ def save_hf_gpt2(out: Path, seed: int = 0, scale: float = 0.2, **config: Any) ->
 @pytest.fixture
 def hf_gpt2_dir(tmp_path: Path) -> Path:
     return save_hf_gpt2(tmp_path / "gpt2")
+
+
+@pytest.fixture(scope="session")
+def gpt2_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Read-only: a Hugging Face GPT-2 (``gpt2/``) and, beside it, prepare -> tokenize (its
+    tokenizer, copied) -> build on the small corpus (copy it with ``copy_built`` to write)."""
+    import contextlib
+
+    from tests.helpers import run_stage
+
+    root = tmp_path_factory.mktemp("gpt2-built")
+    gpt2 = save_hf_gpt2(root / "gpt2")
+    (root / "corpus.txt").write_text(SMALL_CORPUS * 4, encoding="utf-8")
+    with contextlib.chdir(root):
+        for stage in ("prepare", "tokenize", "build"):
+            run_stage(stage, "experiment=finetune", "data=file", "data.path=corpus.txt", f"train.init_from={gpt2}")
+    return root

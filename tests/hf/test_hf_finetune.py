@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import pytest
 
 from gptlab.errors import ConfigError
 from tests.helpers import SMALL_CORPUS, cli_exit_code, main_exit_code, one_error_line, run_stage
-from tests.hf.conftest import save_hf_gpt2
 
 FINETUNE = (
     "experiment=finetune", "data=file", "data.path=corpus.txt", "logger=none",
@@ -19,34 +17,22 @@ FINETUNE = (
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def finetune_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """prepare -> tokenize (the GPT-2's tokenizer, copied) -> build, on the small corpus."""
-    root = tmp_path_factory.mktemp("finetune")
-    gpt2 = save_hf_gpt2(root / "gpt2")
-    (root / "corpus.txt").write_text(SMALL_CORPUS * 4, encoding="utf-8")
-    with contextlib.chdir(root):
-        for stage in ("prepare", "tokenize", "build"):
-            run_stage(stage, *FINETUNE, f"train.init_from={gpt2}")
-    return root
-
-
 @pytest.fixture
-def workspace(finetune_dir: Path, workdir: Path) -> Path:
+def workspace(gpt2_built: Path, workdir: Path) -> Path:
     from tests.helpers import copy_built
 
-    copy_built(finetune_dir, workdir)
-    return finetune_dir / "gpt2"
+    copy_built(gpt2_built, workdir)
+    return gpt2_built / "gpt2"
 
 
-def test_tokenize_copies_the_pretrained_tokenizer(finetune_dir):
+def test_tokenize_copies_the_pretrained_tokenizer(gpt2_built):
     from gptlab.tokenizer import load_tokenizer
     from gptlab.tokenizer.pretrained import load_pretrained_tokenizer
 
-    copied = load_tokenizer(finetune_dir / "artifacts/tokenizer/tokenizer.json")
+    copied = load_tokenizer(gpt2_built / "artifacts/tokenizer/tokenizer.json")
     assert copied.kind == "bpe" and copied.vocab_size == 300
-    assert copied.encode(SMALL_CORPUS) == load_pretrained_tokenizer(finetune_dir / "gpt2").encode(SMALL_CORPUS)
-    meta = json.loads((finetune_dir / "data/processed/meta.json").read_text())
+    assert copied.encode(SMALL_CORPUS) == load_pretrained_tokenizer(gpt2_built / "gpt2").encode(SMALL_CORPUS)
+    meta = json.loads((gpt2_built / "data/processed/meta.json").read_text())
     assert meta["vocab_size"] == 300
 
 

@@ -202,22 +202,6 @@ FINETUNE = (
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def gpt2_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """prepare -> tokenize (the GPT-2's tokenizer) -> build, beside a Hugging Face GPT-2 (read-only)."""
-    import contextlib
-
-    from tests.helpers import SMALL_CORPUS, run_stage
-
-    root = tmp_path_factory.mktemp("peft-roundtrip")
-    gpt2 = save_hf_gpt2(root / "gpt2")
-    (root / "corpus.txt").write_text(SMALL_CORPUS * 4, encoding="utf-8")
-    with contextlib.chdir(root):
-        for stage in ("prepare", "tokenize", "build"):
-            run_stage(stage, *FINETUNE, f"train.init_from={gpt2}")
-    return root
-
-
 def test_the_round_trip_through_train_export_and_peft(gpt2_built, workdir, mlflow_store, capsys):
     from mlflow.tracking import MlflowClient
     from peft import PeftModel

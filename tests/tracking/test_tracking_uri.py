@@ -87,7 +87,7 @@ def test_every_entry_point_finds_the_root_store_from_a_subdirectory(store_with_a
     (processed / "meta.json").write_text(json.dumps(meta))
     from tests.helpers import compose
 
-    from gptlab.train import fit_settings
+    from gptlab.training.settings import fit_settings
 
     cfg = compose(f"paths.processed_dir={processed}", f"logger.tracking_uri={default}")
     assert fit_settings(cfg).logger.tracking_uri == f"sqlite:///{root.resolve() / 'mlflow.db'}"
