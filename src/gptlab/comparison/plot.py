@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gptlab.comparison.runs import PARAM_COUNT_METRICS, RunSummary
+from gptlab.comparison.seeds import Setting
 from gptlab.reporting.figure import pyplot, save_png
 
 # Beyond this many runs a legend covers the curves; the table names them all anyway.
@@ -66,3 +67,45 @@ def plot_comparison(runs: Sequence[RunSummary], out: str | Path, title: str = ""
 
 def _note(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
+def plot_settings(settings: Sequence[Setting], out: str | Path, title: str = "") -> Path:
+    """Left: each setting's mean bits per character with its seeds' standard deviation
+    (test split where every setting has it, else validation). Right: the loss at each
+    position of the context window, mean over seeds, in bits."""
+    import math
+
+    plt = pyplot()
+    fig, (scores, positions) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=120)
+    palette = plt.get_cmap("tab10" if len(settings) <= 10 else "tab20")
+    metric = "test_bpc" if all(s.spread("test_bpc") for s in settings) else "val_bpc"
+    spreads = [(s, s.spread(metric)) for s in settings]
+    spreads = [(s, sp) for s, sp in spreads if sp is not None]
+    for i, (s, sp) in enumerate(spreads):
+        scores.errorbar([i], [sp.mean], yerr=[sp.std], fmt="o", capsize=5, color=palette(i % palette.N))
+    scores.set_xticks(range(len(spreads)), [s.name for s, _ in spreads], rotation=20, ha="right", fontsize=8)
+    scores.set_ylabel(f"{'test' if metric == 'test_bpc' else 'validation'} bits per character")
+    scores.set_title("mean ± std over seeds")
+    scores.grid(True, axis="y", alpha=0.3)
+    if not spreads:
+        _note(scores, "no setting recorded bits per character")
+
+    drawn = False
+    for i, s in enumerate(settings):
+        curve = s.position_loss
+        if curve:
+            positions.plot(range(len(curve)), [v / math.log(2) for v in curve], label=s.name, color=palette(i % palette.N))
+            drawn = True
+    positions.set_xscale("symlog", linthresh=1)
+    positions.set_xlabel("position in the context window (tokens of context - 1)")
+    positions.set_ylabel("loss (bits per token)")
+    positions.set_title("loss by position")
+    positions.grid(True, which="both", alpha=0.3)
+    if drawn:
+        positions.legend(fontsize=7, loc="upper right")
+    else:
+        _note(positions, "no run logged its loss by position\n(evaluate.loss_by_position=true)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_png(fig, out)

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 VAL_LOSS = "val/loss"
 VAL_BPC = "eval/val_bits_per_char"
+TEST_BPC = "eval/test_bits_per_char"
+# Logged by the evaluation with evaluate.loss_by_position=true (step = position); the test
+# split's where a run has both.
+POSITION_LOSS = ("eval/test_loss_at_position", "eval/val_loss_at_position")
 TOKENS_PER_S = "train/tokens_per_s"
 # Where a run's parameter count may be recorded (the train stage logs ``model/params``),
 # first match wins; a run that records none gets a blank cell, not a guess.
@@ -33,11 +37,13 @@ class RunSummary:
     params: Mapping[str, str] = field(default_factory=dict)
     val_loss: float | None = None
     val_bpc: float | None = None
+    test_bpc: float | None = None
     n_params: int | None = None
     tokens_per_s: float | None = None
     wall_s: float | None = None
     # (step, value) of every validation, in step order: the curve in the plot.
     val_curve: tuple[tuple[int, float], ...] = ()
+    position_loss: tuple[float, ...] = ()  # mean nats at each position of the context window
 
 
 def _every(search: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -156,6 +162,8 @@ def summarize(client: Any, run: Any) -> RunSummary:
     info, data = run.info, run.data
     metrics: Mapping[str, float] = data.metrics  # the latest value of each metric
     history = sorted((int(m.step), float(m.value)) for m in client.get_metric_history(info.run_id, VAL_LOSS))
+    position = next((key for key in POSITION_LOSS if key in metrics), None)
+    by_position = sorted((int(m.step), m.value) for m in client.get_metric_history(info.run_id, position)) if position else []
     name = info.run_name or data.tags.get("mlflow.runName") or info.run_id[:8]
     wall = (info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else None
     return RunSummary(
@@ -164,10 +172,12 @@ def summarize(client: Any, run: Any) -> RunSummary:
         params=dict(data.params),
         val_loss=_number(metrics.get(VAL_LOSS)),
         val_bpc=_number(metrics.get(VAL_BPC)),
+        test_bpc=_number(metrics.get(TEST_BPC)),
         n_params=_param_count(metrics, data.params),
         tokens_per_s=_number(metrics.get(TOKENS_PER_S)),
         wall_s=wall,
         val_curve=tuple(history),
+        position_loss=tuple(value for _, value in by_position),
     )
 
 

@@ -20,6 +20,9 @@ class EvalConfig:
     stride: int | None
     splits: tuple[str, ...]  # an empty split is skipped
     device: str  # auto: CUDA when available, else the CPU
+    # Also the loss at each position of the context window, over the split's whole windows
+    # (gptlab.evaluation.position_loss): how much each extra token of context helps.
+    loss_by_position: bool = False
 
     def __post_init__(self) -> None:
         # Types are OmegaConf's to check (gptlab.config.to_dataclass); ranges are here.

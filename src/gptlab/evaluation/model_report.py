@@ -44,6 +44,14 @@ def evaluate_model(paths: PathsConfig, eval_cfg: EvalConfig, logger_cfg: LoggerC
         progress=progress,
     )
     report = {split: m.to_dict() for split, m in results.items()}
+    if eval_cfg.loss_by_position:
+        from gptlab.dataset.integrity import open_split
+        from gptlab.evaluation.position_loss import loss_by_position
+
+        for split in report:
+            tokens = open_split(paths.processed_dir, meta, split)
+            at = loss_by_position(loaded.model, tokens, batch_size=eval_cfg.batch_size, device=device)
+            report[split]["loss_by_position"] = list(at.loss)
     atomic_write_json(paths.report(METRICS_FILE), report)
     for split, m in results.items():
         log.info(
@@ -59,6 +67,9 @@ def evaluate_model(paths: PathsConfig, eval_cfg: EvalConfig, logger_cfg: LoggerC
         run_link.log_metrics(
             {f"eval/{split}_{key}": values[key] for split, values in report.items() for key in LOGGED}, step=step
         )
+        for split, values in report.items():
+            if "loss_by_position" in values:
+                run_link.log_series(f"eval/{split}_loss_at_position", values["loss_by_position"])
         run_link.log_artifact(plot, "plots")
         log_evaluated_splits(run_link.client, run_link.run_id, meta, paths.processed_dir, report)
         log.info("logged to MLflow run %s", run_link.run_id)

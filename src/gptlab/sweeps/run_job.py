@@ -15,8 +15,10 @@ if TYPE_CHECKING:  # the training stack loads when a job runs, not when Hydra lo
 
 
 def train_sweep_job(settings: FitSettings, job: SweepJob, eval_cfg: EvalConfig) -> dict:
-    """Train in the job's own directories, score the whole validation split (so runs rank by
-    ``eval/val_loss`` without another step) and publish as the publish stage would."""
+    """Train in the job's own directories, score ``evaluate.splits`` (always the whole
+    validation split, so runs rank by ``eval/val_loss`` without another step) and publish
+    as the publish stage would. A search's preset scores validation alone
+    (``evaluate.splits=[val]``): what it tunes on."""
     from gptlab.serving.publish import publish_model
     from gptlab.sweeps.ddp import ddp_job
     from gptlab.training.fit import fit
@@ -50,10 +52,16 @@ def child_logger(logger: LoggerConfig, job: SweepJob) -> LoggerConfig:
 def evaluate_job(settings: FitSettings, eval_cfg: EvalConfig) -> dict:
     from gptlab.evaluation.model_report import evaluate_model
 
-    eval_cfg = dataclasses.replace(eval_cfg, model_dir=settings.paths.model_dir, splits=("val",))
-    val = evaluate_model(settings.paths, eval_cfg, settings.logger, progress=False).get("val", {})
+    splits = ("val", *(s for s in eval_cfg.splits if s != "val"))
+    eval_cfg = dataclasses.replace(eval_cfg, model_dir=settings.paths.model_dir, splits=splits)
+    scored = evaluate_model(settings.paths, eval_cfg, settings.logger, progress=False)
     # Prefixed: the training report's own val_loss (fixed windows) must stay what it is.
-    return {f"eval_val_{key}": value for key, value in val.items() if key in ("loss", "bits_per_char", "perplexity")}
+    return {
+        f"eval_{split}_{key}": value
+        for split, values in scored.items()
+        for key, value in values.items()
+        if key in ("loss", "bits_per_char", "perplexity")
+    }
 
 
 def optimized_value(report: dict, metric: str | None) -> float | dict | None:

@@ -37,6 +37,13 @@ class TrainingRun:
         if finite:
             self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in finite.items()])
 
+    def log_series(self, key: str, values: list[float]) -> None:
+        """``values[i]`` as metric ``key`` at step ``i``: a curve over something other than time."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(key, float(v), now, i) for i, v in enumerate(values)])
+
     def log_artifact(self, path: str | Path, artifact_path: str) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
 
