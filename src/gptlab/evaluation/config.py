@@ -22,7 +22,7 @@ class EvalConfig:
     device: str  # auto: CUDA when available, else the CPU
     # Also the loss at each position of the context window, over the split's whole windows
     # (gptlab.evaluation.position_loss): how much each extra token of context helps.
-    loss_by_position: bool = False
+    loss_by_position: bool
 
     def __post_init__(self) -> None:
         # Types are OmegaConf's to check (gptlab.config.to_dataclass); ranges are here.
