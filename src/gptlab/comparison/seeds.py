@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gptlab.comparison.runs import RunSummary
+from gptlab.comparison.table import IGNORED_KEYS, _row
 
 SEED_KEY = "seed"
 LR_KEY = "optim.lr"  # the setting a tuned comparison chose per model: a column of its own
@@ -56,7 +57,7 @@ def by_setting(runs: Sequence[RunSummary]) -> list[Setting]:
     """Runs grouped by every param but the seed, in the order of each group's first run."""
     groups: dict[tuple, list[RunSummary]] = {}
     for r in runs:
-        key = tuple(sorted((k, v) for k, v in r.params.items() if k != SEED_KEY and k != "logger.run_name"))
+        key = tuple(sorted((k, v) for k, v in r.params.items() if k != SEED_KEY and k not in IGNORED_KEYS))
         groups.setdefault(key, []).append(r)
     return [Setting(_name(members), tuple(sorted(members, key=_seed_order))) for members in groups.values()]
 
@@ -100,10 +101,9 @@ def settings_table(settings: Sequence[Setting]) -> str:
         speed = s.spread("tokens_per_s")
         lrs = {r.params.get(LR_KEY, "") for r in s.runs}
         lines.append(
-            "| "
-            + " | ".join(
+            _row(
                 [
-                    s.name.replace("|", "\\|"),
+                    s.name,
                     lrs.pop() if len(lrs) == 1 else "",
                     ", ".join(s.seeds),
                     str(s.spread("test_bpc") or ""),
@@ -112,6 +112,5 @@ def settings_table(settings: Sequence[Setting]) -> str:
                     f"{speed.mean:,.0f}" if speed else "",
                 ]
             )
-            + " |"
         )
     return "\n".join(lines) + "\n"
