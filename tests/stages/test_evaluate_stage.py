@@ -58,6 +58,22 @@ def test_writes_metrics_and_loss_picture_and_logs_them_to_the_training_run(pipel
     assert client.search_registered_models() == []  # registering and promoting are the publish stage's
 
 
+def test_loss_by_position_is_written_and_logged_as_a_series(pipeline_copy):
+    from mlflow.tracking import MlflowClient
+
+    report = evaluate.run(compose(*base_overrides(*mlflow_overrides(pipeline_copy), "evaluate.loss_by_position=true")))
+    context = json.loads((pipeline_copy / "artifacts/model/config.json").read_text())["model"]["context_size"]
+    written = json.loads((pipeline_copy / "reports/metrics.json").read_text())
+    client = MlflowClient(tracking_uri=f"sqlite:///{pipeline_copy / 'mlflow.db'}")
+    for split in ("val", "test"):
+        at = written[split]["loss_by_position"]
+        assert at == report[split]["loss_by_position"]
+        assert len(at) == context and all(math.isfinite(v) and v > 0 for v in at)
+        history = sorted(client.get_metric_history(run_id(pipeline_copy), f"eval/{split}_loss_at_position"), key=lambda m: m.step)
+        assert [m.step for m in history] == list(range(context))
+        assert [m.value for m in history] == pytest.approx(at)
+
+
 def test_logging_off_leaves_the_run_alone(pipeline_copy):
     from mlflow.tracking import MlflowClient
 

@@ -40,7 +40,9 @@ def to_dataclass(cls: type[T], node: Any, where: str, **extra: Any) -> T:
     try:
         values = plain(node)
     except OmegaConfBaseException as exc:  # a bad interpolation in the section
-        raise ConfigError(f"{_key(where, exc.full_key)}: {_first_line(exc)}") from None
+        # A node of the composed config names the key from the root already (optim.lr).
+        key = str(exc.full_key) if str(exc.full_key).startswith(f"{where}.") else _key(where, exc.full_key)
+        raise ConfigError(f"{key}: {_first_line(exc)}") from None
     if values is None:
         values = {}
     if not isinstance(values, Mapping):

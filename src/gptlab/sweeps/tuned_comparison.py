@@ -71,11 +71,12 @@ def gptlab_command(stage: str, *overrides: str) -> list[str]:
 def run_step(what: str, command: Sequence[str]) -> float:
     """Run one step; its wall seconds. A failure is one line naming the step (the step's own
     message is printed above it)."""
-    log.info("%s: %s", what, " ".join(command[2:]))
+    typed = " ".join(["python", *command[1:]])  # as a user would type it again
+    log.info("%s: %s", what, typed)
     start = time.perf_counter()
     done = subprocess.run(list(command), check=False)
     if done.returncode != 0:
-        raise GptlabError(f"{what} failed (exit {done.returncode}); its message is above. The command: {' '.join(command[2:])}")
+        raise GptlabError(f"{what} failed (exit {done.returncode}); its message is above. The command: {typed}")
     return time.perf_counter() - start
 
 
