@@ -91,9 +91,13 @@ def test_one_parent_run_per_search_and_one_for_the_final_models(quick_comparison
 def test_the_report_has_one_row_per_model_over_seeds(quick_comparison):
     out = quick_comparison / "reports" / "seed_models_quick"
     report = (out / "comparison.md").read_text(encoding="utf-8")
-    assert report == (quick_comparison / "stdout.md").read_text(encoding="utf-8")
+    assert (quick_comparison / "stdout.md").read_text(encoding="utf-8").endswith(report)  # printed last
     section = report.split("## Over seeds", 1)[1]
     rows = [line for line in section.splitlines() if line.startswith("|") and "±" in line]
     assert len(rows) == len(MODELS)
     for name in ("comparison.png", "seeds.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the data stages' report beside the sweeps, not over the default pipeline's
+    assert not (quick_comparison / "reports" / "tokenizer.json").exists()
+    (sweep,) = quick_comparison.glob("multirun/seed_models_quick/*/")
+    assert json.loads((sweep / "reports" / "tokenizer.json").read_text(encoding="utf-8"))

@@ -101,7 +101,7 @@ def test_run_comparison_runs_data_searches_then_the_final_sweep_at_the_chosen_ra
 
     summary = tuned_comparison.run_comparison(plan)
 
-    data = ["experiment=seed_models_quick", "hydra.mode=RUN", "data.path=x.txt"]
+    data = ["experiment=seed_models_quick", "hydra.mode=RUN", f"paths.reports_dir={tmp_path / 'reports'}", "data.path=x.txt"]
     assert commands[:3] == [(f"the {s} stage", [f"gptlab.{s}", *data]) for s in ("prepare", "tokenize", "build")]
     assert commands[3] == ("search 1/2 (bigram)", [
         "gptlab.train", "--multirun", "experiment=seed_models_quick", "model=bigram",

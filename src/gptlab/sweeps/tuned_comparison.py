@@ -111,7 +111,8 @@ def run_comparison(plan: ComparisonPlan) -> dict:
 
     root = Path(plan.sweep_dir)
     started = time.perf_counter()
-    data = [f"experiment={plan.search_experiment}", "hydra.mode=RUN", *plan.overrides]
+    # The tokenizer's report beside the sweeps: reports/tokenizer.json is the default pipeline's.
+    data = [f"experiment={plan.search_experiment}", "hydra.mode=RUN", f"paths.reports_dir={root / 'reports'}", *plan.overrides]
     for stage in DATA_STAGES:
         run_step(f"the {stage} stage", gptlab_command(stage, *data))
 
