@@ -11,7 +11,7 @@ from tests.helpers import CONF, conf_values
 PAIRS = [("seed_models", "seed_models_final"), ("seed_models_quick", "seed_models_quick_final")]
 # What a search may set otherwise than its final sweep: what it scores, and (optim) the rate it searches.
 SCORING = {"evaluate": ("splits", "loss_by_position"), "optimized_metric": ()}
-SAME = ("data", "paths", "tokenizer", "build", "model", "trainer", "train", "optim", "evaluate", "seed")
+SAME = ("data", "paths", "tokenizer", "build", "model", "trainer", "train", "optim", "evaluate", "seed", "logger")
 
 
 @pytest.mark.parametrize(("search", "final"), PAIRS)
@@ -29,6 +29,7 @@ def test_a_search_and_its_final_sweep_share_data_and_budget(search, final, model
         assert left == right, section
     assert a["evaluate"]["splits"] == ["val"]  # tuning never scores the test split
     assert "test" in b["evaluate"]["splits"] and b["evaluate"]["loss_by_position"] is True
+    assert a["logger"]["registered_model_name"] is None  # baselines: nothing registered
 
 
 @pytest.fixture

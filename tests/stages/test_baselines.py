@@ -78,6 +78,7 @@ def test_one_parent_run_per_search_and_one_for_the_final_models(quick_comparison
     assert sorted((r.data.params["model.kind"], r.data.params["seed"]) for r in final) == sorted(
         (kind, str(seed)) for kind in ("bigram", "rnn", "lstm", "gru", "gpt") for seed in (1, 2)
     )
+    assert client.search_registered_models() == []  # baselines, not models to serve
     history = client.get_metric_history(final[0].info.run_id, "eval/test_loss_at_position")
     assert [m.step for m in sorted(history, key=lambda m: m.step)] == list(range(64))
     # each final run trained at its model's chosen rate

@@ -75,7 +75,7 @@ def test_a_plan_without_models_or_with_overrides_of_others_is_a_config_error(mod
 
 def test_run_step_returns_its_wall_time_and_names_a_failed_step():
     assert run_step("a step", [sys.executable, "-c", "pass"]) >= 0
-    with pytest.raises(GptlabError, match=r"the build stage failed \(exit 3\).*command: python -c import sys; sys.exit\(3\)$"):
+    with pytest.raises(GptlabError, match=r"the build stage failed \(exit 3\).*command: python -c 'import sys; sys.exit\(3\)'$"):
         run_step("the build stage", [sys.executable, "-c", "import sys; sys.exit(3)"])
 
 

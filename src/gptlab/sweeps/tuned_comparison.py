@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import subprocess
 import sys
 import time
@@ -71,7 +72,7 @@ def gptlab_command(stage: str, *overrides: str) -> list[str]:
 def run_step(what: str, command: Sequence[str]) -> float:
     """Run one step; its wall seconds. A failure is one line naming the step (the step's own
     message is printed above it)."""
-    typed = " ".join(["python", *command[1:]])  # as a user would type it again
+    typed = shlex.join(["python", *command[1:]])  # as a user would type it again, quoted
     log.info("%s: %s", what, typed)
     start = time.perf_counter()
     done = subprocess.run(list(command), check=False)
